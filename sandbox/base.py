@@ -1,0 +1,41 @@
+"""The sandbox protocol: run untrusted code with limits and return results you can trust."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+
+from ponder.sandbox.types import ExecResult, Files, Limits, TestReport
+
+
+class BaseSandbox(abc.ABC):
+    """Runs commands over a set of files in an isolated, fresh work dir (one use per run).
+
+    Implementations are async and safe to call concurrently; they bound their own concurrency.
+    """
+
+    name: str = "sandbox"
+
+    @abc.abstractmethod
+    async def run(self, files: Files, command: Sequence[str], limits: Limits | None = None) -> ExecResult:
+        """Write `files` into a fresh work dir, run `command` there, return how it ended."""
+
+    @abc.abstractmethod
+    async def run_tests(
+        self,
+        sources: Files,
+        tests: Files,
+        limits: Limits | None = None,
+        runner: str = "pytest",
+    ) -> TestReport:
+        """Run the test files against the sources; outcomes come from a report the code cannot forge."""
+
+    async def aclose(self) -> None:
+        """Stop pools and remove every container/temp dir this sandbox created."""
+        return None
+
+    async def __aenter__(self) -> BaseSandbox:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

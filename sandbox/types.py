@@ -1,0 +1,126 @@
+"""Data the sandbox returns: what ran, how it ended, and per-test outcomes you can trust."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """Resource limits for one run. Defaults are safe for model-written Python."""
+
+    timeout_s: float = 10.0
+    """Wall-clock seconds for the command; it is killed after this (plus a short grace)."""
+    memory_mb: int = 512
+    """Memory (and memory+swap) limit; exceeding it is reported as `oom_killed`."""
+    pids: int = 128
+    """Maximum processes/threads inside the sandbox (stops fork bombs)."""
+    cpus: float = 1.0
+    """CPU quota in cores."""
+    output_bytes: int = MiB
+    """Cap on each of stdout and stderr; the rest is dropped and `truncated` set."""
+    file_size_mb: int = 64
+    """Largest file the code may write."""
+    tmpfs_mb: int = 128
+    """Size of the writable work dir and /tmp."""
+
+
+Files = dict[str, str | bytes]
+"""Relative path -> content. Paths must stay inside the work dir."""
+
+
+@dataclass(slots=True, kw_only=True)
+class ExecResult:
+    """How a command ended. A non-zero exit code is data, not an exception."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    duration_s: float
+    timed_out: bool = False
+    oom_killed: bool = False
+    truncated: bool = False
+    """True when stdout or stderr hit `Limits.output_bytes`."""
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out and not self.oom_killed
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+Outcome = Literal["passed", "failed", "error", "skipped"]
+
+
+@dataclass(slots=True, kw_only=True)
+class TestOutcome:
+    """One test's result, read from JUnit XML the tested code cannot write."""
+
+    __test__ = False  # not a pytest class
+    name: str
+    outcome: Outcome
+    message: str = ""
+
+
+@dataclass(slots=True, kw_only=True)
+class TestReport:
+    """Per-test results of one run, cross-checked against the exit code and test-file hashes."""
+
+    __test__ = False
+    tests: list[TestOutcome] = field(default_factory=list)
+    tampered: bool = False
+    """Test files changed during the run, or the report contradicts the exit code."""
+    reason: str = ""
+    """Why the run is not trustworthy or produced no tests (collection error, timeout, tampering)."""
+    raw: ExecResult | None = None
+
+    @property
+    def passed(self) -> int:
+        return sum(t.outcome == "passed" for t in self.tests)
+
+    @property
+    def failed(self) -> int:
+        return sum(t.outcome == "failed" for t in self.tests)
+
+    @property
+    def errors(self) -> int:
+        return sum(t.outcome == "error" for t in self.tests)
+
+    @property
+    def skipped(self) -> int:
+        return sum(t.outcome == "skipped" for t in self.tests)
+
+    @property
+    def total(self) -> int:
+        return len(self.tests)
+
+    @property
+    def all_passed(self) -> bool:
+        """The only verdict a verifier may call "verified": tests ran, none failed, nothing tampered."""
+        return (
+            not self.tampered
+            and self.total > 0
+            and self.passed == self.total
+            and self.raw is not None
+            and self.raw.exit_code == 0
+            and not self.raw.timed_out
+        )
+
+    def first_failure(self) -> TestOutcome | None:
+        return next((t for t in self.tests if t.outcome in ("failed", "error")), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tests": [asdict(t) for t in self.tests],
+            "passed": self.passed,
+            "failed": self.failed,
+            "errors": self.errors,
+            "skipped": self.skipped,
+            "tampered": self.tampered,
+            "reason": self.reason,
+            "raw": self.raw.to_dict() if self.raw else None,
+        }
