@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from ponder.backends.base import ChatMessage
 from ponder.verifiers.types import VerifyTask
-from pydantic import BaseModel, ConfigDict, Field
 
 StrategyName = Literal["greedy", "self_consistency", "best_of_n", "beam", "dvts", "mcts", "refine"]
 
