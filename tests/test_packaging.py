@@ -60,7 +60,7 @@ def test_wheel_imports_in_a_fresh_venv(wheel: Path, tmp_path: Path) -> None:
     deps = next(p for p in sys.path if p.endswith("site-packages"))
     (target / "zz_deps.pth").write_text(deps + "\n")
     code = (
-        "import importlib, ponder, sys\n"
+        "import importlib, importlib.util, ponder, sys\n"
         f"for sub in {SUBPACKAGES!r}: importlib.import_module('ponder.' + sub)\n"
         "assert ponder.__file__.startswith(sys.prefix), ponder.__file__\n"
         "for generic in ('graph', 'sandbox', 'verifiers', 'plugin', 'backends'):\n"
