@@ -133,6 +133,8 @@ class Capabilities:
     """Reuses KV for shared prefixes across requests."""
     seed: bool
     """Honours `seed` (same seed, same output)."""
+    sampling: bool = True
+    """Samples at temperature > 0 (False for greedy-only backends: n samples would be identical)."""
 
 
 class BaseBackend(abc.ABC):

@@ -1,0 +1,54 @@
+"""ponder.graph: the System-2 search — a LangGraph state machine over reasoning steps.
+
+from ponder.graph import SearchConfig, SearchTask, run_search, write_report
+
+result = await run_search(task, SearchConfig(strategy="beam"), backend=backend, verifier=verifier)
+write_report(result, Path("ponder-report"))
+"""
+
+from __future__ import annotations
+
+from ponder.graph.checkpoint import open_checkpointer
+from ponder.graph.export import TreeFormatError, export_tree, load_tree, save_tree, validate_tree
+from ponder.graph.search import build_search_graph, run_search, stream_search
+from ponder.graph.strategies import STRATEGIES, Strategy, get_strategy
+from ponder.graph.types import (
+    AnswerFormat,
+    Budget,
+    EventKind,
+    SearchConfig,
+    SearchEvent,
+    SearchResult,
+    SearchTask,
+    Seed,
+    Spend,
+    StrategyName,
+)
+from ponder.graph.viewer import render_html, write_report
+
+__all__ = [
+    "STRATEGIES",
+    "AnswerFormat",
+    "Budget",
+    "EventKind",
+    "SearchConfig",
+    "SearchEvent",
+    "SearchResult",
+    "SearchTask",
+    "Seed",
+    "Spend",
+    "Strategy",
+    "StrategyName",
+    "TreeFormatError",
+    "build_search_graph",
+    "export_tree",
+    "get_strategy",
+    "load_tree",
+    "open_checkpointer",
+    "render_html",
+    "run_search",
+    "save_tree",
+    "stream_search",
+    "validate_tree",
+    "write_report",
+]

@@ -1,0 +1,42 @@
+"""Score reasoning steps (PRMs) and check outcomes by execution, with evidence for the audit trail."""
+
+from ponder.verifiers.answers import extract_answer
+from ponder.verifiers.base import BaseVerifier
+from ponder.verifiers.code import CodeVerifier
+from ponder.verifiers.composite import Composite, StepAggregation, aggregate
+from ponder.verifiers.confidence import ConfidencePRM
+from ponder.verifiers.errors import VerifierError
+from ponder.verifiers.judge import JudgePRM
+from ponder.verifiers.prm_http import (
+    ClassifyRewardPRM,
+    PoolingStepPRM,
+    RewardServerError,
+    RewardServerSettings,
+    make_reward_prm,
+)
+from ponder.verifiers.step_format import StepFormat, get_step_format
+from ponder.verifiers.types import Chain, Evidence, Gate, StepScore, VerifyTask
+
+__all__ = [
+    "BaseVerifier",
+    "Chain",
+    "ClassifyRewardPRM",
+    "CodeVerifier",
+    "Composite",
+    "ConfidencePRM",
+    "Evidence",
+    "Gate",
+    "JudgePRM",
+    "PoolingStepPRM",
+    "RewardServerError",
+    "RewardServerSettings",
+    "StepAggregation",
+    "StepFormat",
+    "StepScore",
+    "VerifierError",
+    "VerifyTask",
+    "aggregate",
+    "extract_answer",
+    "get_step_format",
+    "make_reward_prm",
+]

@@ -1,0 +1,198 @@
+"""A thin, typed layer over llama.cpp's C API (through llama-cpp-python's ctypes bindings).
+
+We use the low-level API instead of `llama_cpp.Llama` because prefix reuse needs several KV
+sequences in one context (`llama_memory_seq_cp` shares cells between sequences, so forking a
+parent costs nothing) and batched decoding of sibling samples; the high-level class keeps a
+single sequence. Everything here is synchronous and not thread-safe: the caller serialises.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ponder.backends.errors import BackendConfigError, BackendError
+
+try:
+    import llama_cpp
+except ImportError:  # pragma: no cover - exercised only without the `local` extra
+    llama_cpp = None  # type: ignore[assignment]
+
+# llama-cpp-python routes llama.cpp's log through this logger; keep model-load chatter off stderr.
+logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
+
+
+class KvFullError(BackendError):
+    """The KV cache has no free cells for a batch; the caller evicts cached sequences and retries."""
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeItem:
+    """One token to evaluate: which sequence, at which position, and whether we need its logits."""
+
+    token: int
+    pos: int
+    seq_id: int
+    logits: bool
+
+
+def _require_llama_cpp() -> None:
+    if llama_cpp is None:
+        raise BackendConfigError(
+            "the embedded engine needs llama-cpp-python; install it with pip install 'ponder[local]'"
+        )
+
+
+class LlamaRuntime:
+    """One loaded model and one context with `n_seq` KV sequences sharing a unified cell pool."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        n_ctx: int,
+        n_seq: int,
+        n_threads: int | None = None,
+        n_batch: int = 512,
+    ) -> None:
+        _require_llama_cpp()
+        llama_cpp.llama_backend_init()
+        mparams = llama_cpp.llama_model_default_params()
+        mparams.n_gpu_layers = 0
+        model = llama_cpp.llama_model_load_from_file(str(model_path).encode(), mparams)
+        if not model:
+            raise BackendConfigError(
+                f"llama.cpp could not load {model_path}; check that it is a GGUF model file "
+                "(PONDER_BACKEND_MODEL_PATH)"
+            )
+        self._model = model
+        threads = n_threads or os.cpu_count() or 1
+        cparams = llama_cpp.llama_context_default_params()
+        cparams.n_ctx = n_ctx
+        cparams.n_batch = n_batch
+        cparams.n_ubatch = n_batch
+        cparams.n_seq_max = n_seq
+        cparams.kv_unified = True  # one cell pool: a prefix shared by siblings is stored once
+        cparams.n_threads = threads
+        cparams.n_threads_batch = threads
+        cparams.no_perf = True
+        ctx = llama_cpp.llama_init_from_model(model, cparams)
+        if not ctx:
+            llama_cpp.llama_model_free(model)
+            raise BackendConfigError(
+                f"llama.cpp could not create a context of {n_ctx} tokens for {model_path}; "
+                "lower PONDER_BACKEND_N_CTX"
+            )
+        self._ctx = ctx
+        self._mem = llama_cpp.llama_get_memory(ctx)
+        self._vocab = llama_cpp.llama_model_get_vocab(model)
+        self.n_vocab: int = llama_cpp.llama_vocab_n_tokens(self._vocab)
+        self.n_ctx: int = llama_cpp.llama_n_ctx(ctx)
+        self.n_seq: int = n_seq
+        self.n_batch: int = n_batch
+        self.n_threads: int = threads
+        self.add_bos: bool = bool(llama_cpp.llama_vocab_get_add_bos(self._vocab))
+        self.bos_id: int = llama_cpp.llama_vocab_bos(self._vocab)
+        self.eos_id: int = llama_cpp.llama_vocab_eos(self._vocab)
+        self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
+        self._pieces: dict[int, bytes] = {}
+        self.path = model_path
+
+    # ---- vocabulary -------------------------------------------------------------------------
+
+    def tokenize(self, text: str, *, add_bos: bool = False) -> list[int]:
+        """Token ids of `text`; special-token text such as `<|im_start|>` maps to its id."""
+        data = text.encode("utf-8")
+        cap = len(data) + 8
+        buf = (llama_cpp.llama_token * cap)()
+        n = llama_cpp.llama_tokenize(self._vocab, data, len(data), buf, cap, add_bos, True)
+        if n < 0:  # buffer too small: -n is the size needed
+            cap = -n
+            buf = (llama_cpp.llama_token * cap)()
+            n = llama_cpp.llama_tokenize(self._vocab, data, len(data), buf, cap, add_bos, True)
+        return list(buf[:n])
+
+    def piece(self, token: int) -> bytes:
+        """Bytes of one token (special tokens rendered as their text); may be a partial UTF-8 char."""
+        cached = self._pieces.get(token)
+        if cached is not None:
+            return cached
+        buf = ctypes.create_string_buffer(64)
+        n = llama_cpp.llama_token_to_piece(self._vocab, token, buf, 64, 0, True)
+        if n < 0:
+            buf = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(self._vocab, token, buf, -n, 0, True)
+        out = buf.raw[:n]
+        self._pieces[token] = out
+        return out
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        return b"".join(self.piece(t) for t in tokens).decode("utf-8", errors="replace")
+
+    def is_eog(self, token: int) -> bool:
+        return bool(llama_cpp.llama_vocab_is_eog(self._vocab, token))
+
+    def metadata(self, key: str) -> str | None:
+        """A GGUF metadata value as text, or None when the key is absent."""
+        size = 1 << 16
+        while True:
+            buf = ctypes.create_string_buffer(size)
+            n = llama_cpp.llama_model_meta_val_str(self._model, key.encode(), buf, size)
+            if n < 0:
+                return None
+            if n < size:
+                return buf.value.decode("utf-8", errors="replace")
+            size = n + 1
+
+    # ---- KV sequences ----------------------------------------------------------------------
+
+    def seq_rm(self, seq_id: int, p0: int = 0, p1: int = -1) -> None:
+        """Drop positions [p0, p1) of `seq_id` (p1 = -1: to the end)."""
+        llama_cpp.llama_memory_seq_rm(self._mem, seq_id, p0, p1)
+
+    def seq_cp(self, src: int, dst: int, p0: int, p1: int) -> None:
+        """Make `dst` share the cells of `src` at positions [p0, p1) (no tensor copy)."""
+        llama_cpp.llama_memory_seq_cp(self._mem, src, dst, p0, p1)
+
+    # ---- evaluation ------------------------------------------------------------------------
+
+    def decode(self, items: Sequence[DecodeItem]) -> list[np.ndarray]:
+        """Evaluate `items` (at most n_batch) and return the logits of those that asked, in order."""
+        if not items:
+            return []
+        if len(items) > self.n_batch:
+            raise ValueError(f"decode got {len(items)} tokens, more than n_batch={self.n_batch}")
+        batch = self._batch
+        for i, item in enumerate(items):
+            batch.token[i] = item.token
+            batch.pos[i] = item.pos
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = item.seq_id
+            batch.logits[i] = 1 if item.logits else 0
+        batch.n_tokens = len(items)
+        rc = llama_cpp.llama_decode(self._ctx, batch)
+        if rc == 1:
+            raise KvFullError("KV cache full")
+        if rc != 0:
+            raise BackendError(f"llama_decode failed with code {rc} for {self.path}")
+        out = []
+        for i, item in enumerate(items):
+            if item.logits:
+                ptr = llama_cpp.llama_get_logits_ith(self._ctx, i)
+                out.append(np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy())
+        return out
+
+    def close(self) -> None:
+        """Free the context and the model; the runtime is unusable afterwards."""
+        if self._ctx is not None:
+            llama_cpp.llama_batch_free(self._batch)
+            llama_cpp.llama_free(self._ctx)
+            llama_cpp.llama_model_free(self._model)
+            self._ctx = None
+            self._model = None

@@ -1,0 +1,484 @@
+"""SGLang's native HTTP API as a `BaseBackend` (the primary backend on GPUs).
+
+Why native `/generate` and not `/v1/chat/completions`: only the native API takes and returns
+token ids, which is what lets a child node continue its parent *exactly* (prompt ids + output
+ids), so RadixAttention reuses the parent's KV instead of recomputing it, and it always reports
+`meta_info.cached_tokens`.
+
+How inputs become ids:
+* `messages` are rendered with a client-side chat template (ChatML by default, see
+  `chat_templates`), because the native API takes text;
+* text (rendered or `prompt`) is tokenized by the server's own tokenizer through `/v1/tokenize`
+  (newer SGLang and `ponder engine serve` offer it), then sent as `input_ids`, so every
+  `Completion` carries `prompt_token_ids` for exact continuation. Servers without that endpoint
+  get `text` instead and `prompt_token_ids` stays empty.
+
+Batching rules (SGLang's): one `/generate` may carry many prompts, but all entries must share
+the same `n`, so requests are grouped by `n`. A seeded request with `n > 1` is expanded into `n`
+entries with seeds `seed + i` (SGLang would give all `n` copies the same seed); its shared
+prompt is prefilled once first (`max_new_tokens: 0`), as SGLang itself does for native `n`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from ponder.backends._http import (
+    Endpoint,
+    JsonClient,
+    RetryPolicy,
+    error_message,
+    map_httpx_error,
+    revalidate,
+)
+from ponder.backends.base import (
+    BaseBackend,
+    Capabilities,
+    ChatMessage,
+    Completion,
+    FinishReason,
+    GenerationRequest,
+    TokenLogprob,
+    Usage,
+)
+from ponder.backends.chat_templates import TEMPLATES, ChatTemplate, chatml
+from ponder.backends.errors import BackendConfigError, BackendResponseError
+from ponder.backends.settings import BackendSettings
+
+DEFAULT_URL = "http://127.0.0.1:30000"
+
+
+@dataclass(slots=True)
+class _Entry:
+    """One `/generate` batch entry: an input, sampled `n` times, belonging to one request."""
+
+    request: int
+    input_ids: list[int] | None
+    text: str | None
+    n: int
+    seed: int | None
+    params: GenerationRequest
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        return tuple(self.input_ids) if self.input_ids is not None else (self.text,)
+
+
+@dataclass(slots=True)
+class _Sample:
+    text: str
+    output_ids: list[int]
+    finish: FinishReason
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    logprobs: list[TokenLogprob] | None
+
+
+@dataclass(slots=True)
+class _Pending:
+    """What one request has collected: its samples and the prefill work done on its behalf."""
+
+    samples: list[_Sample] = field(default_factory=list)
+    extra_recomputed: int = 0
+    prompt_ids: list[int] = field(default_factory=list)
+
+
+class SGLangBackend(BaseBackend):
+    """Completions from an SGLang server (or `ponder engine serve`) over its native HTTP API.
+
+    Args:
+        url: base URL of the server, e.g. `http://127.0.0.1:30000`.
+        timeout_s: read timeout for one request, in seconds.
+        connect_timeout_s: seconds to wait for a TCP connection.
+        max_retries: retries on connect errors, dropped connections and 5xx answers.
+        chat_template: how `messages` become prompt text: a name from `chat_templates.TEMPLATES`
+            or a callable `(messages, assistant_prefix) -> str`.
+        top_k: SGLang `top_k` sent with every request (`None` = the server's default, -1 = off).
+        stop_token_ids: token ids that end a sample, sent with every request.
+        api_key: sent as a bearer token (SGLang's `--api-key`).
+        transport: an httpx transport to use instead of the network (tests).
+
+    Example:
+        ```python
+        async with SGLangBackend("http://127.0.0.1:30000") as backend:
+            [[c]] = await backend.generate([GenerationRequest(prompt="2+2=", max_tokens=4)])
+        ```
+    """
+
+    name = "sglang"
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        timeout_s: float = 120.0,
+        connect_timeout_s: float = 5.0,
+        max_retries: int = 2,
+        chat_template: str | ChatTemplate = chatml,
+        top_k: int | None = None,
+        stop_token_ids: Sequence[int] = (),
+        api_key: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise BackendConfigError(f"SGLang URL {url!r} must start with http:// or https://")
+        if top_k is not None and top_k != -1 and top_k < 1:
+            raise BackendConfigError(f"top_k={top_k} is invalid for SGLang at {url}: use -1 (off) or >= 1")
+        if any(t < 0 for t in stop_token_ids):
+            raise BackendConfigError(f"stop_token_ids must be non-negative ids, got {list(stop_token_ids)}")
+        if isinstance(chat_template, str):
+            if chat_template not in TEMPLATES:
+                known = ", ".join(sorted(TEMPLATES))
+                raise BackendConfigError(f"unknown chat template {chat_template!r}; choose one of: {known}")
+            chat_template = TEMPLATES[chat_template]
+        self.url = url.rstrip("/")
+        self._template = chat_template
+        self._top_k = top_k
+        self._stop_token_ids = list(stop_token_ids)
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._endpoint = Endpoint(
+            base_url=self.url,
+            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
+            hint=f"is `ponder engine serve` or an SGLang server running at {self.url}?",
+        )
+        self._http = JsonClient(
+            self._endpoint,
+            policy=RetryPolicy(max_retries=max_retries),
+            headers=self._headers,
+            transport=transport,
+        )
+        self._can_tokenize: bool | None = None
+        """Whether the server offers /v1/tokenize; `None` until the first text input asks."""
+
+    @classmethod
+    def from_settings(cls, settings: BackendSettings) -> SGLangBackend:
+        """Build from `[backend]` settings (kind = "sglang")."""
+        return cls(
+            settings.url or DEFAULT_URL,
+            timeout_s=settings.timeout_s,
+            connect_timeout_s=settings.connect_timeout_s,
+            max_retries=settings.max_retries,
+            api_key=settings.api_key,
+        )
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            logprobs=True, top_logprobs=True, n=True, token_ids=True, prefix_cache=True, seed=True
+        )
+
+    # -- text <-> ids -------------------------------------------------------------------------
+
+    def render_chat(self, messages: Sequence[ChatMessage], assistant_prefix: str | None = None) -> str:
+        return self._template(messages, assistant_prefix)
+
+    async def atokenize(self, texts: Sequence[str]) -> list[list[int]] | None:
+        """Token ids of each text by the server's tokenizer, or `None` if it offers no /v1/tokenize."""
+        if not texts or self._can_tokenize is False:
+            return None if self._can_tokenize is False else []
+        response = await self._http.request(
+            "POST", "/v1/tokenize", {"prompt": list(texts), "add_special_tokens": True}
+        )
+        if response.status_code in (404, 405):
+            self._can_tokenize = False
+            return None
+        data = _expect_json(response, self._endpoint.url("/v1/tokenize"))
+        tokens = data.get("tokens") if isinstance(data, dict) else None
+        if not isinstance(tokens, list) or len(tokens) != len(texts):
+            raise _bad_payload(self._endpoint.url("/v1/tokenize"), "`tokens` with one id list per prompt")
+        self._can_tokenize = True
+        return [[int(t) for t in ids] for ids in tokens]
+
+    def tokenize(self, text: str) -> list[int]:
+        """Blocking round trip to the server's /v1/tokenize (prefer `atokenize` inside async code)."""
+        data = self._sync_post("/v1/tokenize", {"prompt": text, "add_special_tokens": False})
+        return [int(t) for t in data["tokens"]]
+
+    def detokenize(self, token_ids: Sequence[int]) -> str:
+        """Blocking round trip to the server's /v1/detokenize."""
+        data = self._sync_post("/v1/detokenize", {"tokens": list(token_ids), "skip_special_tokens": False})
+        return str(data["text"])
+
+    def _sync_post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        url = self._endpoint.url(path)
+        try:
+            timeout = self._endpoint.timeout
+            with httpx.Client(timeout=timeout, headers=self._headers, trust_env=False) as client:
+                response = client.post(url, json=payload)
+        except httpx.HTTPError as exc:
+            error, _ = map_httpx_error(exc, url=url, endpoint=self._endpoint)
+            raise error from exc
+        data = _expect_json(response, url)
+        if not isinstance(data, dict):
+            raise _bad_payload(url, "a JSON object")
+        return data
+
+    # -- server endpoints -----------------------------------------------------------------------
+
+    async def health(self) -> None:
+        """Return if `/health` answers 200, else raise `BackendUnavailableError` or `BackendResponseError`."""
+        response = await self._http.request("GET", "/health")
+        if response.status_code != 200:
+            raise BackendResponseError(
+                f"{self._endpoint.url('/health')} answered {response.status_code}: the server is not healthy",
+                url=self._endpoint.url("/health"),
+                status_code=response.status_code,
+            )
+
+    async def model_info(self) -> dict[str, Any]:
+        """`/get_model_info`: model_path, tokenizer_path, is_generation, …"""
+        data = await self._http.json("GET", "/get_model_info")
+        if not isinstance(data, dict):
+            raise _bad_payload(self._endpoint.url("/get_model_info"), "a JSON object")
+        return data
+
+    async def server_info(self) -> dict[str, Any]:
+        """`/get_server_info`, falling back to `/server_info` on servers older than the rename."""
+        response = await self._http.request("GET", "/get_server_info")
+        path = "/get_server_info"
+        if response.status_code == 404:
+            path = "/server_info"
+            response = await self._http.request("GET", path)
+        data = _expect_json(response, self._endpoint.url(path))
+        if not isinstance(data, dict):
+            raise _bad_payload(self._endpoint.url(path), "a JSON object")
+        return data
+
+    async def flush_cache(self) -> None:
+        """Empty the server's prefix cache (`/flush_cache`); SGLang refuses while requests run."""
+        response = await self._http.request("POST", "/flush_cache")
+        if response.status_code != 200:
+            url = self._endpoint.url("/flush_cache")
+            raise BackendResponseError(
+                f"{url} refused to flush ({response.status_code}: {error_message(response.text)}); "
+                "it only flushes when no request is running",
+                url=url,
+                status_code=response.status_code,
+            )
+
+    # -- generation -----------------------------------------------------------------------------
+
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
+        requests = revalidate(requests, self.url)
+        if not requests:
+            return []
+        entries, prompt_ids = await self._entries(requests)
+        pending = [_Pending(prompt_ids=ids) for ids in prompt_ids]
+
+        # Prefill each input that several entries share once, so they all hit the radix cache.
+        counts: dict[tuple[Any, ...], list[_Entry]] = defaultdict(list)
+        for entry in entries:
+            counts[entry.key].append(entry)
+        shared = [group[0] for group in counts.values() if len(group) > 1]
+        if shared:
+            warmed = await self._post_generate(shared, warm=True)
+            for entry, sample in zip(shared, warmed, strict=True):
+                pending[entry.request].extra_recomputed += max(0, sample.prompt_tokens - sample.cached_tokens)
+
+        by_n: dict[int, list[_Entry]] = defaultdict(list)
+        for entry in entries:
+            by_n[entry.n].append(entry)
+        groups = list(by_n.values())
+        answers = await asyncio.gather(*(self._post_generate(group) for group in groups))
+        for group, samples in zip(groups, answers, strict=True):
+            for i, entry in enumerate(group):
+                pending[entry.request].samples.extend(samples[i * entry.n : (i + 1) * entry.n])
+        return [_completions(p) for p in pending]
+
+    async def warm(self, requests: Sequence[GenerationRequest]) -> Usage:
+        """Prefill each distinct input once (`max_new_tokens: 0`) so siblings sent next reuse it."""
+        requests = revalidate(requests, self.url)
+        if not requests:
+            return Usage()
+        entries, _ = await self._entries(requests, expand=False)
+        unique = list({entry.key: entry for entry in entries}.values())
+        samples = await self._post_generate(unique, warm=True)
+        return Usage(
+            prompt_tokens=sum(s.prompt_tokens for s in samples),
+            cached_tokens=sum(s.cached_tokens for s in samples),
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _entries(
+        self, requests: Sequence[GenerationRequest], *, expand: bool = True
+    ) -> tuple[list[_Entry], list[list[int]]]:
+        """Turn requests into batch entries (text tokenized by the server where it can)."""
+        texts: dict[int, str] = {}
+        for i, req in enumerate(requests):
+            if req.messages is not None:
+                texts[i] = self.render_chat(req.messages, req.assistant_prefix)
+            elif req.prompt is not None:
+                texts[i] = req.prompt
+        ids_by_index: dict[int, list[int]] = {}
+        if texts:
+            tokenized = await self.atokenize(list(texts.values()))
+            if tokenized is not None:
+                ids_by_index = dict(zip(texts, tokenized, strict=True))
+        entries: list[_Entry] = []
+        prompt_ids: list[list[int]] = []
+        for i, req in enumerate(requests):
+            ids = list(req.token_ids) if req.token_ids is not None else ids_by_index.get(i)
+            text = None if ids is not None else texts[i]
+            prompt_ids.append(ids or [])
+            if expand and req.seed is not None and req.n > 1:
+                entries.extend(_Entry(i, ids, text, 1, req.seed + k, req) for k in range(req.n))
+            else:
+                entries.append(_Entry(i, ids, text, req.n, req.seed, req))
+        return entries, prompt_ids
+
+    def _payload(self, entries: Sequence[_Entry], *, warm: bool = False) -> dict[str, Any]:
+        """The `/generate` body for entries that share one `n` (single form for one entry)."""
+        params = [self._sampling_params(e, warm=warm) for e in entries]
+        logprob = [bool(e.params.logprobs) and not warm for e in entries]
+        top = [e.params.top_logprobs if lp else 0 for e, lp in zip(entries, logprob, strict=True)]
+        single = len(entries) == 1
+        body: dict[str, Any] = {}
+        if all(e.input_ids is not None for e in entries):
+            ids = [e.input_ids for e in entries]
+            body["input_ids"] = ids[0] if single else ids
+        elif all(e.text is not None for e in entries):
+            texts = [e.text for e in entries]
+            body["text"] = texts[0] if single else texts
+        else:  # mixed inputs cannot share one body: the caller splits them (see _post_generate)
+            raise AssertionError("entries mix text and input_ids")
+        body["sampling_params"] = params[0] if single else params
+        if any(logprob):
+            body["return_logprob"] = logprob[0] if single else logprob
+            body["top_logprobs_num"] = top[0] if single else top
+            body["return_text_in_logprobs"] = True
+        return body
+
+    def _sampling_params(self, entry: _Entry, *, warm: bool) -> dict[str, Any]:
+        req = entry.params
+        params: dict[str, Any] = {
+            "max_new_tokens": 0 if warm else req.max_tokens,
+            "temperature": req.temperature,
+            "top_p": req.top_p,
+            "n": 1 if warm else entry.n,
+        }
+        if req.stop:
+            params["stop"] = list(req.stop)
+        if entry.seed is not None:
+            params["sampling_seed"] = entry.seed
+        if self._top_k is not None:
+            params["top_k"] = self._top_k
+        if self._stop_token_ids:
+            params["stop_token_ids"] = list(self._stop_token_ids)
+        return params
+
+    async def _post_generate(self, entries: Sequence[_Entry], *, warm: bool = False) -> list[_Sample]:
+        """POST one `/generate` per input kind (ids or text) and return samples in entry order."""
+        with_ids = [e for e in entries if e.input_ids is not None]
+        with_text = [e for e in entries if e.input_ids is None]
+        if with_ids and with_text:
+            a, b = await asyncio.gather(
+                self._post_generate(with_ids, warm=warm), self._post_generate(with_text, warm=warm)
+            )
+            order = iter(a), iter(b)
+            out: list[_Sample] = []
+            for e in entries:
+                source = order[0] if e.input_ids is not None else order[1]
+                out.extend(next(source) for _ in range(1 if warm else e.n))
+            return out
+        url = self._endpoint.url("/generate")
+        data = await self._http.json("POST", "/generate", self._payload(entries, warm=warm))
+        results = [data] if isinstance(data, dict) else data
+        expected = sum(1 if warm else e.n for e in entries)
+        if not isinstance(results, list) or len(results) != expected:
+            got = len(results) if isinstance(results, list) else type(results).__name__
+            raise _bad_payload(url, f"{expected} results (got {got})")
+        return [_parse_result(r, url) for r in results]
+
+
+def _expect_json(response: httpx.Response, url: str) -> Any:
+    if response.status_code >= 400:
+        raise BackendResponseError(
+            f"{url} answered {response.status_code}: {error_message(response.text)}",
+            url=url,
+            status_code=response.status_code,
+        )
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise _bad_payload(url, "JSON") from exc
+
+
+def _bad_payload(url: str, expected: str) -> BackendResponseError:
+    return BackendResponseError(
+        f"{url} answered with an unexpected payload (expected {expected}); "
+        "is it an SGLang-compatible server?",
+        url=url,
+    )
+
+
+def _parse_result(result: Any, url: str) -> _Sample:
+    """One SGLang result `{text, output_ids, meta_info}` → a sample (older servers omit output_ids)."""
+    try:
+        meta = result["meta_info"]
+        text = result["text"]
+        finish_raw = meta.get("finish_reason")
+        finish_type = finish_raw.get("type") if isinstance(finish_raw, dict) else finish_raw
+        finish: FinishReason = finish_type if finish_type in ("stop", "length", "abort") else "stop"
+        logprobs = None
+        if "output_token_logprobs" in meta and meta["output_token_logprobs"] is not None:
+            tops = meta.get("output_top_logprobs") or []
+            logprobs = []
+            for i, (lp, token_id, token_text) in enumerate(meta["output_token_logprobs"]):
+                alternatives = tops[i] if i < len(tops) and tops[i] else []
+                logprobs.append(
+                    TokenLogprob(
+                        token_id=int(token_id),
+                        text=token_text,
+                        logprob=float(lp),
+                        top={(t if t is not None else str(tid)): float(v) for v, tid, t in alternatives},
+                    )
+                )
+        return _Sample(
+            text=str(text),
+            output_ids=[int(t) for t in result.get("output_ids") or []],
+            finish=finish,
+            prompt_tokens=int(meta.get("prompt_tokens", 0)),
+            completion_tokens=int(meta.get("completion_tokens", 0)),
+            cached_tokens=int(meta.get("cached_tokens", 0)),
+            logprobs=logprobs,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise _bad_payload(url, "`{text, output_ids, meta_info}` per result") from exc
+
+
+def _completions(pending: _Pending) -> list[Completion]:
+    """Samples of one request → completions, with the prompt counted once (on the first sample).
+
+    `cached_tokens` of the request = its prompt minus every prompt token any of its entries (and
+    the warm-up on its behalf) actually recomputed, so budgets see the real prefill work.
+    """
+    samples = pending.samples
+    prompt = samples[0].prompt_tokens
+    recomputed = pending.extra_recomputed + sum(max(0, s.prompt_tokens - s.cached_tokens) for s in samples)
+    out = []
+    for k, s in enumerate(samples):
+        usage = (
+            Usage(prompt, s.completion_tokens, max(0, prompt - recomputed))
+            if k == 0
+            else Usage(0, s.completion_tokens, 0)
+        )
+        out.append(
+            Completion(
+                text=s.text,
+                token_ids=s.output_ids,
+                finish_reason=s.finish,
+                prompt_token_ids=list(pending.prompt_ids),
+                logprobs=s.logprobs,
+                usage=usage,
+            )
+        )
+    return out

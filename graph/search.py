@@ -1,0 +1,134 @@
+"""The search API: build the LangGraph state machine, run it, stream it, resume it.
+
+    result = await run_search(task, config, backend=backend, verifier=verifier)
+
+    async for item in stream_search(task, config, backend=b, verifier=v):
+        ...  # SearchEvents as they happen, then the SearchResult
+
+With a checkpointer and a `thread_id`, a search killed mid-way resumes where its last
+completed graph node left off: expansions already made are not generated again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from ponder.backends.base import BaseBackend
+from ponder.graph.checkpoint import CheckpointerLike, open_checkpointer
+from ponder.graph.nodes import make_nodes
+from ponder.graph.state import SearchState
+from ponder.graph.strategies import get_strategy
+from ponder.graph.types import SearchConfig, SearchEvent, SearchResult, SearchTask
+from ponder.verifiers.base import BaseVerifier
+
+RECURSION_LIMIT = 1_000_000
+"""Each round is three graph steps; budgets, not LangGraph's step limit, end a search."""
+
+
+def _after_select(state: SearchState) -> str:
+    return "expand" if state.get("frontier") and not state.get("stop_reason") else "finalize"
+
+
+def build_search_graph(
+    *,
+    backend: BaseBackend,
+    verifier: BaseVerifier,
+    config: SearchConfig,
+    checkpointer: BaseCheckpointSaver | None = None,
+) -> CompiledStateGraph:
+    """The compiled search graph.
+
+    Input: `{"task": task.model_dump(mode="json")}`; the final state's `"result"` holds
+    `SearchResult.model_dump(mode="json")`. Events are written to the custom stream
+    (`stream_mode="custom"`). Usable as a subgraph in a larger LangGraph application.
+
+    Raises:
+        ValueError: unknown strategy name.
+    """
+    get_strategy(config.strategy)
+    fns = make_nodes(backend=backend, verifier=verifier, config=config)
+    builder = StateGraph(SearchState)
+    for name, fn in fns.items():
+        builder.add_node(name, fn)
+    builder.add_edge(START, "init")
+    builder.add_edge("init", "verify")
+    builder.add_edge("expand", "verify")
+    builder.add_edge("verify", "select")
+    builder.add_conditional_edges("select", _after_select, ["expand", "finalize"])
+    builder.add_edge("finalize", END)
+    return builder.compile(checkpointer=checkpointer, name="ponder_search")
+
+
+async def stream_search(
+    task: SearchTask,
+    config: SearchConfig,
+    *,
+    backend: BaseBackend,
+    verifier: BaseVerifier,
+    checkpointer: CheckpointerLike = None,
+    thread_id: str | None = None,
+    on_event: Callable[[SearchEvent], None] | None = None,
+) -> AsyncIterator[SearchEvent | SearchResult]:
+    """Run a search, yielding its events and, last, the `SearchResult`.
+
+    With a checkpointer and the `thread_id` of an unfinished search, that search is resumed
+    (the stored task and config win); for a finished one its stored result is returned.
+    """
+    async with open_checkpointer(checkpointer) as saver:
+        graph = build_search_graph(backend=backend, verifier=verifier, config=config, checkpointer=saver)
+        run_config: dict[str, Any] = {
+            "configurable": {"thread_id": thread_id or uuid.uuid4().hex},
+            "recursion_limit": RECURSION_LIMIT,
+        }
+        inp: dict[str, Any] | None = {"task": task.model_dump(mode="json")}
+        if saver is not None and thread_id is not None:
+            snapshot = await graph.aget_state(run_config)
+            if snapshot.values:
+                if not snapshot.next and snapshot.values.get("result"):
+                    yield SearchResult.model_validate(snapshot.values["result"])
+                    return
+                inp = None
+        final: dict[str, Any] = {}
+        async for mode, chunk in graph.astream(
+            inp, run_config, stream_mode=["custom", "values"], durability="sync" if saver else None
+        ):
+            if mode == "custom" and isinstance(chunk, SearchEvent):
+                if on_event is not None:
+                    on_event(chunk)
+                yield chunk
+            elif mode == "values":
+                final = chunk
+        yield SearchResult.model_validate(final["result"])
+
+
+async def run_search(
+    task: SearchTask,
+    config: SearchConfig,
+    *,
+    backend: BaseBackend,
+    verifier: BaseVerifier,
+    checkpointer: CheckpointerLike = None,
+    thread_id: str | None = None,
+    on_event: Callable[[SearchEvent], None] | None = None,
+) -> SearchResult:
+    """Run a search to the end; `on_event` sees every event as it happens."""
+    result: SearchResult | None = None
+    async for item in stream_search(
+        task,
+        config,
+        backend=backend,
+        verifier=verifier,
+        checkpointer=checkpointer,
+        thread_id=thread_id,
+        on_event=on_event,
+    ):
+        if isinstance(item, SearchResult):
+            result = item
+    assert result is not None  # stream_search always ends with the result
+    return result

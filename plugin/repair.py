@@ -1,0 +1,497 @@
+"""The repair workflow: from a project with failing tests to a verified patch.
+
+    load_project → baseline test run (sandbox) → where it fails → mutants around those lines
+      → SearchTask (model prompt + mutants as seeds) → search, every candidate checked by the
+        full test suite (cheats rejected first) → confirm the winner once more → diff
+
+The model and the mutation operators feed the same tree and the same verifier, so the result
+says which of them produced the fix. Nothing here writes to the project; `apply_patch` does,
+and only when the caller asks.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ponder.backends.base import BaseBackend
+from ponder.errors import PonderError
+from ponder.graph.types import SearchConfig, SearchEvent, SearchResult, SearchTask, Seed
+from ponder.plugin.mutations import Mutant, generate_mutants
+from ponder.plugin.patching import check_patch, is_test_path, unified_diff
+from ponder.plugin.prompts import REPAIR_FEEDBACK, repair_messages
+from ponder.plugin.runtime import Runtime
+from ponder.sandbox.base import BaseSandbox
+from ponder.sandbox.types import Limits, TestReport
+from ponder.verifiers.base import BaseVerifier
+from ponder.verifiers.types import Chain, StepScore, VerifyTask
+
+SKIP_DIRS = {".git", ".hg", ".venv", "venv", "env", "__pycache__", "node_modules", "build", "dist", ".tox"}
+CONFIG_FILES = ("pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini")
+"""Copied next to the sources so pytest sees the project's own settings (rootdir, pythonpath)."""
+MAX_FILES = 200
+MAX_BYTES = 2_000_000
+
+
+class RepairInputError(PonderError, ValueError):
+    """The project cannot be repaired as given (no tests, no sources, unreadable files)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """A project's text, keyed by path relative to `root` (as the sandbox lays it out)."""
+
+    root: Path
+    sources: dict[str, str]
+    """Code under test, plus pytest config files; one of them is the repair target."""
+    tests: dict[str, str]
+    """Test modules and conftest files: run, hashed, never edited."""
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RepairInputError(f"cannot read {path}: {exc}; pass a readable UTF-8 file") from exc
+
+
+def load_project(
+    path: Path | None = None, *, file: Path | None = None, tests: Sequence[Path] = ()
+) -> Project:
+    """Collect the sources and tests of a folder, or of one file and its test files.
+
+    Raises:
+        RepairInputError: nothing to test or nothing to fix, with the flag that fixes it.
+    """
+    if file is not None:
+        return _load_files(file, tests)
+    if path is None:
+        raise RepairInputError(
+            "nothing to repair: pass a project folder, or --file buggy.py --tests test_x.py"
+        )
+    if path.is_file():
+        if not tests:
+            raise RepairInputError(f"{path} is a file: pass its tests too (--file {path} --tests test_x.py)")
+        return _load_files(path, tests)
+    if not path.is_dir():
+        raise RepairInputError(f"{path} does not exist; pass a project folder or --file/--tests")
+    sources: dict[str, str] = {}
+    test_files: dict[str, str] = {}
+    total = 0
+    for file_path in sorted(path.rglob("*")):
+        rel = file_path.relative_to(path)
+        if any(part in SKIP_DIRS or part.startswith(".") or part.endswith(".egg-info") for part in rel.parts):
+            continue
+        if not file_path.is_file() or not (file_path.suffix == ".py" or rel.as_posix() in CONFIG_FILES):
+            continue
+        if len(sources) + len(test_files) >= MAX_FILES or total > MAX_BYTES:
+            raise RepairInputError(
+                f"{path} has more than {MAX_FILES} Python files or {MAX_BYTES // 1_000_000} MB; "
+                "point repair at the package folder, or use --file/--tests"
+            )
+        text = _read(file_path)
+        total += len(text)
+        key = rel.as_posix()
+        (test_files if file_path.suffix == ".py" and is_test_path(key) else sources)[key] = text
+    for extra in tests:
+        test_files[extra.name] = _read(extra)
+    if not any(is_test_path(p) and Path(p).name != "conftest.py" for p in test_files):
+        raise RepairInputError(f"no tests found in {path}: add test_*.py or pass --tests")
+    if not any(p.endswith(".py") for p in sources):
+        raise RepairInputError(f"no source files found in {path}: nothing to repair besides tests")
+    return Project(root=path, sources=sources, tests=test_files)
+
+
+def _load_files(file: Path, tests: Sequence[Path]) -> Project:
+    if not file.is_file():
+        raise RepairInputError(f"{file} does not exist; pass the file to repair with --file")
+    if not tests:
+        raise RepairInputError(f"no tests given for {file}: pass --tests test_x.py")
+    if is_test_path(file.name):
+        raise RepairInputError(f"{file} is a test file; pass the code under test with --file")
+    test_files = {}
+    for t in tests:
+        if not t.is_file():
+            raise RepairInputError(f"test file {t} does not exist; check --tests")
+        test_files[t.name] = _read(t)
+    # Flattened next to each other so `import buggy` in the tests finds the file in the sandbox.
+    return Project(root=file.parent, sources={file.name: _read(file)}, tests=test_files)
+
+
+# ---------------------------------------------------------------- where do the tests fail?
+
+_PYTEST_LOC = re.compile(r"(?m)^\s*([^\s:\"']+\.py):(\d+):")
+_PYTHON_LOC = re.compile(r"File \"([^\"]+\.py)\", line (\d+)")
+
+
+def _match_source(reported: str, sources: Collection[str]) -> str | None:
+    reported = reported.replace("\\", "/")
+    if reported in sources:
+        return reported
+    hits = [s for s in sources if reported.endswith("/" + s) or s.endswith("/" + reported)]
+    if len(hits) == 1:
+        return hits[0]
+    base = reported.rsplit("/", 1)[-1]
+    hits = [s for s in sources if s.rsplit("/", 1)[-1] == base]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _report_text(report: TestReport) -> str:
+    parts = [t.message for t in report.tests if t.outcome in ("failed", "error")]
+    if report.raw is not None:
+        parts += [report.raw.stdout, report.raw.stderr]
+    return "\n".join([*parts, report.reason])
+
+
+def traceback_lines(report: TestReport, sources: Collection[str]) -> dict[str, set[int]]:
+    """Source lines named in the failures' tracebacks, per source file."""
+    found: dict[str, set[int]] = {}
+    text = _report_text(report)
+    for pattern in (_PYTEST_LOC, _PYTHON_LOC):
+        for match in pattern.finditer(text):
+            path = _match_source(match.group(1), sources)
+            if path is not None and not is_test_path(path):
+                found.setdefault(path, set()).add(int(match.group(2)))
+    return found
+
+
+def _test_function_name(test_id: str) -> str:
+    name = re.sub(r"\[.*\]$", "", test_id)
+    return re.split(r"::|\.", name)[-1]
+
+
+def called_function_lines(
+    report: TestReport, tests: dict[str, str], sources: dict[str, str]
+) -> dict[str, set[int]]:
+    """Lines of the source functions that failing tests call by name.
+
+    An assertion on a wrong return value fails inside the test, so its traceback never enters the
+    buggy function; the functions the test calls are then the best place to look.
+    """
+    failing = {_test_function_name(t.name) for t in report.tests if t.outcome in ("failed", "error")}
+    called: set[str] = set()
+    for text in tests.values():
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and (
+                node.name in failing or not failing
+            ):
+                for sub in ast.walk(node):
+                    if isinstance(sub, ast.Call):
+                        func = sub.func
+                        called.add(func.id if isinstance(func, ast.Name) else getattr(func, "attr", ""))
+    found: dict[str, set[int]] = {}
+    for path, text in sources.items():
+        if not path.endswith(".py"):
+            continue
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in called:
+                end = node.end_lineno or node.lineno
+                found.setdefault(path, set()).update(range(node.lineno, end + 1))
+    return found
+
+
+def choose_target(project: Project, report: TestReport) -> tuple[str, set[int]]:
+    """The source file to repair and the lines implicated in it.
+
+    Traceback lines win (the failure happened there); otherwise the file defining the functions the
+    failing tests call; a project with a single source file needs no evidence.
+    """
+    py_sources = {p: t for p, t in project.sources.items() if p.endswith(".py")}
+    by_traceback = traceback_lines(report, py_sources)
+    if by_traceback:
+        # The deepest frames of a failure are listed last; most hits is the robust tie-break.
+        target = max(by_traceback, key=lambda p: len(by_traceback[p]))
+        lines = set(by_traceback[target])
+        lines |= called_function_lines(report, project.tests, {target: py_sources[target]}).get(target, set())
+        return target, lines
+    by_call = called_function_lines(report, project.tests, py_sources)
+    if by_call:
+        target = max(by_call, key=lambda p: len(by_call[p]))
+        return target, by_call[target]
+    candidates = [p for p in py_sources if not p.endswith("__init__.py")] or list(py_sources)
+    if len(candidates) == 1:
+        return candidates[0], set()
+    raise RepairInputError(
+        f"cannot tell which file in {project.root} the failing tests exercise; "
+        "pass it with --file and --tests"
+    )
+
+
+def describe_failures(report: TestReport) -> list[str]:
+    """One line per failing test: its name and the first line of its message."""
+    lines = []
+    for t in report.tests:
+        if t.outcome in ("failed", "error"):
+            first = (t.message or "").strip().splitlines()
+            lines.append(f"{t.name}: {first[0]}" if first else t.name)
+    if not lines and report.reason:
+        lines.append(report.reason.strip().splitlines()[0])
+    return lines
+
+
+# ---------------------------------------------------------------- guard and search
+
+
+class GuardedVerifier(BaseVerifier):
+    """Rejects cheating candidates (see `check_patch`) before the wrapped verifier runs them, and
+    stops running candidates of a batch once one has passed.
+
+    A rejection is an ordinary failed gate with the reason as feedback, so refinement tells the
+    model why, and the report lists it like any other failure.
+
+    Mutation seeds arrive as one large batch; running them in waves of `wave` candidates lets a
+    repair end after the wave that holds the fix instead of after every mutant. Candidates left
+    unrun get gate "unknown" (never "pass"), which is what they are: not checked.
+    """
+
+    step_level = False
+
+    def __init__(
+        self,
+        inner: BaseVerifier,
+        *,
+        path: str,
+        original: str,
+        test_paths: Collection[str],
+        wave: int = 4,
+    ) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.path = path
+        self.original = original
+        self.test_paths = set(test_paths)
+        self.wave = max(1, wave)
+        self.rejected: list[str] = []
+        self.skipped = 0
+        """Candidates not run because an earlier wave already held a passing one."""
+
+    async def score(self, task: VerifyTask, chains: Sequence[Chain]) -> list[StepScore]:
+        results: list[StepScore | None] = [None] * len(chains)
+        forward: list[int] = []
+        for i, chain in enumerate(chains):
+            if chain.terminal and chain.answer:
+                verdict = check_patch(self.path, self.original, chain.answer, test_paths=self.test_paths)
+                if not verdict.ok:
+                    self.rejected.append(verdict.reason)
+                    results[i] = StepScore(
+                        score=0.0,
+                        gate="fail",
+                        evidence={
+                            "reason": "rejected",
+                            "rejected": verdict.reason,
+                            "feedback": verdict.reason,
+                        },
+                    )
+                    continue
+            forward.append(i)
+        passed = False
+        for start in range(0, len(forward), self.wave):
+            wave = forward[start : start + self.wave]
+            if passed:
+                for i in wave:
+                    results[i] = StepScore(
+                        score=0.5,
+                        gate="unknown",
+                        evidence={"reason": "not run: another candidate already passed"},
+                    )
+                self.skipped += len(wave)
+                continue
+            scored = await self.inner.score(task, [chains[i] for i in wave])
+            for i, s in zip(wave, scored, strict=True):
+                results[i] = s
+                passed = passed or (s.gate == "pass" and chains[i].terminal)
+        return [r for r in results if r is not None]
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@dataclass(frozen=True, slots=True)
+class TestCounts:
+    __test__ = False
+    passed: int
+    total: int
+
+    @classmethod
+    def of(cls, report: TestReport) -> TestCounts:
+        return cls(report.passed, report.total)
+
+    def __str__(self) -> str:
+        return f"{self.passed}/{self.total} passed"
+
+
+@dataclass(slots=True)
+class RepairOutcome:
+    """Everything a surface shows about one repair."""
+
+    status: str
+    """"fixed" (verified patch), "no_fix" (budget spent, nothing verified), "nothing_to_fix"."""
+    target: str | None
+    before: TestCounts
+    after: TestCounts | None = None
+    original: str = ""
+    fixed: str | None = None
+    diff: str = ""
+    source: str | None = None
+    """"model" or "mutation": which proposer produced the verified fix."""
+    description: str = ""
+    reason: str = ""
+    seconds: float = 0.0
+    mutants: int = 0
+    unrun: int = 0
+    """Candidates never tested because an earlier wave already held the fix."""
+    rejected: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    result: SearchResult | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.status == "fixed"
+
+    def summary(self) -> dict[str, Any]:
+        spend = self.result.spend if self.result else None
+        return {
+            "status": self.status,
+            "verified": self.verified,
+            "file": self.target,
+            "tests_before": str(self.before),
+            "tests_after": str(self.after) if self.after else None,
+            "source": self.source,
+            "description": self.description,
+            "reason": self.reason,
+            "tokens": spend.tokens_generated if spend else 0,
+            "expansions": spend.expansions if spend else 0,
+            "verifier_calls": spend.verifier_calls if spend else 0,
+            "seconds": round(self.seconds, 2),
+            "mutants": self.mutants,
+            "unrun": self.unrun,
+            "rejected": self.rejected,
+            "diff": self.diff,
+        }
+
+
+def repair_config(base: SearchConfig, source: str, backend: BaseBackend | None = None) -> SearchConfig:
+    """Repairs generate a whole file per expansion: room for the file, a quarter more, and some prose."""
+    try:
+        size = len(backend.tokenize(source)) if backend is not None else len(source) // 3
+    except NotImplementedError:
+        size = len(source) // 3  # typical code tokenizers: ~3-4 characters per token
+    room = max(base.max_step_tokens, size + size // 4 + 128)
+    return base.model_copy(update={"single_step": True, "max_step_tokens": room})
+
+
+def build_task(project: Project, target: str, report: TestReport, mutants: Sequence[Mutant]) -> SearchTask:
+    """The search task: the model's prompt, the mutants as seeds, and the full test suite as check."""
+    original = project.sources[target]
+    return SearchTask(
+        messages=repair_messages(
+            path=target, source=original, failures=describe_failures(report), tests=project.tests
+        ),
+        verify=VerifyTask(
+            kind="code",
+            question=f"fix {target} so that the tests pass",
+            inputs={"source_path": target, "files": dict(project.sources), "tests": dict(project.tests)},
+        ),
+        answer_format="code",
+        seeds=[Seed(answer=m.source, source="mutation", description=m.description) for m in mutants],
+        early_stop=True,
+        feedback_template=REPAIR_FEEDBACK,
+    )
+
+
+async def run_tests(sandbox: BaseSandbox, project: Project, limits: Limits | None = None) -> TestReport:
+    return await sandbox.run_tests(dict(project.sources), dict(project.tests), limits)
+
+
+async def repair_project(
+    project: Project,
+    rt: Runtime,
+    config: SearchConfig,
+    *,
+    max_mutants: int = 24,
+    wave: int = 4,
+    limits: Limits | None = None,
+    on_event: Callable[[SearchEvent], None] | None = None,
+) -> RepairOutcome:
+    """Search for a patch that makes every test of `project` pass; never writes to disk.
+
+    Args:
+        config: strategy and budget (typically `refine`); made single-step here.
+        max_mutants: mutation seeds near the failing lines (0 = model only).
+        wave: candidates tested at once; a wave with a passing candidate ends the checking.
+        limits: per test-run limits in the sandbox (buggy code often loops forever).
+    """
+    started = time.monotonic()
+    sandbox = rt.require_sandbox()
+    baseline = await run_tests(sandbox, project, limits)
+    before = TestCounts.of(baseline)
+    if baseline.all_passed:
+        return RepairOutcome(
+            status="nothing_to_fix",
+            target=None,
+            before=before,
+            after=before,
+            reason=f"all {baseline.total} tests already pass",
+            seconds=time.monotonic() - started,
+        )
+    if baseline.tampered:
+        raise RepairInputError(f"the baseline test run in {project.root} is untrustworthy: {baseline.reason}")
+    target, lines = choose_target(project, baseline)
+    original = project.sources[target]
+    mutants = generate_mutants(original, path=target, focus_lines=lines, max_mutants=max_mutants)
+    by_answer = {m.source: m for m in mutants}
+    task = build_task(project, target, baseline, mutants)
+    verifier = GuardedVerifier(
+        rt.code_verifier(limits=limits), path=target, original=original, test_paths=project.tests, wave=wave
+    )
+    result = await rt.search(
+        task, repair_config(config, original, rt.backend), verifier=verifier, on_event=on_event
+    )
+    outcome = RepairOutcome(
+        status="no_fix",
+        target=target,
+        before=before,
+        original=original,
+        mutants=len(mutants),
+        rejected=verifier.rejected,
+        unrun=verifier.skipped,
+        failures=describe_failures(baseline),
+        result=result,
+    )
+    if result.verified and result.answer is not None:
+        fixed = result.answer
+        # Belt and braces: the guard and one more full run decide what is reported as verified.
+        verdict = check_patch(target, original, fixed, test_paths=project.tests)
+        confirm = await run_tests(sandbox, _with(project, target, fixed), limits) if verdict.ok else None
+        if confirm is not None and confirm.all_passed:
+            mutant = by_answer.get(fixed)
+            outcome.status = "fixed"
+            outcome.fixed = fixed
+            outcome.after = TestCounts.of(confirm)
+            outcome.diff = unified_diff(original, fixed, target)
+            outcome.source = "mutation" if mutant is not None else result.source
+            outcome.description = mutant.description if mutant else "model-written fix"
+        else:
+            again = confirm.reason if confirm is not None else ""
+            outcome.reason = verdict.reason or f"the fix did not pass on a second run: {again}"
+    else:
+        outcome.reason = result.reason or f"no candidate passed every test (stopped: {result.stop_reason})"
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def _with(project: Project, path: str, text: str) -> Project:
+    return Project(root=project.root, sources={**project.sources, path: text}, tests=project.tests)

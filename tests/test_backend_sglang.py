@@ -1,0 +1,344 @@
+"""SGLangBackend: its wire contract, then end to end against `ponder engine serve` with the real model.
+
+Contract tests run the client against tiny real HTTP servers on loopback that record what the
+client sends and answer with payloads shaped like SGLang's (python/sglang/srt/managers/io_struct.py
+`GenerateReqInput` for requests; the `{text, output_ids, meta_info}` results of
+srt/managers/tokenizer_manager.py for answers; `finish_reason` as `{"type": "length", "length": N}`
+/ `{"type": "stop", "matched": id|str}`; `output_token_logprobs` as `[logprob, token_id, text]`).
+End-to-end tests assert behaviour that holds for any model: greedy determinism, exact
+continuation from token ids, prefix reuse visible in `cached_tokens`, typed errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from ponder.backends import SGLangBackend
+from ponder.backends.base import ChatMessage, GenerationRequest
+from ponder.backends.errors import BackendConfigError, BackendResponseError, BackendUnavailableError
+from tests.conftest import free_port
+
+ServeApp = Callable[[Any], str]
+
+
+def _sglang_result(i: int, n_tokens: int = 3, logprobs: bool = False) -> dict[str, Any]:
+    """A result as SGLang's tokenizer manager returns it (meta_info fields per its source)."""
+    meta: dict[str, Any] = {
+        "id": f"rid-{i}",
+        "finish_reason": {"type": "length", "length": n_tokens},
+        "prompt_tokens": 5,
+        "completion_tokens": n_tokens,
+        "cached_tokens": 2,
+        "e2e_latency": 0.01,
+    }
+    if logprobs:
+        meta["output_token_logprobs"] = [[-0.5, 100 + k, f"t{k}"] for k in range(n_tokens)]
+        meta["output_top_logprobs"] = [[[-0.5, 100 + k, f"t{k}"], [-1.5, 200, None]] for k in range(n_tokens)]
+    return {"text": f"out{i}", "output_ids": [100 + k for k in range(n_tokens)], "meta_info": meta}
+
+
+def _recorder(tokenize: bool = False) -> tuple[FastAPI, list[dict[str, Any]]]:
+    """An SGLang look-alike that records /generate bodies; /v1/tokenize only when `tokenize`."""
+    app = FastAPI()
+    seen: list[dict[str, Any]] = []
+
+    @app.post("/generate")
+    async def generate(request: Request) -> Any:
+        body = await request.json()
+        seen.append(body)
+        params = body["sampling_params"]
+        params = params if isinstance(params, list) else [params]
+        logprob = body.get("return_logprob")
+        logprob = logprob[0] if isinstance(logprob, list) else bool(logprob)
+        count = sum(p.get("n", 1) for p in params)
+        results = [_sglang_result(i, logprobs=logprob) for i in range(count)]
+        single = isinstance(body.get("text"), str) or isinstance((body.get("input_ids") or [[]])[0], int)
+        return results[0] if single and count == 1 else results
+
+    if tokenize:
+
+        @app.post("/v1/tokenize")
+        async def tok(request: Request) -> Any:
+            prompts = (await request.json())["prompt"]
+            return {"tokens": [[len(p), 7] for p in prompts], "count": [2] * len(prompts), "max_model_len": -1}
+
+    return app, seen
+
+
+# ---- the wire contract (no model) ------------------------------------------------------------
+
+
+async def test_single_request_payload_and_parsing(serve_app: ServeApp) -> None:
+    app, seen = _recorder()
+    async with SGLangBackend(serve_app(app), top_k=20, stop_token_ids=[2]) as backend:
+        req = GenerationRequest(prompt="Hi", max_tokens=3, temperature=0.5, top_p=0.9, stop=["\n"], seed=7)
+        [[c]] = await backend.generate([req.model_copy(update={"logprobs": True, "top_logprobs": 2})])
+    assert seen == [
+        {
+            "text": "Hi",
+            "sampling_params": {
+                "max_new_tokens": 3,
+                "temperature": 0.5,
+                "top_p": 0.9,
+                "n": 1,
+                "stop": ["\n"],
+                "sampling_seed": 7,
+                "top_k": 20,
+                "stop_token_ids": [2],
+            },
+            "return_logprob": True,
+            "top_logprobs_num": 2,
+            "return_text_in_logprobs": True,
+        }
+    ]
+    assert c.text == "out0" and c.token_ids == [100, 101, 102] and c.finish_reason == "length"
+    assert c.prompt_token_ids == []  # this server has no /v1/tokenize
+    assert (c.usage.prompt_tokens, c.usage.completion_tokens, c.usage.cached_tokens) == (5, 3, 2)
+    assert c.logprobs is not None and [lp.token_id for lp in c.logprobs] == [100, 101, 102]
+    assert c.logprobs[0].top == {"t0": -0.5, "200": -1.5}  # a None text falls back to the id
+
+
+async def test_batch_groups_by_n_and_expands_seeded_samples(serve_app: ServeApp) -> None:
+    app, seen = _recorder(tokenize=True)
+    async with SGLangBackend(serve_app(app)) as backend:
+        rows = await backend.generate(
+            [
+                GenerationRequest(prompt="a", n=2),
+                GenerationRequest(prompt="bb", n=2),
+                GenerationRequest(prompt="ccc", n=1),
+                GenerationRequest(prompt="dddd", n=3, seed=10),
+            ]
+        )
+    assert [len(r) for r in rows] == [2, 2, 1, 3]
+    warm, *generate = seen
+    # The seeded request's shared prompt is prefilled once before its three entries go out.
+    assert warm["input_ids"] == [4, 7] and warm["sampling_params"]["max_new_tokens"] == 0
+    by_n = {tuple(p["n"] for p in body["sampling_params"]): body for body in generate}
+    assert set(by_n) == {(2, 2), (1, 1, 1, 1)}
+    assert by_n[(2, 2)]["input_ids"] == [[1, 7], [2, 7]]
+    seeds = [p.get("sampling_seed") for p in by_n[(1, 1, 1, 1)]["sampling_params"]]
+    assert seeds == [None, 10, 11, 12]
+    assert rows[3][0].prompt_token_ids == [4, 7]
+    # The prompt is booked once per request: later samples carry no prompt tokens.
+    assert [c.usage.prompt_tokens for c in rows[0]] == [5, 0]
+
+
+async def test_results_without_output_ids_are_accepted(serve_app: ServeApp) -> None:
+    """Older SGLang releases omit `output_ids`."""
+    app = FastAPI()
+
+    @app.post("/generate")
+    async def generate() -> Any:
+        result = _sglang_result(0)
+        del result["output_ids"]
+        result["meta_info"]["finish_reason"] = {"type": "stop", "matched": "\n"}
+        return result
+
+    async with SGLangBackend(serve_app(app)) as backend:
+        [[c]] = await backend.generate([GenerationRequest(prompt="x")])
+    assert c.token_ids == [] and c.finish_reason == "stop"
+
+
+async def test_invalid_sampling_params_fail_before_any_request(serve_app: ServeApp) -> None:
+    app, seen = _recorder()
+    url = serve_app(app)
+    bad = GenerationRequest.model_construct(prompt="x", temperature=-1.0, n=1, top_p=1.0, max_tokens=4)
+    async with SGLangBackend(url) as backend:
+        with pytest.raises(BackendConfigError, match="temperature"):
+            await backend.generate([bad])
+    with pytest.raises(BackendConfigError, match="top_k"):
+        SGLangBackend(url, top_k=0)
+    with pytest.raises(BackendConfigError, match="chat template"):
+        SGLangBackend(url, chat_template="no-such-template")
+    assert seen == []
+
+
+async def test_unreachable_server_fails_fast_with_one_line() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    async with SGLangBackend(url, connect_timeout_s=1, max_retries=1) as backend:
+        with pytest.raises(BackendUnavailableError) as info:
+            await backend.generate([GenerationRequest(prompt="x")])
+    assert time.monotonic() - started < 5
+    message = str(info.value)
+    assert url in message and "ponder engine serve" in message and "connect timeout 1s" in message
+    assert "\n" not in message and info.value.url is not None and info.value.url.startswith(url)
+
+
+async def test_server_error_is_retried_then_reported(serve_app: ServeApp) -> None:
+    app = FastAPI()
+    hits: list[float] = []
+
+    @app.post("/generate")
+    async def generate() -> Any:
+        hits.append(time.monotonic())
+        return JSONResponse({"error": {"message": "CUDA out of memory"}}, status_code=500)
+
+    async with SGLangBackend(serve_app(app), max_retries=2) as backend:
+        with pytest.raises(BackendResponseError) as info:
+            await backend.generate([GenerationRequest(prompt="x")])
+    assert len(hits) == 3
+    gaps = [hits[1] - hits[0], hits[2] - hits[1]]
+    assert gaps[0] >= 0.15 and gaps[1] >= 0.3  # exponential backoff (0.2 s, then 0.4 s, ±20%)
+    assert info.value.status_code == 500
+    assert "CUDA out of memory" in str(info.value) and "3 attempts" in str(info.value)
+
+
+async def test_client_error_is_not_retried(serve_app: ServeApp) -> None:
+    app = FastAPI()
+    hits: list[int] = []
+
+    @app.post("/generate")
+    async def generate() -> Any:
+        hits.append(1)
+        return JSONResponse({"error": {"message": "input is too long"}}, status_code=400)
+
+    async with SGLangBackend(serve_app(app), max_retries=2) as backend:
+        with pytest.raises(BackendResponseError, match="input is too long") as info:
+            await backend.generate([GenerationRequest(prompt="x")])
+    assert hits == [1] and info.value.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("<html>gateway</html>", id="not-json"),
+        pytest.param('{"text": "no meta_info"}', id="wrong-shape"),
+        pytest.param("[]", id="wrong-count"),
+    ],
+)
+async def test_bad_payload_is_a_response_error(serve_app: ServeApp, body: str) -> None:
+    app = FastAPI()
+
+    @app.post("/generate")
+    async def generate() -> Any:
+        return PlainTextResponse(body, media_type="application/json")
+
+    async with SGLangBackend(serve_app(app)) as backend:
+        with pytest.raises(BackendResponseError, match="/generate"):
+            await backend.generate([GenerationRequest(prompt="x")])
+
+
+async def test_cancellation_closes_the_request(serve_app: ServeApp) -> None:
+    app = FastAPI()
+    finished: list[bool] = []
+    disconnected = asyncio.Event()
+
+    @app.post("/generate")
+    async def generate(request: Request) -> Any:
+        for _ in range(100):
+            if await request.is_disconnected():
+                disconnected.set()
+                return {}
+            await asyncio.sleep(0.05)
+        finished.append(True)
+        return _sglang_result(0)
+
+    async with SGLangBackend(serve_app(app)) as backend:
+        task = asyncio.create_task(backend.generate([GenerationRequest(prompt="x")]))
+        await asyncio.sleep(0.3)
+        started = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert time.monotonic() - started < 1
+    assert finished == []
+
+
+async def test_server_info_falls_back_to_old_path(serve_app: ServeApp) -> None:
+    app = FastAPI()
+
+    @app.get("/server_info")
+    async def old() -> Any:
+        return {"version": "0.3.0"}
+
+    async with SGLangBackend(serve_app(app)) as backend:
+        assert (await backend.server_info())["version"] == "0.3.0"
+
+
+# ---- end to end against `ponder engine serve` (real model) ------------------------------------
+
+
+@pytest.mark.model
+async def test_generate_single_batch_and_n(engine_url: str) -> None:
+    async with SGLangBackend(engine_url) as backend:
+        assert (await backend.model_info())["is_generation"] is True
+        await backend.health()
+        chat = GenerationRequest(
+            messages=[ChatMessage(role="user", content="Name a fruit.")], max_tokens=8, temperature=0
+        )
+        raw = GenerationRequest(prompt="1, 2, 3,", max_tokens=6, temperature=0)
+        sampled = GenerationRequest(prompt="Once upon a time", max_tokens=6, temperature=1.0, n=3, seed=3)
+        rows = await backend.generate([chat, raw, sampled])
+        again = await backend.generate([sampled])
+    assert [len(r) for r in rows] == [1, 1, 3]
+    [c] = rows[0]
+    assert c.prompt_token_ids and c.prompt_token_ids[:1] == backend.tokenize("<|im_start|>")
+    assert 0 < c.usage.completion_tokens == len(c.token_ids) <= 8
+    assert [x.text for x in rows[2]] == [x.text for x in again[0]]  # same seed, same samples
+    assert all(x.finish_reason in ("stop", "length") for row in rows for x in row)
+
+
+@pytest.mark.model
+async def test_token_id_continuation_is_exact_and_cached(engine_url: str) -> None:
+    prompt = "The numbers from one to twenty in words: one, two, three,"
+    async with SGLangBackend(engine_url) as backend:
+        [[full]] = await backend.generate([GenerationRequest(prompt=prompt, max_tokens=12, temperature=0)])
+        [[parent]] = await backend.generate([GenerationRequest(prompt=prompt, max_tokens=6, temperature=0)])
+        child_ids = parent.prompt_token_ids + parent.token_ids
+        [[child]] = await backend.generate([GenerationRequest(token_ids=child_ids, max_tokens=6, temperature=0)])
+    if parent.finish_reason == "length":
+        assert parent.token_ids + child.token_ids == full.token_ids[: len(parent.token_ids) + len(child.token_ids)]
+    assert child.prompt_token_ids == child_ids
+    assert child.usage.cached_tokens >= len(parent.prompt_token_ids)
+
+
+@pytest.mark.model
+async def test_logprobs_and_stop_strings(engine_url: str) -> None:
+    async with SGLangBackend(engine_url) as backend:
+        req = GenerationRequest(prompt="Fruits: apple, banana,", max_tokens=10, temperature=0)
+        [[free]] = await backend.generate([req.model_copy(update={"logprobs": True, "top_logprobs": 3})])
+        assert free.logprobs is not None and len(free.logprobs) == len(free.token_ids)
+        assert all(lp.logprob <= 0 and len(lp.top) <= 3 for lp in free.logprobs)
+        assert free.logprobs[0].top[free.logprobs[0].text] == pytest.approx(free.logprobs[0].logprob)
+        stop = free.text.strip()[:2]
+        [[cut]] = await backend.generate([req.model_copy(update={"stop": [stop]})])
+    assert cut.finish_reason == "stop"
+    assert stop not in cut.text and free.text.startswith(cut.text)
+
+
+@pytest.mark.model
+async def test_warm_then_children_hit_the_cache(engine_url: str) -> None:
+    shared = "You are a careful assistant. " * 12 + "Question: what is 3 + 4? Think step by step."
+    parent = GenerationRequest(messages=[ChatMessage(role="user", content=shared)], max_tokens=4)
+    async with SGLangBackend(engine_url) as backend:
+        await backend.flush_cache()
+        warmed = await backend.warm([parent])
+        rows = await backend.generate([parent.model_copy(update={"n": 3, "temperature": 0.8})])
+    assert warmed.prompt_tokens > 80
+    first = rows[0][0]
+    assert first.usage.cached_tokens > 0.8 * first.usage.prompt_tokens
+    assert [c.usage.prompt_tokens for c in rows[0][1:]] == [0, 0]
+
+
+@pytest.mark.model
+async def test_server_killed_mid_run_is_unavailable(engine_process: tuple[str, subprocess.Popen[bytes]]) -> None:
+    url, proc = engine_process
+    long_prompt = " ".join(f"item{k}" for k in range(700))  # prefill alone takes seconds on a CPU
+    async with SGLangBackend(url, max_retries=1, connect_timeout_s=1) as backend:
+        task = asyncio.create_task(backend.generate([GenerationRequest(prompt=long_prompt, max_tokens=64)]))
+        await asyncio.sleep(1.0)
+        assert not task.done()
+        os.kill(proc.pid, signal.SIGKILL)
+        with pytest.raises(BackendUnavailableError, match=url):
+            await asyncio.wait_for(task, timeout=30)

@@ -1,0 +1,171 @@
+"""Mutation operators: each rewrites exactly one span, the rest of the file stays byte-identical."""
+
+from __future__ import annotations
+
+import ast
+import difflib
+
+import pytest
+
+from ponder.plugin.mutations import OPERATORS, Mutant, generate_mutants
+
+
+def _changed_lines(old: str, new: str) -> list[str]:
+    return [
+        line
+        for line in difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+
+
+def _find(mutants: list[Mutant], operator: str, original: str, replacement: str) -> Mutant:
+    for m in mutants:
+        if (m.operator, m.original, m.replacement) == (operator, original, replacement):
+            return m
+    raise AssertionError(
+        f"no {operator} {original!r} → {replacement!r} among: " + "; ".join(m.description for m in mutants)
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "operator", "original", "replacement", "mutated_line"),
+    [
+        pytest.param("ok = a < b\n", "flip-comparison", "<", "<=", "ok = a <= b", id="lt-to-le"),
+        pytest.param("ok = a >= b\n", "flip-comparison", ">=", ">", "ok = a > b", id="ge-to-gt"),
+        pytest.param(
+            "ok = x is not None\n", "flip-comparison", "is not", "is", "ok = x is None", id="is-not"
+        ),
+        pytest.param("ok = k not in d\n", "flip-comparison", "not in", "in", "ok = k in d", id="not-in"),
+        pytest.param("n = 10\n", "shift-constant", "10", "11", "n = 11", id="const-plus"),
+        pytest.param("n = 10\n", "shift-constant", "10", "9", "n = 9", id="const-minus"),
+        pytest.param(
+            "for i in range(len(xs) - k):\n    pass\n",
+            "shift-bound",
+            "len(xs) - k",
+            "len(xs) - k + 1",
+            "for i in range(len(xs) - k + 1):",
+            id="range-bound",
+        ),
+        pytest.param("y = xs[i]\n", "shift-bound", "i", "i - 1", "y = xs[i - 1]", id="index"),
+        pytest.param("y = xs[:n]\n", "shift-bound", "n", "n + 1", "y = xs[:n + 1]", id="slice"),
+        pytest.param("y = a + b\n", "swap-arithmetic", "+", "-", "y = a - b", id="add-sub"),
+        pytest.param("y = a / b\n", "swap-arithmetic", "/", "//", "y = a // b", id="div-floordiv"),
+        pytest.param("total += x\n", "swap-arithmetic", "+=", "-=", "total -= x", id="augassign"),
+        pytest.param(
+            "ok = a and b and c\n",
+            "swap-boolean",
+            "a and b and c",
+            "a or b or c",
+            "ok = a or b or c",
+            id="and-or",
+        ),
+        pytest.param(
+            "if ready:\n    go()\n", "negate-condition", "ready", "not ready", "if not ready:", id="negate"
+        ),
+        pytest.param(
+            "if not ready:\n    go()\n", "negate-condition", "not ready", "ready", "if ready:", id="unnegate"
+        ),
+        pytest.param("flag = True\n", "negate-condition", "True", "False", "flag = False", id="bool-const"),
+        pytest.param("y = a - b\n", "swap-operands", "a - b", "b - a", "y = b - a", id="sub-operands"),
+        pytest.param(
+            "y = (a + b) / c\n",
+            "swap-operands",
+            "(a + b) / c",
+            "c / (a + b)",
+            "y = c / (a + b)",
+            id="operands-keep-precedence",
+        ),
+        pytest.param("y = pow(b, e)\n", "swap-operands", "b, e", "e, b", "y = pow(e, b)", id="call-args"),
+    ],
+)
+def test_operator_rewrites_only_its_span(
+    source: str, operator: str, original: str, replacement: str, mutated_line: str
+) -> None:
+    mutants = generate_mutants(source, path="m.py", max_mutants=100)
+    mutant = _find(mutants, operator, original, replacement)
+    assert mutated_line in mutant.source.splitlines()
+    ast.parse(mutant.source)
+    assert len(_changed_lines(source, mutant.source)) == 2  # one line out, one line in
+
+
+def test_diff_keeps_comments_formatting_and_unicode_elsewhere() -> None:
+    source = (
+        '"""Prix en € — accents must survive byte-offset arithmetic."""\n'
+        "\n"
+        "def price(n):  # keep   this   comment\n"
+        '    label = "né"  ;  limit = 3\n'
+        "    return n  <  limit\n"
+    )
+    mutants = generate_mutants(source, path="m.py", max_mutants=100)
+    flip = _find(mutants, "flip-comparison", "<", "<=")
+    assert flip.source == source.replace("n  <  limit", "n  <=  limit")
+    const = _find(mutants, "shift-constant", "3", "4")
+    assert const.source == source.replace("limit = 3", "limit = 4")
+
+
+def test_ranked_by_distance_to_failing_lines_and_capped() -> None:
+    source = "\n".join(f"v{i} = {i} < x" for i in range(1, 41)) + "\n"
+    mutants = generate_mutants(source, path="m.py", focus_lines=[30], max_mutants=10)
+    assert len(mutants) == 10
+    distances = [m.distance for m in mutants]
+    assert distances == sorted(distances)
+    assert mutants[0].line == 30 and mutants[0].distance == 0
+    assert all(abs(m.line - 30) <= 1 for m in mutants)
+
+
+def test_max_distance_drops_far_mutants() -> None:
+    source = "a = 1\n" + "\n" * 20 + "b = 2\n"
+    mutants = generate_mutants(source, focus_lines=[1], max_mutants=50, max_distance=5)
+    assert mutants and all(m.line == 1 for m in mutants)
+
+
+def test_mutants_are_distinct_parseable_and_differ_from_original() -> None:
+    source = (
+        "def f(xs, k=2):\n"
+        "    out = []\n"
+        "    for i in range(0, len(xs) - k):\n"
+        "        if xs[i] <= xs[i + 1] and i % 2 == 0:\n"
+        "            out.append(xs[i] * k - 1)\n"
+        "    return out if out else None\n"
+    )
+    mutants = generate_mutants(source, max_mutants=1000)
+    texts = [m.source for m in mutants]
+    assert len(texts) == len(set(texts))
+    assert source not in texts
+    for text in texts:
+        ast.parse(text)
+    assert {m.operator for m in mutants} == set(OPERATORS)
+
+
+def test_annotations_are_not_mutated() -> None:
+    source = "def f(xs: list[int], n: int = 3) -> dict[str, int]:\n    y: list[int] = xs\n    return {}\n"
+    mutants = generate_mutants(source, max_mutants=100)
+    assert [m.description for m in mutants] == [
+        _find(mutants, "shift-constant", "3", "4").description,
+        _find(mutants, "shift-constant", "3", "2").description,
+    ]
+
+
+def test_syntax_error_and_zero_cap_give_nothing() -> None:
+    assert generate_mutants("def f(:\n", max_mutants=10) == []
+    assert generate_mutants("x = 1 < 2\n", max_mutants=0) == []
+
+
+def test_off_by_one_fix_of_the_example_is_among_the_first_mutants() -> None:
+    source = (
+        "def moving_average(values, window):\n"
+        "    if window <= 0:\n"
+        '        raise ValueError("window must be positive")\n'
+        "    averages = []\n"
+        "    for start in range(len(values) - window):\n"
+        "        averages.append(sum(values[start : start + window]) / window)\n"
+        "    return averages\n"
+    )
+    mutants = generate_mutants(source, path="stats.py", focus_lines=range(1, 8), max_mutants=12)
+    fix = _find(mutants, "shift-bound", "len(values) - window", "len(values) - window + 1")
+    namespace: dict[str, object] = {}
+    exec(compile(fix.source, "stats.py", "exec"), namespace)
+    assert namespace["moving_average"]([1.0, 2.0, 3.0], 2) == [1.5, 2.5]  # type: ignore[operator]
+    assert fix.description == (
+        "shift-bound at stats.py:5: `len(values) - window` → `len(values) - window + 1`"
+    )

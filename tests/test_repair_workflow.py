@@ -1,0 +1,200 @@
+"""The repair workflow with a scripted model and the subprocess sandbox (fast, no Docker, no model).
+
+The scripted backend plays the model so each test states what the "model" proposes; the tests
+still run for real (pytest in `LocalSandbox`), so "verified" always means the suite passed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from ponder.graph.testing import Context, ScriptedBackend
+from ponder.graph.types import Budget, SearchConfig
+from ponder.plugin.repair import (
+    Project,
+    RepairInputError,
+    RepairOutcome,
+    choose_target,
+    load_project,
+    repair_project,
+    traceback_lines,
+)
+from ponder.plugin.runtime import Runtime, open_runtime
+from ponder.plugin.settings import PonderSettings
+from ponder.sandbox.local import LocalSandbox
+from ponder.sandbox.types import ExecResult, TestOutcome, TestReport
+
+pytestmark = pytest.mark.filterwarnings("ignore:LocalSandbox runs code:RuntimeWarning")
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "buggy_project"
+BUG = "range(len(values) - window)"
+FIX = "range(len(values) - window + 1)"
+
+
+@pytest.fixture
+def project_dir(tmp_path: Path) -> Path:
+    target = tmp_path / "proj"
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__", "*.md"))
+    return target
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[LocalSandbox]:
+    async with LocalSandbox() as box:
+        yield box
+
+
+def _config(**budget: float) -> SearchConfig:
+    return SearchConfig(strategy="refine", budget=Budget(**budget), refine_rounds=2)
+
+
+async def _repair(
+    project_dir: Path,
+    sandbox: LocalSandbox,
+    policy: Callable[[Context], str],
+    *,
+    mutants: int = 0,
+    config: SearchConfig | None = None,
+) -> tuple[RepairOutcome, ScriptedBackend]:
+    backend = ScriptedBackend(policy)
+    async with open_runtime(PonderSettings(), backend=backend, sandbox=sandbox) as rt:
+        assert isinstance(rt, Runtime)
+        outcome = await repair_project(
+            load_project(project_dir), rt, config or _config(max_expansions=4), max_mutants=mutants
+        )
+    return outcome, backend
+
+
+def _block(source: str) -> str:
+    return f"Here is the fix.\n```python\n{source}```\n"
+
+
+async def test_model_fix_is_verified_and_nothing_is_written(project_dir: Path, sandbox: LocalSandbox) -> None:
+    original = (project_dir / "stats.py").read_text()
+    fixed = original.replace(BUG, FIX)
+    outcome, backend = await _repair(project_dir, sandbox, lambda ctx: _block(fixed))
+    assert outcome.status == "fixed"
+    assert outcome.source == "model"
+    assert str(outcome.before) == "4/6 passed"
+    assert str(outcome.after) == "6/6 passed"
+    assert f"-    for start in {BUG}:\n+    for start in {FIX}:\n" in outcome.diff
+    assert backend.log.generate_calls == 1
+    assert (project_dir / "stats.py").read_text() == original
+    # The prompt shows the model what failed and the file to fix.
+    prompt = backend.log.requests[0].messages[-1].content  # type: ignore[index]
+    assert "test_moving_average" in prompt and BUG in prompt
+
+
+async def test_refinement_feeds_the_failing_test_back(project_dir: Path, sandbox: LocalSandbox) -> None:
+    original = (project_dir / "stats.py").read_text()
+    wrong = original.replace(BUG, "range(len(values))")
+    seen: list[str] = []
+
+    def policy(ctx: Context) -> str:
+        text = "\n".join(m.content for m in ctx.messages)
+        seen.append(text)
+        return _block(original.replace(BUG, FIX) if "still fails" in text else wrong)
+
+    outcome, _ = await _repair(project_dir, sandbox, policy)
+    assert outcome.status == "fixed"
+    assert len(seen) == 2
+    assert "still fails" not in seen[0]
+    assert "test_moving_average" in seen[1].split("still fails", 1)[1]
+
+
+async def test_mutation_operator_fixes_what_the_model_cannot(
+    project_dir: Path, sandbox: LocalSandbox
+) -> None:
+    outcome, backend = await _repair(project_dir, sandbox, lambda ctx: "I am not sure.", mutants=24)
+    assert outcome.status == "fixed"
+    assert outcome.source == "mutation"
+    assert "shift-bound at stats.py:16" in outcome.description
+    changed = [line for line in outcome.diff.splitlines()[2:] if line[:1] in "+-"]
+    assert changed == [f"-    for start in {BUG}:", f"+    for start in {FIX}:"]
+    assert backend.log.generate_calls == 0  # seeds are checked first; early stop skips the model
+    assert outcome.unrun > 0  # mutants after the wave holding the fix were never run
+
+
+async def test_cheating_patch_is_rejected_not_verified(project_dir: Path, sandbox: LocalSandbox) -> None:
+    original = (project_dir / "stats.py").read_text()
+    cheat = "import pytest\n\npytest.skip('fixed', allow_module_level=True)\n" + original
+    outcome, backend = await _repair(
+        project_dir, sandbox, lambda ctx: _block(cheat), config=_config(max_expansions=2)
+    )
+    assert outcome.status == "no_fix"
+    assert outcome.rejected and "pytest" in outcome.rejected[0]
+    assert outcome.diff == ""
+    # The refinement round told the model why it was rejected.
+    feedback = backend.log.requests[-1].messages[-1].content  # type: ignore[index]
+    assert "tests must run unchanged" in feedback
+
+
+async def test_budget_exhausted_is_no_fix(project_dir: Path, sandbox: LocalSandbox) -> None:
+    original = (project_dir / "stats.py").read_text()
+    outcome, backend = await _repair(
+        project_dir, sandbox, lambda ctx: _block(original), config=_config(max_expansions=1)
+    )
+    assert outcome.status == "no_fix"
+    assert backend.log.generate_calls == 1
+    assert outcome.result is not None and outcome.result.stop_reason == "budget"
+
+
+async def test_passing_project_has_nothing_to_fix(project_dir: Path, sandbox: LocalSandbox) -> None:
+    stats = project_dir / "stats.py"
+    stats.write_text(stats.read_text().replace(BUG, FIX))
+    outcome, backend = await _repair(project_dir, sandbox, lambda ctx: "unused")
+    assert outcome.status == "nothing_to_fix"
+    assert backend.log.generate_calls == 0
+
+
+@pytest.mark.parametrize(
+    ("layout", "message"),
+    [
+        pytest.param({"m.py": "x = 1\n"}, "no tests found in", id="no-tests"),
+        pytest.param({"test_m.py": "def test_x():\n    pass\n"}, "no source files found", id="no-sources"),
+    ],
+)
+def test_bad_projects_are_one_line_errors(tmp_path: Path, layout: dict[str, str], message: str) -> None:
+    for name, text in layout.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(RepairInputError, match=message):
+        load_project(tmp_path)
+
+
+def test_file_mode_and_skipped_folders(tmp_path: Path) -> None:
+    (tmp_path / "lib.py").write_text("x = 1\n")
+    (tmp_path / "check_lib.py").write_text("from lib import x\n\ndef test_x():\n    assert x == 1\n")
+    project = load_project(file=tmp_path / "lib.py", tests=[tmp_path / "check_lib.py"])
+    assert project.sources == {"lib.py": "x = 1\n"} and list(project.tests) == ["check_lib.py"]
+    with pytest.raises(RepairInputError, match="--tests"):
+        load_project(file=tmp_path / "lib.py")
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / ".venv" / "junk.py").write_text("y = 2\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_lib.py").write_text("def test_y():\n    pass\n")
+    folder = load_project(tmp_path)
+    assert sorted(folder.sources) == ["check_lib.py", "lib.py"]
+    assert list(folder.tests) == ["tests/test_lib.py"]
+
+
+def test_target_and_lines_come_from_the_traceback() -> None:
+    project = Project(
+        root=Path("."),
+        sources={"pkg/a.py": "def f():\n    return 1\n", "pkg/b.py": "def g(x):\n    return 1 / x\n"},
+        tests={"tests/test_b.py": "from pkg.b import g\n\ndef test_g():\n    assert g(0)\n"},
+    )
+    stdout = (
+        "tests/test_b.py:4: in test_g\n    assert g(0)\npkg/b.py:2: in g\n    return 1 / x\n"
+        "E   ZeroDivisionError: division by zero\n"
+    )
+    report = TestReport(
+        tests=[TestOutcome(name="tests.test_b.test_g", outcome="failed", message="ZeroDivisionError")],
+        raw=ExecResult(exit_code=1, stdout=stdout, stderr="", duration_s=0.1),
+    )
+    assert traceback_lines(report, project.sources) == {"pkg/b.py": {2}}
+    target, lines = choose_target(project, report)
+    assert target == "pkg/b.py" and 2 in lines

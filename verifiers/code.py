@@ -1,0 +1,243 @@
+"""Judge a candidate source file by running the task's tests on it in the sandbox.
+
+An executed test is the one signal in the search that cannot be talked round, so this verifier
+gates: a chain passes only when every test ran and passed and the report was not tampered with.
+What failed first goes into `evidence["feedback"]`, which the refinement strategy shows the
+model on its next attempt.
+
+Cheap checks come first: a candidate that does not even compile fails without a container, and
+identical candidates (siblings often converge on the same fix) run once per verifier.
+
+Example:
+    ```python
+    async with open_sandbox(settings) as sandbox:
+        verifier = CodeVerifier(sandbox)
+        task = VerifyTask(kind="code", question="fix add", inputs={
+            "source_path": "calc.py", "files": {}, "tests": {"test_calc.py": TESTS}})
+        [result] = await verifier.score(task, [Chain(steps=(text,), terminal=True, answer=source)])
+        result.gate  # "pass" only when every test passed
+    ```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ponder.sandbox.base import BaseSandbox
+from ponder.sandbox.errors import SandboxError
+from ponder.sandbox.types import Files, Limits, TestReport
+from ponder.verifiers.base import BaseVerifier
+from ponder.verifiers.errors import VerifierError
+from ponder.verifiers.types import Chain, Evidence, StepScore, VerifyTask
+
+FEEDBACK_CHARS = 1500
+"""Longest feedback text; a model repairs from the first lines of a failure, not a whole log."""
+
+PARTIAL_SCORE = 0.5
+
+_ERROR_LINE = re.compile(r"^(E\s|[\w.-][\w./-]*\.py:\d+:)")
+
+
+class CodeVerifier(BaseVerifier):
+    """Outcome verifier for code tasks: compile, then run the tests in the sandbox.
+
+    Reads `task.inputs`: `source_path` (the file the candidate replaces), `files` (the rest of
+    the project, path -> text) and `tests` (test files, path -> text). A terminal chain's
+    `answer` is the candidate's full source for `source_path`.
+
+    Args:
+        sandbox: Where the tests run; it bounds its own concurrency, so a batch is submitted
+            at once.
+        limits: Resource limits per test run; `None` = the sandbox's defaults.
+        cache_size: Verdicts kept by content hash (task files + candidate); 0 disables the cache.
+    """
+
+    name = "code"
+    step_level = False
+
+    def __init__(self, sandbox: BaseSandbox, *, limits: Limits | None = None, cache_size: int = 512) -> None:
+        self.sandbox = sandbox
+        self.limits = limits
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, StepScore] = OrderedDict()
+        self.runs = 0
+        """Test runs actually sent to the sandbox (cache hits and syntax errors excluded)."""
+
+    async def score(self, task: VerifyTask, chains: Sequence[Chain]) -> list[StepScore]:
+        source_path, files, tests = _code_inputs(task)
+        results: list[StepScore | None] = [None] * len(chains)
+        pending: dict[str, list[int]] = {}
+        sources: dict[str, str] = {}
+        for i, chain in enumerate(chains):
+            if not chain.terminal:
+                results[i] = StepScore(
+                    score=PARTIAL_SCORE, evidence={"reason": "partial chain: tests run on finished code"}
+                )
+                continue
+            if not chain.answer or not chain.answer.strip():
+                results[i] = _fail(
+                    "no code found in the answer", "the answer must end with a fenced code block"
+                )
+                continue
+            syntax = _syntax_error(chain.answer, source_path)
+            if syntax is not None:
+                results[i] = _fail("syntax error", syntax)
+                continue
+            key = _cache_key(source_path, files, tests, chain.answer)
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                results[i] = _copy(cached, cached=True)
+                continue
+            pending.setdefault(key, []).append(i)
+            sources[key] = chain.answer
+
+        keys = list(pending)
+        reports = await asyncio.gather(
+            *(self._run(source_path, files, tests, sources[key]) for key in keys), return_exceptions=True
+        )
+        for key, report in zip(keys, reports, strict=True):
+            if isinstance(report, SandboxError):
+                raise VerifierError(
+                    f"code verifier: the sandbox could not run the tests: {report}"
+                ) from report
+            if isinstance(report, BaseException):
+                raise report
+            verdict = _verdict(report)
+            self._remember(key, verdict)
+            for n, i in enumerate(pending[key]):
+                results[i] = verdict if n == 0 else _copy(verdict, cached=True)
+        return [r for r in results if r is not None]
+
+    async def _run(self, source_path: str, files: Files, tests: Files, source: str) -> TestReport:
+        self.runs += 1
+        return await self.sandbox.run_tests({**files, source_path: source}, tests, self.limits)
+
+    def _remember(self, key: str, verdict: StepScore) -> None:
+        if self.cache_size <= 0:
+            return
+        self._cache[key] = verdict
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+
+def _code_inputs(task: VerifyTask) -> tuple[str, Files, Files]:
+    inputs = task.inputs
+    source_path = inputs.get("source_path")
+    tests = inputs.get("tests")
+    if not isinstance(source_path, str) or not source_path:
+        raise VerifierError(
+            'code verifier: task.inputs["source_path"] is missing; set it to the file the answer replaces'
+        )
+    if not isinstance(tests, Mapping) or not tests:
+        raise VerifierError(
+            'code verifier: task.inputs["tests"] is empty; pass the test files (path -> text)'
+        )
+    files = dict(inputs.get("files") or {})
+    files.pop(source_path, None)
+    return source_path, files, dict(tests)
+
+
+def _syntax_error(source: str, path: str) -> str | None:
+    """Why `source` does not compile, in the interpreter's words, or None."""
+    try:
+        compile(source, path, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        where = f"{path}:{exc.lineno}" if exc.lineno else path
+        line = (exc.text or "").strip()
+        detail = f"\n    {line}" if line else ""
+        return f"{type(exc).__name__} at {where}: {exc.msg}{detail}"
+    except ValueError as exc:  # e.g. source containing NUL bytes
+        return f"{path} cannot be compiled: {exc}"
+    return None
+
+
+def _cache_key(source_path: str, files: Files, tests: Files, source: str) -> str:
+    def text(value: str | bytes) -> str:
+        return value if isinstance(value, str) else value.hex()
+
+    payload = json.dumps(
+        [
+            source_path,
+            sorted((k, text(v)) for k, v in files.items()),
+            sorted((k, text(v)) for k, v in tests.items()),
+        ],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode() + b"\0" + source.encode()).hexdigest()
+
+
+def _verdict(report: TestReport) -> StepScore:
+    evidence: Evidence = {
+        "tests": [{"name": t.name, "outcome": t.outcome, "message": _clip(t.message)} for t in report.tests],
+        "passed": report.passed,
+        "failed": report.failed,
+        "errors": report.errors,
+        "skipped": report.skipped,
+        "total": report.total,
+        "tampered": report.tampered,
+        "reason": report.reason,
+        "duration_s": round(report.raw.duration_s, 3) if report.raw else None,
+        "cached": False,
+    }
+    if report.all_passed:
+        return StepScore(score=1.0, gate="pass", evidence=evidence)
+    score = 0.0 if report.tampered or report.total == 0 else report.passed / report.total
+    evidence["feedback"] = _feedback(report)
+    return StepScore(score=score, gate="fail", evidence=evidence)
+
+
+def _feedback(report: TestReport) -> str:
+    """The first thing a developer would look at: the first failing test, else why nothing ran."""
+    if report.tampered:
+        return _clip(
+            f"the test run cannot be trusted: {report.reason or 'test files changed during the run'}"
+        )
+    first = report.first_failure()
+    raw = report.raw
+    if first is not None:
+        text = f"{first.name} {first.outcome}: {first.message}".rstrip(": ")
+        if first.outcome == "error" and raw is not None:
+            # An error outside a test body (import, fixture, collection) says little in its
+            # one-line message; the traceback in the output says where.
+            text += "\n" + _error_lines(raw.stdout + "\n" + raw.stderr)
+        return _clip(text)
+    tail = ""
+    if raw is not None:
+        if raw.timed_out:
+            return "the tests timed out: look for an infinite loop or very slow code"
+        if raw.oom_killed:
+            return "the tests ran out of memory"
+        tail = (raw.stdout + "\n" + raw.stderr).strip()[-FEEDBACK_CHARS:]
+    reason = report.reason or ("no tests ran" if report.total == 0 else "the test run did not succeed")
+    return _clip(f"{reason}\n{tail}".strip())
+
+
+def _error_lines(output: str) -> str:
+    """pytest's own digest of an error: the "file.py:12: in <module>" and "E   ..." lines."""
+    keep = [line for line in output.splitlines() if _ERROR_LINE.match(line)]
+    return "\n".join(keep[-12:])
+
+
+def _fail(reason: str, feedback: str) -> StepScore:
+    return StepScore(
+        score=0.0,
+        gate="fail",
+        evidence={"reason": reason, "feedback": _clip(feedback), "tests": [], "total": 0},
+    )
+
+
+def _copy(verdict: StepScore, *, cached: bool) -> StepScore:
+    evidence: dict[str, Any] = json.loads(json.dumps(verdict.evidence))
+    evidence["cached"] = cached
+    return StepScore(score=verdict.score, gate=verdict.gate, evidence=evidence)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= FEEDBACK_CHARS else text[: FEEDBACK_CHARS - 3] + "..."

@@ -1,0 +1,287 @@
+"""Check a financial answer by re-running its calculations and tracing its number to the data.
+
+A model can state any number with confidence; what makes a finance answer trustworthy is that
+the number came out of an executed calculation over the given tables (or is a given cell), in
+the right scale, with the right sign. So this verifier:
+
+1. runs the ```python blocks of the chain's steps in the sandbox, cumulatively, with the tables
+   bound as pandas DataFrames `t0, t1, ...` (and `tables`) and the text as `paragraphs`,
+   recording each step's new values and the table cells its code used;
+2. parses the final "Answer: <value> <unit>" and traces its number to an executed value or an
+   input cell (else gate fail, reason "untraced number");
+3. checks invariants: answer-level ones gate (a share lies within 0-100%, a period-over-period
+   change has the direction of the two values it came from); table-level ones (components sum
+   to a stated total, assets = liabilities + equity) gate only when the calculation used a cell
+   they cover, since a table that does not add up makes any number from it suspect;
+4. compares with `inputs["reference"]` when one is given (`compare_answer`: tolerance, scale
+   and sign).
+
+Example:
+    ```python
+    task = VerifyTask(kind="finance", question="What was the change in revenue?", inputs={
+        "tables": [{"name": "income", "columns": ["", "2019", "2018"],
+                    "rows": [["Revenue", "1,200", "1,000"]]}], "paragraphs": []})
+    chain = Chain(steps=("```python\\nchange = 1200 - 1000\\n```", "Answer: 200 million"),
+                  terminal=True)
+    [result] = await FinanceVerifier(sandbox).score(task, [chain])  # gate "pass"
+    ```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ponder.sandbox.base import BaseSandbox
+from ponder.sandbox.errors import SandboxError
+from ponder.sandbox.types import ExecResult, Limits
+from ponder.verifiers._numbers import SCALES, Amount, compare_answer, numbers_in, parse_amount, parse_cell
+from ponder.verifiers._table_checks import Cell, check_tables, index_cells, period_change_check
+from ponder.verifiers.answers import extract_after_answer, python_blocks
+from ponder.verifiers.base import BaseVerifier
+from ponder.verifiers.errors import VerifierError
+from ponder.verifiers.types import Chain, Evidence, StepScore, VerifyTask
+
+__all__ = ["FinanceVerifier", "compare_answer"]
+
+HARNESS = Path(__file__).with_name("_pot_harness.py")
+DEFAULT_LIMITS = Limits(timeout_s=20.0, memory_mb=768)
+"""pandas alone takes ~1 s and ~100 MB to import; the rest is the model's arithmetic."""
+
+_SHARE = re.compile(
+    r"\b(proportion|percentage of|share of|portion of|what percent|% of|ratio of .* to total)\b", re.I
+)
+_CHANGE_WORDS = re.compile(r"\b(change|growth|increase|decrease|grow|rise|decline)\b", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    steps: list[dict[str, Any]]
+    error: str | None
+    raw: ExecResult | None
+
+
+class FinanceVerifier(BaseVerifier):
+    """Outcome verifier for table-and-text finance questions (program-of-thought answers).
+
+    Reads `task.inputs`: `tables` ([{"name", "columns", "rows"}]), `paragraphs` ([str]),
+    optionally `scale_hint` (the tables' scale, e.g. "million"), `reference` and
+    `reference_scale` (the gold answer, when known).
+
+    Args:
+        sandbox: Where the steps' code runs.
+        limits: Limits for one chain's run; default 20 s, 768 MB.
+        rel_tol: Relative tolerance of the reference comparison.
+        abs_tol: Absolute tolerance of the reference comparison, in the reference's units.
+    """
+
+    name = "finance"
+    step_level = False
+
+    def __init__(
+        self,
+        sandbox: BaseSandbox,
+        *,
+        limits: Limits | None = None,
+        rel_tol: float = 0.01,
+        abs_tol: float = 0.01,
+    ) -> None:
+        self.sandbox = sandbox
+        self.limits = limits or DEFAULT_LIMITS
+        self.rel_tol = rel_tol
+        self.abs_tol = abs_tol
+        self.runs = 0
+        """Sandbox runs made (chains whose steps contain code)."""
+
+    async def score(self, task: VerifyTask, chains: Sequence[Chain]) -> list[StepScore]:
+        tables = _tables(task)
+        paragraphs = [str(p) for p in task.inputs.get("paragraphs") or []]
+        return list(await asyncio.gather(*(self._one(task, tables, paragraphs, c) for c in chains)))
+
+    async def _one(
+        self, task: VerifyTask, tables: list[dict[str, Any]], paragraphs: list[str], chain: Chain
+    ) -> StepScore:
+        if not chain.terminal:
+            return StepScore(
+                score=0.5, evidence={"reason": "partial chain: calculations are checked at the end"}
+            )
+        codes = ["\n".join(python_blocks(step)) for step in chain.steps]
+        run = await self._execute(tables, paragraphs, codes) if any(c.strip() for c in codes) else None
+        cells = index_cells(tables)
+        steps_evidence = _steps_evidence(chain, codes, run, cells)
+        evidence: Evidence = {"steps": steps_evidence}
+        if run is not None and run.error is not None:
+            return _fail(evidence, "calculation error", f"a calculation raised an error:\n{run.error}", 0.0)
+
+        answer_text = chain.answer or extract_after_answer(chain.steps[-1] if chain.steps else "")
+        hint = str(task.inputs.get("scale_hint") or "")
+        amount = parse_amount(answer_text or "", default_scale=hint if hint in SCALES else "")
+        evidence["answer"] = (
+            {"text": answer_text, "value": amount.value, "scale": amount.scale} if amount else None
+        )
+        if amount is None:
+            return _fail(evidence, "no answer", "end with a line 'Answer: <value> <unit>'", 0.0)
+
+        executed = [
+            (f"step {s['step'] + 1}: {name}", float(v))
+            for s in steps_evidence
+            for name, v in s["values"].items()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        ]
+        inputs = [(f"cell {c.where}", c.value) for c in cells] + [
+            (f"paragraph {i + 1}", v) for i, p in enumerate(paragraphs) for v in numbers_in(p)
+        ]
+        trace = _trace(amount, executed, inputs, hint)
+        evidence["trace"] = trace
+        if trace is None:
+            return _fail(
+                evidence,
+                "untraced number",
+                f"the answer {answer_text} matches no executed calculation or table cell; compute it in a "
+                "```python block from the table values",
+                0.1,
+            )
+
+        used = {where for s in steps_evidence for where in s["cells_used"]}
+        invariants = check_tables(tables, cells)
+        invariants += _answer_invariants(task.question, amount, cells, used)
+        evidence["invariants"] = invariants
+        broken = [
+            inv
+            for inv in invariants
+            if inv["status"] == "fail" and (inv["scope"] == "answer" or used & set(inv.get("cells", [])))
+        ]
+        if broken:
+            return _fail(evidence, "invariant failed", f"invariant failed: {broken[0]['detail']}", 0.2)
+
+        reference = task.inputs.get("reference")
+        if reference is not None:
+            ok = compare_answer(
+                answer_text or "",
+                reference if isinstance(reference, int | float) else str(reference),
+                rel_tol=self.rel_tol,
+                abs_tol=self.abs_tol,
+                scale=amount.scale,
+                gold_scale=task.inputs.get("reference_scale"),
+            )
+            evidence["reference"] = {
+                "value": reference,
+                "scale": task.inputs.get("reference_scale"),
+                "match": ok,
+            }
+            if not ok:
+                return _fail(evidence, "wrong answer", f"the answer {answer_text} is not correct", 0.0)
+        return StepScore(score=1.0, gate="pass", evidence=evidence)
+
+    async def _execute(self, tables: list[dict[str, Any]], paragraphs: list[str], codes: list[str]) -> _Run:
+        nonce = f"PONDER-{secrets.token_hex(8)}:"
+        payload = {"nonce": nonce, "tables": tables, "paragraphs": paragraphs, "steps": codes}
+        files = {"ponder_pot.json": json.dumps(payload), "ponder_pot_harness.py": HARNESS.read_text()}
+        self.runs += 1
+        try:
+            raw = await self.sandbox.run(files, ["python3", "ponder_pot_harness.py"], self.limits)
+        except SandboxError as exc:
+            raise VerifierError(
+                f"finance verifier: the sandbox could not run the calculations: {exc}"
+            ) from exc
+        line = next((ln for ln in reversed(raw.stdout.splitlines()) if ln.startswith(nonce)), None)
+        if line is None:
+            why = "timed out" if raw.timed_out else "ran out of memory" if raw.oom_killed else "crashed"
+            tail = (raw.stderr or raw.stdout).strip()[-800:]
+            return _Run(steps=[], error=f"the calculation {why} (exit {raw.exit_code}): {tail}", raw=raw)
+        steps = json.loads(line[len(nonce) :])["steps"]
+        error = next((s["error"] for s in steps if s["error"]), None)
+        return _Run(steps=steps, error=error, raw=raw)
+
+
+def _tables(task: VerifyTask) -> list[dict[str, Any]]:
+    tables = task.inputs.get("tables") or []
+    if not isinstance(tables, list) or not all(isinstance(t, dict) and "rows" in t for t in tables):
+        raise VerifierError(
+            'finance verifier: task.inputs["tables"] must be a list of {"name", "columns", "rows"} dicts'
+        )
+    return [
+        {"name": str(t.get("name", f"t{i}")), "columns": list(t.get("columns") or []), "rows": t["rows"]}
+        for i, t in enumerate(tables)
+    ]
+
+
+def _steps_evidence(
+    chain: Chain, codes: list[str], run: _Run | None, cells: list[Cell]
+) -> list[dict[str, Any]]:
+    out = []
+    for i, code in enumerate(codes):
+        record = run.steps[i] if run is not None and i < len(run.steps) else {}
+        values = record.get("values", {})
+        literals = {abs(v) for v in numbers_in(code)} if code else set()
+        numeric = {
+            abs(float(v)) for v in values.values() if isinstance(v, int | float) and not isinstance(v, bool)
+        }
+        used = [
+            c.where for c in cells if c.distinctive and (abs(c.value) in literals or abs(c.value) in numeric)
+        ]
+        out.append(
+            {
+                "step": i,
+                "code": code,
+                "values": values,
+                "stdout": record.get("stdout", ""),
+                "error": record.get("error"),
+                "cells_used": used,
+            }
+        )
+    return out
+
+
+def _matches(answer: Amount, value: float) -> bool:
+    """The answer is `value` as written to the answer's precision (rounded, not re-derived)."""
+    tol = max(0.5 * 10 ** (-answer.decimals), 1e-3 * abs(answer.value), 1e-9)
+    return abs(answer.value - value) <= tol
+
+
+def _trace(
+    answer: Amount, executed: list[tuple[str, float]], inputs: list[tuple[str, float]], hint: str
+) -> dict[str, Any] | None:
+    """The first executed value (else input cell) the answer's number is a rendering of."""
+    factors = {1.0: "", 100.0: " as a percent", 0.01: " as a fraction"}
+    if answer.scale in ("thousand", "million", "billion") and hint in ("thousand", "million", "billion"):
+        factors.setdefault(SCALES[hint] / SCALES[answer.scale], f" converted from {hint}")
+    for source, value in [*executed, *inputs]:
+        for factor, how in factors.items():
+            if _matches(answer, value * factor):
+                return {"source": source + how, "value": value}
+    return None
+
+
+def _answer_invariants(
+    question: str, answer: Amount, cells: list[Cell], used: set[str]
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if _SHARE.search(question) and not _CHANGE_WORDS.search(question):
+        limit = 100.0 if answer.scale == "percent" else 1.0 if abs(answer.value) <= 1 else 100.0
+        ok = 0.0 <= answer.value <= limit
+        out.append(
+            {
+                "name": "share within 0-100%",
+                "scope": "answer",
+                "status": "pass" if ok else "fail",
+                "detail": f"a share must lie within 0-100%, got {answer.text}",
+            }
+        )
+    if re.search(r"\b(change|growth)\b", question, re.I):
+        check = period_change_check(answer.value, [c for c in cells if c.where in used])
+        if check is not None:
+            out.append(check)
+    return out
+
+
+def _fail(evidence: Evidence, reason: str, feedback: str, score: float) -> StepScore:
+    evidence["reason"] = reason
+    evidence["feedback"] = feedback
+    return StepScore(score=score, gate="fail", evidence=evidence)

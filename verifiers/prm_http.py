@@ -1,0 +1,370 @@
+"""Served reward models as PRMs: SGLang `/classify` sequence rewards and vLLM `/pooling` step rewards.
+
+Two wire protocols, one verifier interface:
+
+- `sglang_classify`: SGLang launched with `--is-embedding` on a reward model. `POST /classify`
+  with `{"text": [...]}` returns one `{"embedding": [reward], "meta_info": {...}}` per text. A
+  sequence reward model gives one number per text, so a step's score is the reward of the chain
+  prefix ending at that step; all prefixes of a batch go in one request as a text list, and
+  siblings share their prefix, which SGLang's radix cache computes once.
+- `vllm_pooling`: a step-tag PRM such as Qwen2.5-Math-PRM served by vLLM. `POST /pooling` with
+  `{"model", "input": [...]}` (or `"messages"`) returns `data[i].data` = one two-class row per
+  step tag; a step's score is P(correct) = row[1] (softmax of the row first when the server
+  returns raw logits).
+
+Which mapping turns a raw number into [0, 1] is a setting, never a guess: reward models differ
+(raw logits, bounded scores), and a silent wrong mapping only shows as a bad search.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ponder.verifiers.base import BaseVerifier
+from ponder.verifiers.errors import VerifierError
+from ponder.verifiers.step_format import PLAIN, QWEN_MATH_PRM, StepFormat, get_step_format
+from ponder.verifiers.types import Chain, StepScore, VerifyTask
+
+RewardProtocol = Literal["sglang_classify", "vllm_pooling"]
+RewardMapping = Literal["sigmoid", "identity"]
+StepOutput = Literal["probs", "logits"]
+
+
+class RewardServerError(VerifierError):
+    """The reward server could not be used: unreachable, too slow, an error status, or a payload
+    that does not match the configured protocol. `url` and `status_code` are kept for callers."""
+
+    def __init__(self, message: str, *, url: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status_code = status_code
+
+
+class RewardServerSettings(BaseModel):
+    """Where the reward model is served, how to talk to it, and how its numbers become scores."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str
+    """Base URL of the server, e.g. http://127.0.0.1:30000 (the endpoint path is added)."""
+    protocol: RewardProtocol = "sglang_classify"
+    """`sglang_classify` (sequence reward per step prefix) or `vllm_pooling` (step-tag PRM)."""
+    model: str | None = None
+    """Model name sent as `model`; `None` = omitted (the server's only model)."""
+    step_format: StepFormat | None = None
+    """How steps are laid out; a `StepFormat` or its name. `None` = `plain` for
+    `sglang_classify`, `qwen-math-prm` for `vllm_pooling`."""
+    reward_mapping: RewardMapping = "sigmoid"
+    """`sglang_classify`: `sigmoid` for raw logits (most reward heads), `identity` for models
+    that already output a probability (values outside [0, 1] are then an error)."""
+    reward_offset: float = 0.0
+    """`sigmoid` mapping: score = sigmoid((reward - offset) / temperature)."""
+    reward_temperature: float = Field(default=1.0, gt=0)
+    """`sigmoid` mapping: spreads or sharpens rewards whose scale is not ~1."""
+    step_output: StepOutput = "probs"
+    """`vllm_pooling`: rows are probabilities (vLLM's step pooler applies softmax by default)
+    or raw two-class logits (softmax applied here)."""
+    pooling_task: str | None = None
+    """`vllm_pooling`: sent as `task` when set (newer vLLM names per-token pooling tasks)."""
+    score_all_prefixes: bool = False
+    """`sglang_classify`: also score every earlier prefix of each chain and report them in
+    `evidence["step_scores"]` (cheap: the prefixes share the radix cache)."""
+    timeout_s: float = Field(default=60.0, gt=0)
+    """Seconds to wait for one answer before reporting the server too slow."""
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    """Seconds to wait for a TCP connection before reporting the server unreachable."""
+    max_retries: int = Field(default=2, ge=0, le=10)
+    """Retries after connect errors, 429 and 5xx answers, with exponential backoff."""
+    backoff_s: float = Field(default=0.5, ge=0)
+    """First retry delay in seconds; doubles each retry."""
+
+    @field_validator("step_format", mode="before")
+    @classmethod
+    def _named_format(cls, value: object) -> object:
+        return get_step_format(value) if isinstance(value, str) else value
+
+    def resolved_step_format(self) -> StepFormat:
+        """The layout in use, with the protocol's default filled in."""
+        if self.step_format is not None:
+            return self.step_format
+        return QWEN_MATH_PRM if self.protocol == "vllm_pooling" else PLAIN
+
+
+class _JsonClient:
+    """POSTs JSON with explicit timeouts and retries; every failure becomes a `RewardServerError`."""
+
+    def __init__(self, settings: RewardServerSettings, client: httpx.AsyncClient | None) -> None:
+        self._settings = settings
+        self._base = settings.url.rstrip("/")
+        self._own = client is None
+        self._client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s)
+        )
+
+    async def post(self, path: str, payload: dict[str, Any]) -> Any:
+        url = f"{self._base}{path}"
+        s = self._settings
+        attempts = s.max_retries + 1
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                response = await self._client.post(url, json=payload)
+            except httpx.TimeoutException as exc:
+                if not isinstance(exc, httpx.ConnectTimeout):
+                    # The server took the request: resending it would only double the wait.
+                    raise RewardServerError(
+                        f"reward server {url} did not answer within {s.timeout_s:g}s "
+                        f"({type(exc).__name__}); raise timeout_s or check the server's load",
+                        url=url,
+                    ) from exc
+                if not last:
+                    await asyncio.sleep(s.backoff_s * 2**attempt)
+                    continue
+                raise RewardServerError(
+                    f"reward server {url} unreachable: no connection within {s.connect_timeout_s:g}s after "
+                    f"{attempts} attempts; check the host and port or raise connect_timeout_s",
+                    url=url,
+                ) from exc
+            except httpx.TransportError as exc:
+                if not last:
+                    await asyncio.sleep(s.backoff_s * 2**attempt)
+                    continue
+                raise RewardServerError(
+                    f"reward server {url} unreachable after {attempts} attempts ({type(exc).__name__}: "
+                    f"{exc}); start it (e.g. `python -m sglang.launch_server --model-path <reward model> "
+                    "--is-embedding`) or fix the URL",
+                    url=url,
+                ) from exc
+            if (response.status_code == 429 or response.status_code >= 500) and not last:
+                await asyncio.sleep(s.backoff_s * 2**attempt)
+                continue
+            if response.status_code >= 400:
+                raise RewardServerError(
+                    f"reward server {url} answered HTTP {response.status_code}: {response.text[:200]!r}; "
+                    f"check that it serves a reward model for protocol {s.protocol!r} (model={s.model!r})",
+                    url=url,
+                    status_code=response.status_code,
+                )
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise RewardServerError(
+                    f"reward server {url} returned non-JSON: {response.text[:200]!r}; "
+                    f"is protocol {s.protocol!r} right for this server?",
+                    url=url,
+                    status_code=response.status_code,
+                ) from exc
+        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+
+    def shape_error(self, path: str, problem: str) -> RewardServerError:
+        url = f"{self._base}{path}"
+        return RewardServerError(
+            f"reward server {url} returned an unexpected payload ({problem}); "
+            f"is protocol {self._settings.protocol!r} right for this server?",
+            url=url,
+        )
+
+    async def aclose(self) -> None:
+        if self._own:
+            await self._client.aclose()
+
+
+def sigmoid(x: float) -> float:
+    """Logistic function, stable for large |x|."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+def positive_class_probability(row: Sequence[float], output: StepOutput) -> float:
+    """P(step correct) from one two-class row `[negative, positive]`."""
+    if output == "probs":
+        return min(1.0, max(0.0, float(row[1])))
+    top = max(row)
+    exps = [math.exp(v - top) for v in row]
+    return exps[1] / math.fsum(exps)
+
+
+class ClassifyRewardPRM(BaseVerifier):
+    """A sequence reward model served by SGLang (`/classify`) scoring each chain's latest prefix.
+
+    Example:
+        ```python
+        prm = ClassifyRewardPRM(RewardServerSettings(url="http://127.0.0.1:30000", step_format="llama3"))
+        [s] = await prm.score(task, [chain])  # s.evidence["reward"] is the raw number
+        ```
+    """
+
+    name = "reward_model"
+    step_level = True
+    path = "/classify"
+
+    def __init__(self, settings: RewardServerSettings, *, client: httpx.AsyncClient | None = None) -> None:
+        if settings.protocol != "sglang_classify":
+            raise ValueError(f"ClassifyRewardPRM speaks sglang_classify, not {settings.protocol!r}")
+        self.settings = settings
+        self.step_format = settings.resolved_step_format()
+        self._http = _JsonClient(settings, client)
+
+    async def score(self, task: VerifyTask, chains: Sequence[Chain]) -> list[StepScore]:
+        """One request for the whole batch: every needed prefix once, as a text list."""
+        if not chains:
+            return []
+        wanted = [self._prefixes(chain) for chain in chains]
+        texts = list(dict.fromkeys(self.step_format.render(task.question, p) for ps in wanted for p in ps))
+        rewards = await self._classify(texts)
+        by_text = dict(zip(texts, rewards, strict=True))
+        results = []
+        for prefixes in wanted:
+            raw = [by_text[self.step_format.render(task.question, p)] for p in prefixes]
+            scores = [self._map(r) for r in raw]
+            evidence: dict[str, Any] = {
+                "server": self.settings.url,
+                "protocol": "sglang_classify",
+                "step_format": self.step_format.name,
+                "reward": raw[-1][0],
+                "cached_tokens": raw[-1][1],
+            }
+            if self.settings.score_all_prefixes:
+                evidence["step_scores"] = scores
+            results.append(StepScore(score=scores[-1], evidence=evidence))
+        return results
+
+    def _prefixes(self, chain: Chain) -> list[tuple[str, ...]]:
+        if not self.settings.score_all_prefixes or not chain.steps:
+            return [chain.steps]
+        return [chain.steps[: i + 1] for i in range(len(chain.steps))]
+
+    async def _classify(self, texts: list[str]) -> list[tuple[float, int | None]]:
+        payload: dict[str, Any] = {"text": texts}
+        if self.settings.model:
+            payload["model"] = self.settings.model
+        body = await self._http.post(self.path, payload)
+        items = [body] if isinstance(body, dict) else body
+        if not isinstance(items, list) or len(items) != len(texts):
+            got = len(items) if isinstance(items, list) else type(body).__name__
+            raise self._http.shape_error(self.path, f"{got} results for {len(texts)} texts")
+        out = []
+        for item in items:
+            embedding = item.get("embedding") if isinstance(item, dict) else None
+            if not isinstance(embedding, list) or not embedding or not isinstance(embedding[0], int | float):
+                raise self._http.shape_error(self.path, f"no numeric embedding[0] in {str(item)[:120]}")
+            meta = item.get("meta_info") or {}
+            cached = meta.get("cached_tokens") if isinstance(meta, dict) else None
+            out.append((float(embedding[0]), cached if isinstance(cached, int) else None))
+        return out
+
+    def _map(self, raw: tuple[float, int | None]) -> float:
+        reward = raw[0]
+        s = self.settings
+        if s.reward_mapping == "sigmoid":
+            return sigmoid((reward - s.reward_offset) / s.reward_temperature)
+        if not 0.0 <= reward <= 1.0:
+            raise RewardServerError(
+                f"reward server {s.url} returned reward {reward} outside [0, 1] with reward_mapping="
+                "'identity'; use reward_mapping='sigmoid' for models that output logits",
+                url=s.url,
+            )
+        return reward
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+class PoolingStepPRM(BaseVerifier):
+    """A step-tag PRM (Qwen2.5-Math-PRM style) served by vLLM's pooling API.
+
+    Each chain is sent once with a tag after every step; the server returns one two-class row
+    per tag. The score is the latest step's P(correct); all steps' are in `evidence["step_scores"]`.
+    """
+
+    name = "step_prm"
+    step_level = True
+    path = "/pooling"
+
+    def __init__(self, settings: RewardServerSettings, *, client: httpx.AsyncClient | None = None) -> None:
+        if settings.protocol != "vllm_pooling":
+            raise ValueError(f"PoolingStepPRM speaks vllm_pooling, not {settings.protocol!r}")
+        self.settings = settings
+        self.step_format = settings.resolved_step_format()
+        if not self.step_format.terminate_steps:
+            raise ValueError(
+                f"step format {self.step_format.name!r} puts no tag after the last step, so the latest "
+                "step would get no score; use a format with terminate_steps=True (e.g. 'qwen-math-prm')"
+            )
+        self._http = _JsonClient(settings, client)
+
+    async def score(self, task: VerifyTask, chains: Sequence[Chain]) -> list[StepScore]:
+        """Text input: one request for the batch; chat input: one request per chain, concurrently."""
+        if not chains:
+            return []
+        fmt = self.step_format
+        scored = [c for c in chains if c.steps]
+        if fmt.chat:
+            rows = await asyncio.gather(
+                *(self._pool({"messages": fmt.messages(task.question, c.steps)}, 1) for c in scored)
+            )
+            per_chain = [r[0] for r in rows]
+        else:
+            texts = [fmt.render(task.question, c.steps) for c in scored]
+            per_chain = await self._pool({"input": texts}, len(texts)) if texts else []
+        found = dict(zip((id(c) for c in scored), per_chain, strict=True))
+        return [self._result(c, found.get(id(c))) for c in chains]
+
+    async def _pool(self, payload: dict[str, Any], expected: int) -> list[list[list[float]]]:
+        if self.settings.model:
+            payload["model"] = self.settings.model
+        if self.settings.pooling_task:
+            payload["task"] = self.settings.pooling_task
+        body = await self._http.post(self.path, payload)
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list) or len(data) != expected:
+            got = len(data) if isinstance(data, list) else "no"
+            raise self._http.shape_error(self.path, f"{got} data entries for {expected} inputs")
+        out = []
+        for entry in sorted(data, key=lambda e: e.get("index", 0) if isinstance(e, dict) else 0):
+            rows = entry.get("data") if isinstance(entry, dict) else None
+            if not isinstance(rows, list) or not all(
+                isinstance(r, list) and len(r) == 2 and all(isinstance(v, int | float) for v in r)
+                for r in rows
+            ):
+                raise self._http.shape_error(
+                    self.path, f"data[i].data is not a list of two-class rows: {str(rows)[:120]}"
+                )
+            out.append(rows)
+        return out
+
+    def _result(self, chain: Chain, rows: list[list[float]] | None) -> StepScore:
+        evidence: dict[str, Any] = {
+            "server": self.settings.url,
+            "protocol": "vllm_pooling",
+            "step_format": self.step_format.name,
+        }
+        if rows is None:
+            return StepScore(score=0.5, evidence={**evidence, "reason": "no steps to score yet"})
+        if len(rows) != len(chain.steps):
+            raise self._http.shape_error(
+                self.path,
+                f"{len(rows)} step scores for {len(chain.steps)} steps; serve the PRM with step pooling "
+                "on the separator token (step_tag_id 151651 for <extra_0>) and check that no step text "
+                "contains the separator",
+            )
+        scores = [positive_class_probability(r, self.settings.step_output) for r in rows]
+        return StepScore(score=scores[-1], evidence={**evidence, "step_scores": scores})
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def make_reward_prm(settings: RewardServerSettings) -> ClassifyRewardPRM | PoolingStepPRM:
+    """The PRM client for `settings.protocol`."""
+    if settings.protocol == "vllm_pooling":
+        return PoolingStepPRM(settings)
+    return ClassifyRewardPRM(settings)
