@@ -164,7 +164,8 @@ class LlamaEngine:
                 if not evictable:
                     raise BackendError(
                         f"the embedded engine's context of {self.rt.n_ctx} tokens is full "
-                        f"(prompts plus samples in one call); raise PONDER_BACKEND_N_CTX or lower n"
+                        "(prompts plus samples of one call); raise PONDER_BACKEND_N_CTX or ask for fewer "
+                        "samples per call"
                     ) from None
                 self.cache.clear(min(evictable, key=lambda s: s.last_used))
 

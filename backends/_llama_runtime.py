@@ -24,8 +24,10 @@ try:
 except ImportError:  # pragma: no cover - exercised only without the `local` extra
     llama_cpp = None  # type: ignore[assignment]
 
-# llama-cpp-python routes llama.cpp's log through this logger; keep model-load chatter off stderr.
-logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
+# llama-cpp-python routes llama.cpp's log through this logger. Keep it off stderr: load chatter is
+# noise, and the failures it reports (e.g. a full KV cache, which we handle by evicting) reach the
+# caller as BackendErrors that name the setting to change.
+logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL)
 
 
 class KvFullError(BackendError):
@@ -40,6 +42,14 @@ class DecodeItem:
     pos: int
     seq_id: int
     logits: bool
+
+
+def _available_cores() -> int:
+    """Cores this process may run on (affinity-aware, unlike os.cpu_count())."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _require_llama_cpp() -> None:
@@ -72,7 +82,7 @@ class LlamaRuntime:
                 "(PONDER_BACKEND_MODEL_PATH)"
             )
         self._model = model
-        threads = n_threads or os.cpu_count() or 1
+        threads = n_threads or _available_cores()
         cparams = llama_cpp.llama_context_default_params()
         cparams.n_ctx = n_ctx
         cparams.n_batch = n_batch

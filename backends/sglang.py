@@ -186,7 +186,8 @@ class SGLangBackend(BaseBackend):
         response = await self._http.request(
             "POST", "/v1/tokenize", {"prompt": list(texts), "add_special_tokens": True}
         )
-        if response.status_code in (404, 405):
+        if 400 <= response.status_code < 500:
+            # Absent (older SGLang) or shaped differently: fall back to sending text, once and for all.
             self._can_tokenize = False
             return None
         data = _expect_json(response, self._endpoint.url("/v1/tokenize"))

@@ -176,6 +176,6 @@ if __name__ == "__main__":
     args = parser.parse_args()
     for row in prm_rows(args.items):
         print(
-            f"{row['verifier']:<40} {row['data']:<58} pos={row['positives']:<3} neg={row['negatives']:<3} "
+            f"{row['verifier']:<46} {row['data']:<58} pos={row['positives']:<3} neg={row['negatives']:<3} "
             f"AUROC={_fmt(row['auroc'])}  ({row['seconds']}s)"
         )

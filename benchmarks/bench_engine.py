@@ -81,7 +81,9 @@ async def chain(
         for c in kids:
             usage = usage + c.usage
         chosen = kids[step % children]  # not always the last sibling: its KV sits in a forked sequence
-        node_ids = chosen.prompt_token_ids + chosen.token_ids + backend.tokenize("\n\n")
+        node_ids = chosen.prompt_token_ids + chosen.token_ids  # ends with the "\n\n" stop tokens
+        if chosen.finish_reason != "stop":
+            node_ids += backend.tokenize("\n\n")
     return ChainRun(usage, time.perf_counter() - t0)
 
 
@@ -91,9 +93,11 @@ async def main() -> None:
     parser.add_argument("--children", type=int, default=4)
     parser.add_argument("--step-tokens", type=int, default=48)
     parser.add_argument("--decode-tokens", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: cores)")
     args = parser.parse_args()
+    settings = BackendSettings(n_threads=args.threads)
 
-    async with EmbeddedBackend(BackendSettings()) as cached:
+    async with EmbeddedBackend(settings) as cached:
         tps, prefill_tps = await decode_rate(cached, args.decode_tokens)
         print(f"decode, single stream:      {tps:7.1f} tokens/s")
         print(f"prefill, cold prompt:       {prefill_tps:7.1f} tokens/s")
@@ -102,7 +106,7 @@ async def main() -> None:
             runs[("cache", split)] = await chain(
                 cached, steps=args.steps, children=args.children, step_tokens=args.step_tokens, split=split
             )
-    async with EmbeddedBackend(BackendSettings(cache_mb=0)) as uncached:
+    async with EmbeddedBackend(settings.model_copy(update={"cache_mb": 0})) as uncached:
         for split in (False, True):
             runs[("none", split)] = await chain(
                 uncached, steps=args.steps, children=args.children, step_tokens=args.step_tokens, split=split

@@ -7,6 +7,7 @@ overshoots the expansion limit.
 
 from __future__ import annotations
 
+from ponder.graph.state import FrontierItem
 from ponder.graph.types import Budget, Spend
 
 
@@ -27,3 +28,17 @@ def expansions_left(budget: Budget, spend: Spend) -> int | None:
 
 def tokens_left(budget: Budget, spend: Spend) -> int | None:
     return None if budget.max_tokens is None else max(0, budget.max_tokens - spend.tokens_generated)
+
+
+def trim_frontier(frontier: list[FrontierItem], left: int | None) -> list[FrontierItem]:
+    """Cut a planned batch so that the expansion budget is never exceeded (`left` None = no limit)."""
+    if left is None:
+        return frontier
+    out: list[FrontierItem] = []
+    for item in frontier:
+        k = min(item["k"], left)
+        if k <= 0:
+            break
+        out.append({**item, "k": k})
+        left -= k
+    return out

@@ -15,9 +15,11 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Durability
 
 from ponder.backends.base import BaseBackend
 from ponder.graph.checkpoint import CheckpointerLike, open_checkpointer
@@ -31,7 +33,9 @@ RECURSION_LIMIT = 1_000_000
 """Each round is three graph steps; budgets, not LangGraph's step limit, end a search."""
 
 
-def _after_select(state: SearchState) -> str:
+async def _after_select(state: SearchState) -> str:
+    # Async on purpose: LangGraph runs a sync branch function in a thread pool, a per-round
+    # thread hop that costs more than the routing itself.
     return "expand" if state.get("frontier") and not state.get("stop_reason") else "finalize"
 
 
@@ -82,7 +86,7 @@ async def stream_search(
     """
     async with open_checkpointer(checkpointer) as saver:
         graph = build_search_graph(backend=backend, verifier=verifier, config=config, checkpointer=saver)
-        run_config: dict[str, Any] = {
+        run_config: RunnableConfig = {
             "configurable": {"thread_id": thread_id or uuid.uuid4().hex},
             "recursion_limit": RECURSION_LIMIT,
         }
@@ -95,14 +99,17 @@ async def stream_search(
                     return
                 inp = None
         final: dict[str, Any] = {}
+        # "sync": each step's checkpoint is on disk before the next step starts, so a killed
+        # search loses at most the step that was running.
+        durability: Durability | None = "sync" if saver is not None else None
         async for mode, chunk in graph.astream(
-            inp, run_config, stream_mode=["custom", "values"], durability="sync" if saver else None
+            inp, run_config, stream_mode=["custom", "values"], durability=durability
         ):
             if mode == "custom" and isinstance(chunk, SearchEvent):
                 if on_event is not None:
                     on_event(chunk)
                 yield chunk
-            elif mode == "values":
+            elif mode == "values" and isinstance(chunk, dict):
                 final = chunk
         yield SearchResult.model_validate(final["result"])
 

@@ -7,19 +7,15 @@ word ("Step ") is sent as "\\nStep " so that a step may itself begin with "Step 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from ponder.graph.types import AnswerFormat, SearchConfig
+from ponder.verifiers import answers
 
 STEP_SEPARATOR = "\n\n"
 """How steps are joined when a chain is sent back to the model as text."""
-ANSWER_MARKER = "Answer:"
 FORCE_CUE = "Answer:"
 """Put in front of the last allowed step (max depth) so the model answers instead of rambling."""
-
-_FENCE = re.compile(r"```[^\n`]*\n(.*?)```", re.DOTALL)
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 
 
 def stop_strings(config: SearchConfig, answer_format: AnswerFormat) -> list[str]:
@@ -45,63 +41,21 @@ def force_cue(answer_format: AnswerFormat) -> str:
 
 
 def has_answer(step: str, answer_format: AnswerFormat) -> bool:
-    """Does this step finish the chain (the format's answer marker appears)?"""
+    """Does this step finish the chain (the format's answer marker appears, complete)?"""
     if answer_format == "code":
-        return _FENCE.search(step) is not None
-    if answer_format == "boxed":
-        return "\\boxed{" in step or ANSWER_MARKER in step
-    return ANSWER_MARKER in step
+        return bool(answers.code_blocks(step))
+    if answer_format == "boxed" and answers.extract_boxed(step) is not None:
+        return True
+    return answers.extract_after_answer(step) is not None
 
 
 def extract_answer(steps: Sequence[str], answer_format: AnswerFormat) -> str | None:
-    """The final answer of a finished chain, or None when the chain holds none in this format."""
-    text = STEP_SEPARATOR.join(steps)
-    if answer_format == "code":
-        blocks = _FENCE.findall(text)
-        return blocks[-1] if blocks else None
-    if answer_format == "boxed":
-        boxed = _last_boxed(text)
-        if boxed is not None:
-            return boxed
-        return _last_number(_after_marker(text) or text)
-    if answer_format == "number":
-        return _last_number(_after_marker(text) or text)
-    after = _after_marker(text)
-    if after is not None:
-        return after or None
-    if answer_format == "finance":
-        return None
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return lines[-1] if lines else None
+    """The final answer of a finished chain, or None when the chain holds none in this format.
 
-
-def _after_marker(text: str) -> str | None:
-    idx = text.rfind(ANSWER_MARKER)
-    if idx < 0:
-        return None
-    rest = text[idx + len(ANSWER_MARKER) :].strip()
-    return rest.splitlines()[0].strip() if rest else ""
-
-
-def _last_number(text: str) -> str | None:
-    found = _NUMBER.findall(text)
-    return found[-1].replace(",", "") if found else None
-
-
-def _last_boxed(text: str) -> str | None:
-    start = text.rfind("\\boxed{")
-    if start < 0:
-        return None
-    i = start + len("\\boxed{")
-    depth = 1
-    for j in range(i, len(text)):
-        if text[j] == "{":
-            depth += 1
-        elif text[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[i:j].strip()
-    return None
+    Delegates to `ponder.verifiers.answers` so the search and the verifiers agree on what the
+    answer of a chain is.
+    """
+    return answers.extract_answer(STEP_SEPARATOR.join(steps), answer_format)
 
 
 def normalize_answer(answer: str, answer_format: AnswerFormat) -> str:

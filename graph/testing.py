@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from ponder.backends.base import (
     BaseBackend,
@@ -84,7 +84,7 @@ class ScriptedBackend(BaseBackend):
             prefix_cache=prefix_cache,
             seed=True,
         )
-        self._cache: list[tuple[int, ...]] = []
+        self._cache: dict[int, Any] = {}
 
     @property
     def capabilities(self) -> Capabilities:
@@ -171,18 +171,22 @@ class ScriptedBackend(BaseBackend):
         return [ord(c) for c in req.prompt or ""]
 
     def _hit(self, ids: list[int]) -> int:
-        """Longest prefix of `ids` already computed (an ideal prefix cache), then remember `ids`."""
-        best = 0
-        key = tuple(ids)
-        for seen in self._cache:
-            n = 0
-            for a, b in zip(seen, key, strict=False):
-                if a != b:
-                    break
-                n += 1
-            best = max(best, n)
-        self._cache.append(key)
-        return best
+        """Longest prefix of `ids` already computed (an ideal prefix cache), then remember `ids`.
+
+        A token trie keeps this linear in the prompt length however many prompts came before.
+        """
+        node = self._cache
+        hit = 0
+        matching = True
+        for tok in ids:
+            nxt = node.get(tok)
+            if nxt is None:
+                matching = False
+                nxt = node[tok] = {}
+            elif matching:
+                hit += 1
+            node = nxt
+        return hit
 
     @staticmethod
     def _parse(prompt: str) -> tuple[list[ChatMessage], list[str]]:

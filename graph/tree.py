@@ -119,11 +119,6 @@ class TreeView:
         n = self.nodes[nid]
         return not n["terminal"] and not n["pruned"] and n["depth"] < self.config.max_depth
 
-    def live_leaves(self) -> list[str]:
-        return [
-            nid for nid in self._ordered() if nid != ROOT_ID and self.is_live(nid) and not self.children(nid)
-        ]
-
     def new_live(self) -> list[str]:
         """Nodes from the last expansion that can grow further."""
         return [nid for nid in self.new_ids if self.is_live(nid)]

@@ -17,6 +17,11 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 LOOPBACK = "127.0.0.1"
 
 
+@app.callback()
+def engine() -> None:
+    """Run the embedded engine as a local SGLang-compatible server."""
+
+
 @app.command()
 def serve(
     host: Annotated[
@@ -52,7 +57,7 @@ def serve(
     from ponder.plugin.settings import load_settings
 
     flags = {"kind": "embedded", "model_path": model_path, "n_ctx": n_ctx, "n_threads": threads}
-    settings = load_settings({"backend": flags}).backend
+    settings = load_settings({"backend": {k: v for k, v in flags.items() if v is not None}}).backend
     backend = make_backend(settings)
     engine_app = create_engine_app(backend, model_name=model_name)
     if host != LOOPBACK:

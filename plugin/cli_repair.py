@@ -171,7 +171,8 @@ def _print_repair(outcome: Any, summary: dict[str, Any]) -> None:
     typer.echo(
         f"tests: {outcome.before} → {outcome.after or outcome.before}   "
         f"tokens: {summary['tokens']}   expansions: {summary['expansions']}   "
-        f"mutants tried: {summary['mutants']}   time: {summary['seconds']:.1f}s"
+        f"mutants: {summary['mutants'] - summary['unrun']} of {summary['mutants']} tested   "
+        f"time: {summary['seconds']:.1f}s"
     )
     if outcome.rejected:
         typer.echo(f"rejected {len(outcome.rejected)} cheating candidate(s), e.g.: {outcome.rejected[0]}")

@@ -136,7 +136,7 @@ class SearchProgress:
     def _detail(self) -> str:
         s = self.stats
         best = "-" if s.best_score is None else f"{s.best_score:.2f}"
-        return f"checked {s.scored} (✓{s.passed} ✗{s.failed})  best {best}  {s.tokens} tok"
+        return f"scored {s.scored} (✓{s.passed} ✗{s.failed})  best {best}  {s.tokens} tok"
 
     def _log_line(self, event: SearchEvent) -> None:
         if event.kind == "answer_found":

@@ -24,10 +24,8 @@ The tests of this project fail. Fix the bug in `{path}`.
 Failing tests:
 {failures}
 
-Test code:
-```python
+The failing test code (do not repeat it):
 {tests}
-```
 
 Current `{path}`:
 ```python
@@ -35,6 +33,7 @@ Current `{path}`:
 ```
 
 Reply with the complete corrected `{path}` in one ```python code block."""
+"""Tests are shown indented rather than fenced: small models copy the first fenced block they see."""
 
 REPAIR_FEEDBACK = """\
 That version was tested and still fails:
@@ -69,6 +68,7 @@ def repair_messages(
     if len(failures) > MAX_FAILURES:
         shown_failures += f"\n- ... and {len(failures) - MAX_FAILURES} more"
     test_text = "\n\n".join(f"# {name}\n{text.rstrip()}" for name, text in tests.items())
+    test_text = "\n".join(f"    {line}" if line else "" for line in test_text.splitlines())
     user = REPAIR_USER.format(
         path=path,
         failures=shown_failures,

@@ -33,7 +33,8 @@ from ponder.verifiers.types import Chain, StepScore, VerifyTask
 
 SKIP_DIRS = {".git", ".hg", ".venv", "venv", "env", "__pycache__", "node_modules", "build", "dist", ".tox"}
 CONFIG_FILES = ("pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini")
-"""Copied next to the sources so pytest sees the project's own settings (rootdir, pythonpath)."""
+"""Carried with the sources because code may read them; the sandbox runs pytest with its own
+config, so they cannot change how (or whether) tests run. Imports resolve from the project root."""
 MAX_FILES = 200
 MAX_BYTES = 2_000_000
 
@@ -212,7 +213,8 @@ def choose_target(project: Project, report: TestReport) -> tuple[str, set[int]]:
     py_sources = {p: t for p, t in project.sources.items() if p.endswith(".py")}
     by_traceback = traceback_lines(report, py_sources)
     if by_traceback:
-        # The deepest frames of a failure are listed last; most hits is the robust tie-break.
+        # Several files can appear in one traceback (callers and callees); the file with the most
+        # frames is where the failing tests spend their failing time.
         target = max(by_traceback, key=lambda p: len(by_traceback[p]))
         lines = set(by_traceback[target])
         lines |= called_function_lines(report, project.tests, {target: py_sources[target]}).get(target, set())
@@ -240,6 +242,29 @@ def describe_failures(report: TestReport) -> list[str]:
     if not lines and report.reason:
         lines.append(report.reason.strip().splitlines()[0])
     return lines
+
+
+def failing_test_code(report: TestReport, tests: dict[str, str]) -> dict[str, str]:
+    """The source of each failing test function, per test file (all test code when none is found).
+
+    Showing only what failed keeps the prompt short (prefill dominates a small model's cost) and
+    keeps the model's attention on the behaviour it has to restore.
+    """
+    failing = {_test_function_name(t.name) for t in report.tests if t.outcome in ("failed", "error")}
+    shown: dict[str, str] = {}
+    for path, text in tests.items():
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        parts = [
+            ast.get_source_segment(text, node, padded=True) or ""
+            for node in ast.walk(tree)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in failing
+        ]
+        if parts:
+            shown[path] = "\n\n".join(p.strip("\n") for p in parts)
+    return shown or {p: t for p, t in tests.items() if not p.endswith("conftest.py")}
 
 
 # ---------------------------------------------------------------- guard and search
@@ -355,6 +380,8 @@ class RepairOutcome:
     """Candidates never tested because an earlier wave already held the fix."""
     rejected: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    suspect_lines: list[int] = field(default_factory=list)
+    """Lines of `target` the failures point at (tracebacks, else the functions the tests call)."""
     result: SearchResult | None = None
 
     @property
@@ -379,6 +406,8 @@ class RepairOutcome:
             "mutants": self.mutants,
             "unrun": self.unrun,
             "rejected": self.rejected,
+            "failures": self.failures,
+            "suspect_lines": self.suspect_lines,
             "diff": self.diff,
         }
 
@@ -398,7 +427,10 @@ def build_task(project: Project, target: str, report: TestReport, mutants: Seque
     original = project.sources[target]
     return SearchTask(
         messages=repair_messages(
-            path=target, source=original, failures=describe_failures(report), tests=project.tests
+            path=target,
+            source=original,
+            failures=describe_failures(report),
+            tests=failing_test_code(report, project.tests),
         ),
         verify=VerifyTask(
             kind="code",
@@ -469,6 +501,7 @@ async def repair_project(
         rejected=verifier.rejected,
         unrun=verifier.skipped,
         failures=describe_failures(baseline),
+        suspect_lines=sorted(lines),
         result=result,
     )
     if result.verified and result.answer is not None:
@@ -482,8 +515,11 @@ async def repair_project(
             outcome.fixed = fixed
             outcome.after = TestCounts.of(confirm)
             outcome.diff = unified_diff(original, fixed, target)
-            outcome.source = "mutation" if mutant is not None else result.source
-            outcome.description = mutant.description if mutant else "model-written fix"
+            outcome.source = result.source
+            if result.source == "mutation":
+                outcome.description = mutant.description if mutant else "mutation-operator fix"
+            else:
+                outcome.description = f"{result.source}-written fix"
         else:
             again = confirm.reason if confirm is not None else ""
             outcome.reason = verdict.reason or f"the fix did not pass on a second run: {again}"

@@ -1,0 +1,31 @@
+"""ponder.sandbox: run untrusted code with limits and return results you can trust.
+
+`open_sandbox(settings)` picks Docker when an engine answers (LocalSandbox only when allowed);
+`DockerSandbox` and `LocalSandbox` can be used directly. Nothing here imports the rest of ponder.
+"""
+
+from ponder.sandbox.base import BaseSandbox
+from ponder.sandbox.docker_sandbox import DockerSandbox
+from ponder.sandbox.errors import SandboxConfigError, SandboxError, SandboxUnavailableError
+from ponder.sandbox.factory import make_sandbox, open_sandbox
+from ponder.sandbox.local import LocalSandbox
+from ponder.sandbox.settings import DEFAULT_IMAGE, SandboxSettings
+from ponder.sandbox.types import ExecResult, Files, Limits, TestOutcome, TestReport
+
+__all__ = [
+    "DEFAULT_IMAGE",
+    "BaseSandbox",
+    "DockerSandbox",
+    "ExecResult",
+    "Files",
+    "Limits",
+    "LocalSandbox",
+    "SandboxConfigError",
+    "SandboxError",
+    "SandboxSettings",
+    "SandboxUnavailableError",
+    "TestOutcome",
+    "TestReport",
+    "make_sandbox",
+    "open_sandbox",
+]

@@ -30,7 +30,9 @@ def normalize_files(files: Files, *, what: str = "files") -> dict[str, bytes]:
             or path in (".", "..")
             or ".." in path.split("/")
         ):
-            raise SandboxConfigError(f"{what}: path {raw!r} escapes the work dir; use a relative path inside it")
+            raise SandboxConfigError(
+                f"{what}: path {raw!r} escapes the work dir; use a relative path inside it"
+            )
         clean[path] = content.encode("utf-8") if isinstance(content, str) else bytes(content)
     return clean
 

@@ -21,6 +21,7 @@ Usage: ``python3 -I -B harness.py '<json spec>'``; see `ponder.sandbox.runner.Ha
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import json
@@ -73,17 +74,16 @@ class CappedReader(threading.Thread):
 
 
 def _no_dump() -> None:
-    try:
+    # Not Linux: LocalSandbox on another OS still runs, with weaker guarantees.
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass  # not Linux: LocalSandbox on another OS still runs, with weaker guarantees
 
 
 def _limiter(rlimits: dict[str, int]) -> Any:
     def apply() -> None:
         for name, value in rlimits.items():
             res = getattr(resource, f"RLIMIT_{name}")
-            soft, hard = resource.getrlimit(res)
+            _soft, hard = resource.getrlimit(res)
             value = value if hard == resource.RLIM_INFINITY else min(value, hard)
             resource.setrlimit(res, (value, value))
 
@@ -110,10 +110,8 @@ def _config_files(root: str) -> list[str]:
 
 
 def _kill_group(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:

@@ -60,10 +60,8 @@ def recipe_hash(source: Literal["debootstrap", "dockerfile"]) -> str:
     if source == "dockerfile":
         body = DOCKERFILE.read_text(encoding="utf-8")
     else:
-        body = json.dumps(
-            {"suite": SUITE, "variant": "minbase", "packages": PACKAGES, "changes": CHANGES, "v": RECIPE_VERSION},
-            sort_keys=True,
-        )
+        recipe = {"suite": SUITE, "variant": "minbase", "packages": PACKAGES, "changes": CHANGES}
+        body = json.dumps({**recipe, "v": RECIPE_VERSION}, sort_keys=True)
     return hashlib.sha256(f"{source}\n{body}".encode()).hexdigest()[:12]
 
 
@@ -148,7 +146,7 @@ def build_image(
         if existing and not force:
             chosen = existing[0]  # type: ignore[assignment]
         else:
-            log(f"checking whether the engine can pull {BASE_IMAGE[0]}:{BASE_IMAGE[1]} ({pull_timeout_s:.0f} s)")
+            log(f"checking whether the engine can pull {':'.join(BASE_IMAGE)} ({pull_timeout_s:.0f} s)")
             chosen = "dockerfile" if can_pull(client, pull_timeout_s) else "debootstrap"
     else:
         chosen = source
@@ -246,9 +244,13 @@ def _import_rootfs(client: docker.DockerClient, tarball: Path, tag: str, log: Lo
     try:
         client.api.import_image_from_file(str(tarball), repository=repo, tag=name, changes=list(CHANGES))
     except APIError as exc:
-        raise SandboxUnavailableError(f"docker import of {tarball} failed ({exc}); delete it and rerun") from exc
+        raise SandboxUnavailableError(
+            f"docker import of {tarball} failed ({exc}); delete the file and rerun"
+        ) from exc
     if not find_image(client, tag):
-        raise SandboxUnavailableError(f"docker import of {tarball} produced no {tag}; delete the file and rerun")
+        raise SandboxUnavailableError(
+            f"docker import of {tarball} produced no {tag}; delete the file and rerun"
+        )
 
 
 def _check(cmd: list[str], what: str, prepare: Callable[[], object] | None = None) -> None:
@@ -257,4 +259,6 @@ def _check(cmd: list[str], what: str, prepare: Callable[[], object] | None = Non
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
-        raise SandboxUnavailableError(f"{what} failed (exit {proc.returncode}: {tail}); command: {' '.join(cmd)}")
+        raise SandboxUnavailableError(
+            f"{what} failed (exit {proc.returncode}: {tail}); command: {' '.join(cmd)}"
+        )

@@ -62,9 +62,12 @@ def _outcome(case: ET.Element) -> TestOutcome:
 def _message(node: ET.Element) -> str:
     """pytest's `message` attribute is the assertion line; fall back to the last ``E`` line of the trace."""
     text = node.get("message") or ""
-    if not text and node.text:
-        errors = [ln[1:].strip() for ln in node.text.splitlines() if ln.startswith("E ")]
-        text = errors[-1] if errors else node.text.strip().splitlines()[-1] if node.text.strip() else ""
+    trace = (node.text or "").strip()
+    if trace and text in ("", "collection failure"):
+        # Collection errors carry a generic message; the exception is the trace's last "E" line.
+        errors = [ln[1:].strip() for ln in trace.splitlines() if ln.startswith("E ")]
+        detail = errors[-1] if errors else trace.splitlines()[-1]
+        text = f"{text}: {detail}" if text else detail
     text = " ".join(text.split())
     return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…"
 

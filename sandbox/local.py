@@ -59,17 +59,24 @@ class LocalSandbox(ThreadedSandbox):
     name = "local"
 
     def __init__(
-        self, *, limits: Limits | None = None, max_concurrency: int | None = None, python: str | None = None
+        self,
+        *,
+        limits: Limits | None = None,
+        max_concurrency: int | None = None,
+        python: str | None = None,
+        temp_root: Path | None = None,
     ) -> None:
         super().__init__(limits=limits, max_concurrency=max_concurrency)
         self.python = python or sys.executable
         """Interpreter for the harness and pytest (needs pytest installed for run_tests)."""
+        self.temp_root = temp_root
+        """Where per-run work dirs are made (default: the system temp dir); each is removed after its run."""
         _warn_once()
 
     def _execute(
         self, files: dict[str, bytes], command: list[str], limits: Limits, tests: dict[str, bytes] | None
     ) -> tuple[ExecResult, dict[str, Any]]:
-        root = Path(tempfile.mkdtemp(prefix="ponder-sandbox-"))
+        root = Path(tempfile.mkdtemp(prefix="ponder-sandbox-", dir=self.temp_root))
         try:
             work, private = root / "work", root / "harness"
             work.mkdir()

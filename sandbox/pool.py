@@ -43,6 +43,11 @@ class WarmPool:
         self._workers = ThreadPoolExecutor(max(1, workers), thread_name_prefix="ponder-sandbox-pool")
         self._removals: set[Future[None]] = set()
 
+    @property
+    def ready(self) -> int:
+        """Containers waiting right now."""
+        return self._ready.qsize()
+
     def fill(self) -> None:
         """Start enough containers to reach `size` (non-blocking)."""
         with self._lock:

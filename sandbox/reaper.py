@@ -25,6 +25,8 @@ from docker.errors import DockerException, NotFound
 
 LABEL = "io.ponder.sandbox"
 OWNER_LABEL = "io.ponder.sandbox.owner"
+INSTANCE_LABEL = "io.ponder.sandbox.instance"
+"""Which DockerSandbox object made the container (several may share one process)."""
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +56,8 @@ def owner_alive(owner: str) -> bool:
     return current is not None and (ticks == "?" or current == ticks)
 
 
-def labels() -> dict[str, str]:
-    return {LABEL: "1", OWNER_LABEL: owner_id()}
+def labels(instance: str) -> dict[str, str]:
+    return {LABEL: "1", OWNER_LABEL: owner_id(), INSTANCE_LABEL: instance}
 
 
 def sweep_orphans(client: docker.DockerClient) -> list[str]:

@@ -68,7 +68,14 @@ def harness_spec(
 
 
 def parse_harness(
-    stdout: bytes, *, exit_code: int, wall_s: float, limits: Limits, oom_killed: bool, host_killed: bool
+    stdout: bytes,
+    *,
+    exit_code: int,
+    wall_s: float,
+    limits: Limits,
+    oom_killed: bool,
+    host_killed: bool,
+    stderr: bytes = b"",
 ) -> tuple[ExecResult, dict[str, Any]]:
     """Read the harness's JSON; a missing or broken one means the harness itself was killed.
 
@@ -83,7 +90,8 @@ def parse_harness(
         result = ExecResult(
             exit_code=exit_code if exit_code else 137,
             stdout="",
-            stderr=f"sandbox harness {killed} before reporting (the code killed it or ran out of limits)\n",
+            stderr=stderr[-2000:].decode("utf-8", "replace")
+            + f"sandbox harness {killed} before reporting (the code killed it or ran out of limits)\n",
             duration_s=wall_s,
             timed_out=host_killed or wall_s >= limits.timeout_s,
             oom_killed=oom_killed,

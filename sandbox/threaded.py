@@ -67,17 +67,19 @@ class ThreadedSandbox(BaseSandbox):
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)
 
-    def _open(self) -> None:  # noqa: B027 - optional hook
+    def _open(self) -> None:
         """Subclass hook: connect, check prerequisites, start pools."""
 
-    def _close(self) -> None:  # noqa: B027 - optional hook
+    def _close(self) -> None:
         """Subclass hook: release every resource."""
 
     # -- runs ------------------------------------------------------------------------------------
 
     async def run(self, files: Files, command: Sequence[str], limits: Limits | None = None) -> ExecResult:
         if isinstance(command, str) or not command:
-            raise SandboxConfigError("run: command must be a non-empty list of arguments, e.g. ['python3', 'm.py']")
+            raise SandboxConfigError(
+                "run: command must be a non-empty list of arguments, e.g. ['python3', 'm.py']"
+            )
         clean = normalize_files(files)
         result, _ = await self._submit(clean, list(command), limits or self.limits)
         return result
@@ -90,12 +92,18 @@ class ThreadedSandbox(BaseSandbox):
         src, tst = split_tests(sources, tests)
         targets = pytest_targets(tst)
         if not targets:
-            raise SandboxConfigError("run_tests: no .py test files among `tests` (conftest.py alone runs nothing)")
+            raise SandboxConfigError(
+                "run_tests: no .py test files among `tests` (conftest.py alone runs nothing)"
+            )
         raw, harness = await self._submit(src, targets, limits or self.limits, tests=tst)
         return build_report(harness, raw, digests(tst))
 
     async def _submit(
-        self, files: dict[str, bytes], command: list[str], limits: Limits, tests: dict[str, bytes] | None = None
+        self,
+        files: dict[str, bytes],
+        command: list[str],
+        limits: Limits,
+        tests: dict[str, bytes] | None = None,
     ) -> tuple[ExecResult, dict[str, Any]]:
         if self._state is State.CLOSED:
             raise SandboxError(f"this {type(self).__name__} is closed; create a new one")

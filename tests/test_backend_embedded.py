@@ -23,10 +23,14 @@ from ponder.backends import EmbeddedBackend
 from ponder.backends._llama_model import default_model_path
 from ponder.backends._prefix_cache import PrefixCache
 from ponder.backends.base import ChatMessage, GenerationRequest
-from ponder.backends.errors import BackendConfigError, ModelNotFoundError
+from ponder.backends.errors import BackendConfigError, BackendError, ModelNotFoundError
 from ponder.backends.settings import BackendSettings
 
 llama_cpp = pytest.importorskip("llama_cpp")
+
+# One llama.cpp thread: the suite may run model processes side by side (servers under test), and
+# llama.cpp's spinning thread barrier collapses when threads outnumber free cores.
+THREADS = 1
 
 QUESTION = [ChatMessage(role="user", content="Name three colours of the rainbow.")]
 
@@ -41,7 +45,7 @@ def _unique_text(n_words: int, salt: int) -> str:
 
 @pytest.fixture(scope="module")
 def backend() -> Iterator[EmbeddedBackend]:
-    b = EmbeddedBackend(BackendSettings(n_ctx=4096))
+    b = EmbeddedBackend(BackendSettings(n_ctx=4096, n_threads=THREADS))
     yield b
     asyncio.run(b.aclose())
 
@@ -225,7 +229,7 @@ async def test_long_shared_prefix_is_not_recomputed(backend: EmbeddedBackend) ->
     assert evaluated <= 12 < cold.usage.prompt_tokens / 50
     # With the prefix cache disabled every prompt is evaluated in full, even a repeated one.
     short = prefix[:400]
-    async with EmbeddedBackend(BackendSettings(n_ctx=1024, cache_mb=0), n_seq=2) as nocache:
+    async with EmbeddedBackend(BackendSettings(n_ctx=1024, cache_mb=0, n_threads=THREADS), n_seq=2) as nocache:
         await _one(nocache, prompt=short, max_tokens=1)
         again = await _one(nocache, prompt=short, max_tokens=1)
         assert again.usage.cached_tokens == 0
@@ -279,3 +283,22 @@ async def test_cancel_stops_the_worker_and_keeps_the_loop_responsive(backend: Em
     assert quick.usage.completion_tokens == 1
     assert waited < 2.0, f"the cancelled batch kept the worker busy for {waited:.1f}s"
     assert ticks >= 20  # the event loop kept running while the worker decoded
+
+
+@pytest.mark.model
+async def test_full_context_evicts_old_prefixes_then_reports_what_to_raise() -> None:
+    async with EmbeddedBackend(BackendSettings(n_ctx=256, n_threads=THREADS), n_seq=4) as small:
+        prompts = [_unique_text(65, salt=s) for s in range(4)]  # ~75 tokens each: 3 fit in 256 cells
+        for p in prompts:
+            c = await _one(small, prompt=p, max_tokens=1)
+            assert c.usage.cached_tokens == 0
+        newest = await _one(small, prompt=prompts[-1], max_tokens=1)
+        assert newest.usage.cached_tokens == newest.usage.prompt_tokens - 1
+        oldest = await _one(small, prompt=prompts[0], max_tokens=1)
+        assert oldest.usage.cached_tokens == 0  # evicted (least recently used) to make room
+        crowded = _unique_text(205, salt=5)
+        assert 225 < len(small.tokenize(crowded)) < 255
+        with pytest.raises(BackendError, match="PONDER_BACKEND_N_CTX"):
+            await small.generate(
+                [GenerationRequest(prompt=crowded, n=4, max_tokens=40, temperature=1.0, seed=0)]
+            )

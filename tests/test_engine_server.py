@@ -13,13 +13,17 @@ behaviour (greedy determinism, grouping, counts), never on what a 135M model say
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
 import pytest
 from typer.testing import CliRunner
 
-pytestmark = pytest.mark.model
+from ponder.backends.base import BaseBackend, Capabilities, Completion, GenerationRequest
+from ponder.backends.server import create_engine_app
 
 GREEDY = {"temperature": 0, "max_new_tokens": 8}
 
@@ -43,6 +47,7 @@ def _assert_sglang_result(result: dict[str, Any]) -> None:
         assert "matched" in reason
 
 
+@pytest.mark.model
 def test_single_text_is_one_object(engine_url: str) -> None:
     response = _post(engine_url, "/generate", {"text": "The capital of France is", "sampling_params": GREEDY})
     assert response.status_code == 200
@@ -53,6 +58,7 @@ def test_single_text_is_one_object(engine_url: str) -> None:
     assert result["meta_info"]["completion_tokens"] <= 8
 
 
+@pytest.mark.model
 def test_batch_with_n_is_grouped_per_prompt(engine_url: str) -> None:
     prompts = ["Count: one, two,", "Colours: red, green,"]
     singles = [_post(engine_url, "/generate", {"text": p, "sampling_params": GREEDY}).json() for p in prompts]
@@ -71,9 +77,14 @@ def test_batch_with_n_is_grouped_per_prompt(engine_url: str) -> None:
     ]
 
 
+@pytest.mark.model
 def test_input_ids_prefill_only(engine_url: str) -> None:
-    ids = httpx.post(engine_url + "/v1/tokenize", json={"prompt": "Prefill this prefix once"}).json()["tokens"]
-    result = _post(engine_url, "/generate", {"input_ids": ids, "sampling_params": {"max_new_tokens": 0}}).json()
+    ids = httpx.post(engine_url + "/v1/tokenize", json={"prompt": "Prefill this prefix once"}).json()[
+        "tokens"
+    ]
+    result = _post(
+        engine_url, "/generate", {"input_ids": ids, "sampling_params": {"max_new_tokens": 0}}
+    ).json()
     _assert_sglang_result(result)
     assert result["text"] == "" and result["output_ids"] == []
     assert result["meta_info"]["finish_reason"] == {"type": "length", "length": 0}
@@ -82,6 +93,7 @@ def test_input_ids_prefill_only(engine_url: str) -> None:
     assert again["meta_info"]["cached_tokens"] > 0
 
 
+@pytest.mark.model
 def test_logprobs_shape(engine_url: str) -> None:
     body = {
         "text": "Two plus two is",
@@ -103,6 +115,7 @@ def test_logprobs_shape(engine_url: str) -> None:
         assert top[0][0] == pytest.approx(logprob, abs=1e-4)
 
 
+@pytest.mark.model
 def test_stop_token_ids_cut_the_sample(engine_url: str) -> None:
     full = _post(engine_url, "/generate", {"text": "List: apple, pear,", "sampling_params": GREEDY}).json()
     stop_id = full["output_ids"][2]
@@ -113,6 +126,7 @@ def test_stop_token_ids_cut_the_sample(engine_url: str) -> None:
     assert result["meta_info"]["finish_reason"] == {"type": "stop", "matched": stop_id}
 
 
+@pytest.mark.model
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
@@ -131,6 +145,7 @@ def test_refused_requests_name_the_parameter(engine_url: str, body: dict[str, An
     assert needle in response.json()["error"]["message"]
 
 
+@pytest.mark.model
 def test_info_endpoints(engine_url: str, model_path: Any) -> None:
     assert httpx.get(engine_url + "/health").status_code == 200
     info = httpx.get(engine_url + "/get_model_info").json()
@@ -143,6 +158,7 @@ def test_info_endpoints(engine_url: str, model_path: Any) -> None:
     assert models["data"][0]["id"] == model_path.name
 
 
+@pytest.mark.model
 def test_tokenize_round_trip(engine_url: str) -> None:
     tokens = httpx.post(engine_url + "/v1/tokenize", json={"prompt": ["hello world", "bye"]}).json()
     assert tokens["count"] == [len(t) for t in tokens["tokens"]]
@@ -150,6 +166,7 @@ def test_tokenize_round_trip(engine_url: str) -> None:
     assert text == "hello world"
 
 
+@pytest.mark.model
 def test_openai_chat_completions(engine_url: str) -> None:
     body = {
         "model": "anything",
@@ -176,3 +193,34 @@ def test_cli_serve_help() -> None:
     result = CliRunner().invoke(app, ["serve", "--help"])
     assert result.exit_code == 0
     assert "127.0.0.1" in result.output and "--model-path" in result.output
+
+
+class _SlowBackend(BaseBackend):
+    """Takes 5 s per call and records whether the server cancelled it."""
+
+    name = "slow"
+
+    def __init__(self) -> None:
+        self.cancelled = threading.Event()
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            logprobs=False, top_logprobs=False, n=True, token_ids=False, prefix_cache=False, seed=False
+        )
+
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        return [[Completion(text="", token_ids=[], finish_reason="stop")] for _ in requests]
+
+
+def test_client_disconnect_cancels_backend_work(serve_app: Callable[[Any], str]) -> None:
+    backend = _SlowBackend()
+    url = serve_app(create_engine_app(backend))
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(url + "/generate", json={"text": "x"}, timeout=0.5, trust_env=False)
+    assert backend.cancelled.wait(3.0)  # the engine stops decoding for a client that left

@@ -76,9 +76,12 @@ async def test_seconds_budget_stops_between_batches() -> None:
         text_task(), config, backend=backend, verifier=ScriptedVerifier(neutral), on_event=events.append
     )
     assert result.stop_reason == "budget"
-    assert [e.data["limit"] for e in events if e.kind == "budget_hit"] == ["seconds"]
-    assert 0.12 <= result.spend.seconds < 0.12 + 0.05 + 0.1
-    assert 3 <= backend.log.generate_calls <= 4
+    hits = [e for e in events if e.kind == "budget_hit"]
+    assert [e.data["limit"] for e in hits] == ["seconds"] and hits[0].elapsed_s >= 0.12
+    # The last batch started before the limit was reached: only that one batch overshoots it.
+    last = max(i for i, e in enumerate(events) if e.kind == "node_expanded")
+    assert events[last - 1].elapsed_s < 0.12
+    assert backend.log.generate_calls >= 2 and result.spend.seconds >= 0.12
 
 
 async def test_a_passing_seed_stops_the_search_before_the_model_runs() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,90 @@ def test_load_tree_rejects_what_is_not_a_tree(tmp_path: Path, content: str, mess
     with pytest.raises(TreeFormatError, match=message) as info:
         load_tree(path)
     assert str(path) in str(info.value)
+
+
+# A minimal DOM, just what the viewer uses, so its script can run under node without a browser.
+DOM_SHIM = r"""
+class El {
+  constructor(tag) { this.tag = tag; this.children = []; this.parent = null; this.classes = new Set();
+    this.dataset = {}; this.style = {}; this.listeners = {}; this.text = ""; this.id = "";
+    const self = this;
+    this.classList = { add: c => self.classes.add(c), remove: c => self.classes.delete(c),
+      contains: c => self.classes.has(c),
+      toggle: (c, on) => { const want = on === undefined ? !self.classes.has(c) : on;
+                           want ? self.classes.add(c) : self.classes.delete(c); return want; } }; }
+  set className(v) { this.classes = new Set(v.split(" ").filter(Boolean)); }
+  get className() { return [...this.classes].join(" "); }
+  set textContent(v) { this.text = v; this.children = []; }
+  get textContent() { return this.text + this.children.map(c => c.textContent).join(""); }
+  appendChild(c) { c.parent = this; this.children.push(c); return c; }
+  replaceChildren() { this.children = []; this.text = ""; }
+  addEventListener(kind, fn) { (this.listeners[kind] = this.listeners[kind] || []).push(fn); }
+  click() { for (const fn of this.listeners.click || []) fn({ stopPropagation() {} }); }
+  all() { return this.children.flatMap(c => [c, ...c.all()]); }
+  matches(sel) { return sel.startsWith(".") ? this.classes.has(sel.slice(1)) : this.tag === sel; }
+  querySelector(sel) { return this.all().find(e => e.matches(sel)) || null; }
+}
+const byId = {};
+for (const id of ["ponder-data", "status", "summary", "tree", "detail", "expand", "collapse", "path"]) {
+  byId[id] = new El("div"); byId[id].id = id;
+}
+byId["ponder-data"].text = DATA_TEXT;
+const lis = () => byId.tree.all().filter(e => e.tag === "li");
+global.document = {
+  getElementById: id => byId[id],
+  createElement: tag => new El(tag),
+  querySelectorAll: sel => (sel === "#tree li" ? lis() : []),
+  querySelector: sel => {
+    const m = sel.match(/li\[data-id="(.+)"\] > \.node/);
+    const li = lis().find(e => e.dataset.id === m[1]);
+    return li ? li.children.find(c => c.classes.has("node")) : null;
+  },
+};
+"""
+
+DOM_CHECKS = r"""
+const out = {};
+const label = li => li.children.find(c => c.classes.has("node"));
+out.items = lis().length;
+out.chosen = lis().filter(li => label(li).classes.has("chosen")).map(li => li.dataset.id);
+out.pruned = lis().filter(li => label(li).classes.has("pruned")).map(li => li.dataset.id);
+out.detail = byId.detail.children[0].textContent;
+const target = lis().find(li => li.dataset.id === "n1");
+label(target).click();
+out.clicked = byId.detail.children[0].textContent;
+out.clickedEvidence = byId.detail.textContent.includes("bad step") || byId.detail.textContent.includes("why");
+out.colour = label(target).children.find(c => c.classes.has("score")).style.background;
+const root = lis()[0];
+root.children[0].children[0].click();
+out.collapsed = root.classes.has("collapsed");
+byId.expand.click();
+out.expanded = lis().every(li => !li.classes.has("collapsed"));
+out.status = byId.status.textContent;
+console.log(JSON.stringify(out));
+"""
+
+
+def test_viewer_script_builds_the_tree_and_shows_evidence(result: SearchResult, tmp_path: Path) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed; the viewer's script is checked only where node runs")
+    html = write_report(result, tmp_path)["html"].read_text(encoding="utf-8")
+    data_text = re.search(r'type="application/json">(.*?)</script>', html, re.S).group(1)  # type: ignore[union-attr]
+    app = re.findall(r"<script>(.*?)</script>", html, re.S)[0]
+    script = f"const DATA_TEXT = {json.dumps(data_text)};\n{DOM_SHIM}\n{app}\n{DOM_CHECKS}"
+    (tmp_path / "viewer_test.js").write_text(script, encoding="utf-8")
+    proc = subprocess.run(
+        [node, str(tmp_path / "viewer_test.js")], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    tree = result.tree
+    assert out["items"] == len(tree["nodes"])
+    assert out["chosen"] == tree["chosen_path"]
+    assert out["pruned"] == [n["id"] for n in tree["nodes"] if n["pruned"]]
+    assert out["detail"].startswith(tree["chosen_path"][-1])  # the chosen answer is shown first
+    assert out["clicked"].startswith("n1") and out["clickedEvidence"]
+    assert out["colour"].startswith("hsl(")
+    assert out["collapsed"] and out["expanded"]
+    assert out["status"] == result.status.replace("_", " ")

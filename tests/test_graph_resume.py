@@ -3,6 +3,7 @@ without generating again the expansions it had completed."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -56,15 +57,14 @@ def run_until_call(db: Path, progress: Path, call: int) -> None:
             if progress.exists() and progress.read_text() and int(progress.read_text()) >= call:
                 break
             if proc.poll() is not None:
-                raise AssertionError(f"search process ended early: {proc.stderr.read().decode()[-2000:]}")
+                _, err = proc.communicate()
+                raise AssertionError(f"search process ended early: {err.decode()[-2000:]}")
             time.sleep(0.01)
         else:
             raise AssertionError("search process made no progress within 60 s")
         os.kill(proc.pid, signal.SIGKILL)
     finally:
-        proc.wait(timeout=30)
-        proc.stdout.close()  # type: ignore[union-attr]
-        proc.stderr.close()  # type: ignore[union-attr]
+        proc.communicate(timeout=30)
 
 
 async def test_killed_search_resumes_without_redoing_expansions(tmp_path: Path) -> None:
@@ -78,13 +78,15 @@ async def test_killed_search_resumes_without_redoing_expansions(tmp_path: Path) 
         snapshot = await graph.aget_state({"configurable": {"thread_id": "killed"}})
     saved = snapshot.values["nodes"]
     assert snapshot.next, "the killed search must not look finished"
-    # Three rounds (2 chains each) completed before the kill; the fourth was in flight.
-    assert len(saved) == 1 + 3 * CONFIG.n
+    # At least three rounds (2 chains each) completed before the kill; the fourth was in flight
+    # (it sleeps 0.5 s, so on a loaded machine a round more may have slipped through).
+    saved_rounds, rest = divmod(len(saved) - 1, CONFIG.n)
+    assert rest == 0 and 3 <= saved_rounds < ROUNDS
 
     result = await run_search(
         text_task(), CONFIG, backend=backend, verifier=verifier, checkpointer=db, thread_id="killed"
     )
-    assert backend.log.generate_calls == ROUNDS - 3, "completed expansions must not be generated again"
+    assert backend.log.generate_calls == ROUNDS - saved_rounds, "completed expansions must not be redone"
     assert all(r.token_ids is not None for r in backend.log.requests)  # continued from saved token ids
     assert result.spend.expansions == ROUNDS * CONFIG.n
     exported = {n["id"]: n for n in result.tree["nodes"]}
@@ -105,3 +107,24 @@ async def test_killed_search_resumes_without_redoing_expansions(tmp_path: Path) 
         text_task(), CONFIG, backend=again, verifier=verifier, checkpointer=db, thread_id="killed"
     )
     assert again.log.generate_calls == 0 and stored.answer == result.answer
+
+
+async def test_the_graph_runs_as_a_plain_langgraph_with_any_checkpointer() -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from ponder.graph import SearchResult
+
+    saver = InMemorySaver()
+    backend = ScriptedBackend(path_policy(3))
+    graph = build_search_graph(
+        backend=backend, verifier=ScriptedVerifier(neutral), config=CONFIG, checkpointer=saver
+    )
+    run = {"configurable": {"thread_id": "plain"}, "recursion_limit": 1000}
+    final = await graph.ainvoke({"task": text_task().model_dump(mode="json")}, run)
+    result = SearchResult.model_validate(final["result"])
+    assert result.spend.expansions == 3 * CONFIG.n and result.answer is not None
+    # Runtime objects never reach the checkpoint: every saved state is plain JSON.
+    history = [snap async for snap in graph.aget_state_history(run)]
+    assert len(history) > 5
+    for snap in history:
+        json.dumps(snap.values)

@@ -25,7 +25,7 @@ from ponder.plugin.repair import (
 )
 from ponder.plugin.runtime import Runtime, open_runtime
 from ponder.plugin.settings import PonderSettings
-from ponder.sandbox.local import LocalSandbox
+from ponder.sandbox import LocalSandbox
 from ponder.sandbox.types import ExecResult, TestOutcome, TestReport
 
 pytestmark = pytest.mark.filterwarnings("ignore:LocalSandbox runs code:RuntimeWarning")
@@ -89,6 +89,18 @@ async def test_model_fix_is_verified_and_nothing_is_written(project_dir: Path, s
     assert "test_moving_average" in prompt and BUG in prompt
 
 
+@pytest.mark.parametrize("strategy", ["greedy", "best_of_n", "beam", "dvts", "mcts", "self_consistency"])
+async def test_every_strategy_can_drive_a_repair(
+    project_dir: Path, sandbox: LocalSandbox, strategy: str
+) -> None:
+    fixed = (project_dir / "stats.py").read_text().replace(BUG, FIX)
+    config = SearchConfig(strategy=strategy, n=2, budget=Budget(max_expansions=4))  # type: ignore[arg-type]
+    outcome, backend = await _repair(project_dir, sandbox, lambda ctx: _block(fixed), config=config)
+    assert outcome.status == "fixed" and outcome.source == "model"
+    assert outcome.result is not None and outcome.result.strategy == strategy
+    assert backend.log.generate_calls >= 1
+
+
 async def test_refinement_feeds_the_failing_test_back(project_dir: Path, sandbox: LocalSandbox) -> None:
     original = (project_dir / "stats.py").read_text()
     wrong = original.replace(BUG, "range(len(values))")
@@ -117,6 +129,12 @@ async def test_mutation_operator_fixes_what_the_model_cannot(
     assert changed == [f"-    for start in {BUG}:", f"+    for start in {FIX}:"]
     assert backend.log.generate_calls == 0  # seeds are checked first; early stop skips the model
     assert outcome.unrun > 0  # mutants after the wave holding the fix were never run
+    # The failing tests assert on return values, so the suspects are the function they call.
+    assert 16 in outcome.suspect_lines and 8 not in outcome.suspect_lines
+    assert [f.split(": ")[0].split("::")[-1] for f in outcome.failures] == [
+        "test_moving_average",
+        "test_moving_average_of_whole_series",
+    ]
 
 
 async def test_cheating_patch_is_rejected_not_verified(project_dir: Path, sandbox: LocalSandbox) -> None:

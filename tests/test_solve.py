@@ -76,26 +76,20 @@ def _app() -> typer.Typer:
 
 
 @pytest.mark.model
-@pytest.mark.parametrize("reference", ["5", None])
-def test_solve_command_on_the_embedded_model(reference: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_solve_command_on_the_embedded_model(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("llama_cpp")
     monkeypatch.setenv("PONDER_BACKEND_N_CTX", "2048")
-    args = ["solve", "What is 2 + 3?", "--strategy", "best_of_n", "--n", "2", "--max-expansions", "2"]
-    args += ["--max-tokens", "256", "--json", "--quiet"]
-    if reference is not None:
-        args += ["--reference", reference]
-    result = CliRunner().invoke(_app(), args)
+    args = ["solve", "What is 2 + 3?", "--reference", "5", "--strategy", "greedy", "--max-expansions", "2"]
+    result = CliRunner().invoke(_app(), [*args, "--max-tokens", "160", "--json", "--quiet"])
     assert result.exit_code in (0, 1), result.output
     summary = json.loads(result.stdout)
     assert summary["tokens"] > 0 and summary["expansions"] <= 2
-    if reference is None:
-        assert summary["verified"] is False
-        assert summary["status"] in ("unchecked", "no_answer")
-    elif summary["status"] == "verified":
-        assert result.exit_code == 0 and math_equal(summary["answer"], reference)
+    if summary["status"] == "verified":
+        assert result.exit_code == 0 and math_equal(summary["answer"], "5")
     else:  # a 135M model may well get it wrong; then it must say so and exit 1
         assert result.exit_code == 1 and summary["verified"] is False
-        assert summary["answer"] is None or not math_equal(summary["answer"], reference)
+        assert summary["status"] in ("wrong", "no_answer")
+        assert summary["answer"] is None or not math_equal(summary["answer"], "5")
 
 
 def test_solve_command_rejects_bad_settings_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,6 +20,8 @@ from ponder.sandbox.types import ExecResult, Files, Limits, TestReport
 from ponder.verifiers import Chain, CodeVerifier, VerifierError, VerifyTask
 from tests._datasets import humanevalfix_source, humanevalfix_task, load
 
+pytestmark = pytest.mark.filterwarnings("ignore:LocalSandbox runs code:RuntimeWarning")
+
 TESTS = """\
 from calc import add, mul
 
@@ -213,7 +215,7 @@ async def test_a_broken_sandbox_is_a_verifier_error_not_a_failed_candidate() -> 
 async def test_humanevalfix_canonical_pass_and_buggy_fail_in_docker() -> None:
     records = load("humanevalfix_dev.jsonl")
     assert len(records) == 40
-    async with open_sandbox(SandboxSettings(kind="docker")) as docker:
+    async with open_sandbox(SandboxSettings(kind="docker", pool_size=4, max_concurrency=4)) as docker:
         verifier = CodeVerifier(docker, limits=Limits(timeout_s=20.0))
 
         async def gate(record: dict[str, object], buggy: bool) -> str:
@@ -227,3 +229,18 @@ async def test_humanevalfix_canonical_pass_and_buggy_fail_in_docker() -> None:
     ids = [r["task_id"] for r in records]
     assert [i for i, g in zip(ids, gates[0::2], strict=True) if g != "pass"] == []
     assert [i for i, g in zip(ids, gates[1::2], strict=True) if g != "fail"] == []
+
+
+@pytest.mark.docker
+async def test_a_candidate_that_rewrites_the_tests_is_not_verified_in_docker() -> None:
+    cheat = (
+        GOOD.replace("return a * b", "return a + b")
+        + "\nimport pathlib\n\ntry:\n"
+        + "    pathlib.Path('test_calc.py').write_text('def test_ok():\\n    assert True\\n')\n"
+        + "except OSError:\n    pass\n"
+    )
+    async with open_sandbox(SandboxSettings(kind="docker")) as docker:
+        [result] = await CodeVerifier(docker).score(TASK, [done(cheat)])
+    assert result.gate == "fail"
+    assert result.score < 1.0
+    assert result.evidence["feedback"]

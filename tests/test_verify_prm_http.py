@@ -22,6 +22,7 @@ import json
 import math
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -55,13 +56,20 @@ def _row(step: str) -> list[float]:
     return [0.2, 0.8] if "WRONG" not in step else [0.9, 0.1]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (the timeout test) is expected; anything else is shown."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class RewardServer:
     """Serves SGLang-/vLLM-shaped answers; `/flaky`, `/slow`, `/bad`, `/err` prefixes inject faults."""
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.flaky_left = 0
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd = _QuietServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -205,8 +213,9 @@ async def test_pooling_step_scores_per_tag(server: RewardServer, fmt: Any) -> No
     assert all(b["model"] == "qwen-prm" for b in bodies)
     if fmt.chat:
         assert len(bodies) == 2  # one conversation per request
-        assert bodies[0]["messages"][0] == {"role": "system", "content": fmt.system}
-        assert bodies[0]["messages"][2]["content"] == f"3 * 4 = 12{TAG}2 + 12 = 14{TAG}"
+        assert all(b["messages"][0] == {"role": "system", "content": fmt.system} for b in bodies)
+        sent = sorted(b["messages"][2]["content"] for b in bodies)  # concurrent: any order
+        assert sent == [f"3 * 4 = 12{TAG}2 + 12 = 14{TAG}", f"3 * 4 = 12{TAG}2 + 12 = 15 WRONG{TAG}"]
     else:
         [body] = bodies
         assert body["input"][0].startswith("<|im_start|>system\nPlease reason step by step")

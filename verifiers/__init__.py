@@ -6,7 +6,9 @@ from ponder.verifiers.code import CodeVerifier
 from ponder.verifiers.composite import Composite, StepAggregation, aggregate
 from ponder.verifiers.confidence import ConfidencePRM
 from ponder.verifiers.errors import VerifierError
+from ponder.verifiers.finance import FinanceVerifier, compare_answer
 from ponder.verifiers.judge import JudgePRM
+from ponder.verifiers.math import MathVerifier, math_equal
 from ponder.verifiers.prm_http import (
     ClassifyRewardPRM,
     PoolingStepPRM,
@@ -25,8 +27,10 @@ __all__ = [
     "Composite",
     "ConfidencePRM",
     "Evidence",
+    "FinanceVerifier",
     "Gate",
     "JudgePRM",
+    "MathVerifier",
     "PoolingStepPRM",
     "RewardServerError",
     "RewardServerSettings",
@@ -36,7 +40,9 @@ __all__ = [
     "VerifierError",
     "VerifyTask",
     "aggregate",
+    "compare_answer",
     "extract_answer",
     "get_step_format",
     "make_reward_prm",
+    "math_equal",
 ]

@@ -20,7 +20,11 @@ _SCALE_WORDS: list[tuple[str, str]] = [
     (r"millions?|mn|mm|m(?![a-z])", "million"),
     (r"thousands?|k(?![a-z])", "thousand"),
 ]
-_NUM = r"\(?\s*[-−–+]?\s*(?:[$€£¥]|usd|eur|gbp|rmb|cny|jpy|inr|rs\.?)?\s*[-−–]?\s*(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\(?\s*[-−–]?\.\d+"
+_CURRENCY = r"(?:[$€£¥]|usd|eur|gbp|rmb|cny|jpy|inr|rs\.?)"
+_NUM = (
+    rf"\(?\s*[-−–+]?\s*{_CURRENCY}?\s*[-−–]?\s*(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?"
+    r"|\(?\s*[-−–]?\.\d+"
+)
 _NUMBER = re.compile(rf"(?<![\w.])({_NUM})\s*\)?", re.IGNORECASE)
 
 

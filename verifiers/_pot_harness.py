@@ -14,6 +14,7 @@ import io
 import json
 import math
 import os
+import re
 import sys
 import traceback
 
@@ -59,11 +60,13 @@ def main():
     nonce = data["nonce"]
     namespace = {"__name__": "__pot__", "math": math, "paragraphs": data.get("paragraphs", [])}
     error = None
-    try:
-        tables = load_tables(data.get("tables", []))
-    except Exception:
-        tables = []
-        error = "loading the tables failed: " + traceback.format_exc(limit=1)
+    tables = []
+    # Importing pandas costs about a second; arithmetic-only steps never pay it.
+    if any(re.search(r"\b(t\d+|tables|pd|pandas)\b", code) for code in data["steps"]):
+        try:
+            tables = load_tables(data.get("tables", []))
+        except Exception:
+            error = "loading the tables failed: " + traceback.format_exc(limit=1)
     namespace["tables"] = tables
     for i, frame in enumerate(tables):
         namespace[f"t{i}"] = frame
@@ -72,7 +75,10 @@ def main():
     for index, code in enumerate(data["steps"]):
         record = {"step": index, "values": {}, "stdout": "", "error": None}
         steps.append(record)
-        if error is not None or not code.strip():
+        if error is not None:
+            record["error"] = error if index == 0 else "not run: an earlier step failed"
+            continue
+        if not code.strip():
             continue
         before = {k: simple(v) for k, v in namespace.items()}
         buffer = io.StringIO()
@@ -80,7 +86,8 @@ def main():
             with contextlib.redirect_stdout(buffer):
                 exec(compile(code, f"<step {index + 1}>", "exec"), namespace)
                 solution = namespace.get("solution")
-                if callable(solution) and "solution" not in before and "solution()" not in code:
+                called = re.search(r"(?<!def )(?<![\w.])solution\s*\(", code)
+                if callable(solution) and "solution" not in before and not called:
                     namespace["solution()"] = solution()
         except BaseException as exc:  # the step's own failure is data for the verifier
             lines = traceback.format_exception(type(exc), exc, exc.__traceback__)

@@ -4,7 +4,7 @@ Cells are indexed once per task (value, row label, period column); invariants ar
 the data (stated totals, assets = liabilities + equity) and, for change questions, over the two
 cells a calculation used. Heuristic by nature (statement layouts vary), so every check reports
 which cells it covers and the finance verifier gates on a table check only when the chain used
-one of those cells.
+one of those cells, and only on the precise ones (the balance identity, a change's sign).
 """
 
 from __future__ import annotations
@@ -103,35 +103,47 @@ def check_tables(tables: list[dict[str, Any]], cells: list[Cell]) -> list[dict[s
 def _total_checks(
     t: int, table: dict[str, Any], by_row: dict[tuple[int, int], dict[int, Cell]]
 ) -> list[dict]:
+    """A "Total ..." row equals the sum of the rows right above it (the last k of its section,
+    subtotals included, k >= 2). Reported, never gating: statements list partial components
+    and nest subtotals, so a miss may be layout rather than an error."""
     out: list[dict[str, Any]] = []
     block: list[dict[int, Cell]] = []
     for r, row in enumerate(table["rows"]):
         numbers = by_row.get((t, r), {})
         label = _label(row) if isinstance(row, list) else ""
         if not numbers:
-            block = []
+            if not label:  # a blank row ends a section; a heading row does not
+                block = []
             continue
-        if not _TOTAL.match(label):
-            block.append(numbers)
-            continue
-        for col, total in numbers.items():
-            parts = [row_cells[col] for row_cells in block if col in row_cells]
-            if len(parts) < 2:
-                continue
-            stated = sum(p.value for p in parts)
-            tol = max(0.51 * len(parts) * _unit(total.value), 0.005 * abs(total.value))
-            ok = abs(stated - total.value) <= tol
-            out.append(
-                {
-                    "name": "components sum to the stated total",
-                    "scope": "table",
-                    "status": "pass" if ok else "fail",
-                    "detail": f"{label!r} in t{t} column {col} is {total.value:g} but its rows sum to {stated:g}",
-                    "cells": [p.where for p in parts] + [total.where],
-                }
-            )
-        block = []
+        if _TOTAL.match(label) and not re.search(r"\bper\b|%|ratio|margin|average", label, re.I):
+            for col, total in numbers.items():
+                parts = [row_cells[col] for row_cells in block if col in row_cells]
+                match = _summing_suffix(parts, total.value)
+                if len(parts) < 2:
+                    continue
+                out.append(
+                    {
+                        "name": "components sum to the stated total",
+                        "scope": "table",
+                        "gating": False,
+                        "status": "pass" if match else "fail",
+                        "detail": f"{label!r} (t{t} col {col}) is {total.value:g}; no rows above sum to it",
+                        "cells": [p.where for p in (match or parts)] + [total.where],
+                    }
+                )
+        block.append(numbers)
     return out
+
+
+def _summing_suffix(parts: list[Cell], total: float) -> list[Cell] | None:
+    """The shortest run of at least two cells ending at the last one that adds up to `total`."""
+    running = 0.0
+    for k in range(1, len(parts) + 1):
+        running += parts[-k].value
+        tol = max(0.51 * k * _unit(total), 0.005 * abs(total))
+        if k >= 2 and abs(running - total) <= tol:
+            return parts[-k:]
+    return None
 
 
 def _unit(value: float) -> float:
@@ -172,8 +184,9 @@ def _balance_checks(
             {
                 "name": "assets = liabilities + equity",
                 "scope": "table",
+                "gating": True,
                 "status": "pass" if ok else "fail",
-                "detail": f"total assets {a.value:g} in t{t} column {col} but liabilities + equity = {claimed:g}",
+                "detail": f"total assets {a.value:g} (t{t} column {col}); liabilities + equity {claimed:g}",
                 "cells": [a.where] + [c.where for c in others],
             }
         )
@@ -199,9 +212,14 @@ def period_change_check(answer: float, used: list[Cell]) -> dict[str, Any] | Non
             if not any(abs(abs(answer) - s) <= max(0.01, 0.01 * s) for s in sizes) or diff == 0:
                 continue
             ok = (answer > 0) == (diff > 0)
+            if earlier.value < 0 and later.value < 0:
+                # Both shown in parentheses (a contra account, a cost): the change may be
+                # stated on the magnitudes, so either sign convention is consistent.
+                ok = ok or (answer > 0) == (abs(later.value) > abs(earlier.value))
             return {
                 "name": "period-over-period change",
                 "scope": "answer",
+                "gating": True,
                 "status": "pass" if ok else "fail",
                 "detail": (
                     f"{later.label or 'the value'} went from {earlier.value:g} ({earlier.year}) to "

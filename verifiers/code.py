@@ -85,7 +85,7 @@ class CodeVerifier(BaseVerifier):
                     "no code found in the answer", "the answer must end with a fenced code block"
                 )
                 continue
-            syntax = _syntax_error(chain.answer, source_path)
+            syntax = _syntax_error(chain.answer, source_path) if source_path.endswith(".py") else None
             if syntax is not None:
                 results[i] = _fail("syntax error", syntax)
                 continue
@@ -112,7 +112,7 @@ class CodeVerifier(BaseVerifier):
             verdict = _verdict(report)
             self._remember(key, verdict)
             for n, i in enumerate(pending[key]):
-                results[i] = verdict if n == 0 else _copy(verdict, cached=True)
+                results[i] = _copy(verdict, cached=n > 0)  # callers may annotate; the cache stays intact
         return [r for r in results if r is not None]
 
     async def _run(self, source_path: str, files: Files, tests: Files, source: str) -> TestReport:

@@ -30,9 +30,11 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import secrets
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +43,7 @@ from typing import Any
 from ponder.sandbox.base import BaseSandbox
 from ponder.sandbox.errors import SandboxError
 from ponder.sandbox.types import ExecResult, Limits
-from ponder.verifiers._numbers import SCALES, Amount, compare_answer, numbers_in, parse_amount, parse_cell
+from ponder.verifiers._numbers import SCALES, Amount, compare_answer, numbers_in, parse_amount
 from ponder.verifiers._table_checks import Cell, check_tables, index_cells, period_change_check
 from ponder.verifiers.answers import extract_after_answer, python_blocks
 from ponder.verifiers.base import BaseVerifier
@@ -53,9 +55,10 @@ __all__ = ["FinanceVerifier", "compare_answer"]
 HARNESS = Path(__file__).with_name("_pot_harness.py")
 DEFAULT_LIMITS = Limits(timeout_s=20.0, memory_mb=768)
 """pandas alone takes ~1 s and ~100 MB to import; the rest is the model's arithmetic."""
+CACHE_SIZE = 256
 
 _SHARE = re.compile(
-    r"\b(proportion|percentage of|share of|portion of|what percent|% of|ratio of .* to total)\b", re.I
+    r"\b(proportion|percentage of|portion of|fraction of|what percent|as a percentage of)\b", re.I
 )
 _CHANGE_WORDS = re.compile(r"\b(change|growth|increase|decrease|grow|rise|decline)\b", re.I)
 
@@ -79,6 +82,9 @@ class FinanceVerifier(BaseVerifier):
         limits: Limits for one chain's run; default 20 s, 768 MB.
         rel_tol: Relative tolerance of the reference comparison.
         abs_tol: Absolute tolerance of the reference comparison, in the reference's units.
+        python: The interpreter inside the sandbox (needs pandas); `None` = the sandbox's own
+            `python` attribute when it has one (LocalSandbox: the host interpreter), else
+            "python3" (the Docker image's).
     """
 
     name = "finance"
@@ -91,13 +97,17 @@ class FinanceVerifier(BaseVerifier):
         limits: Limits | None = None,
         rel_tol: float = 0.01,
         abs_tol: float = 0.01,
+        python: str | None = None,
     ) -> None:
         self.sandbox = sandbox
+        self.python = python or str(getattr(sandbox, "python", None) or "python3")
         self.limits = limits or DEFAULT_LIMITS
         self.rel_tol = rel_tol
         self.abs_tol = abs_tol
         self.runs = 0
-        """Sandbox runs made (chains whose steps contain code)."""
+        """Sandbox runs made (chains whose steps contain code; repeats come from the cache)."""
+        self._cache: OrderedDict[str, _Run] = OrderedDict()
+        self._inflight: dict[str, asyncio.Future[_Run]] = {}
 
     async def score(self, task: VerifyTask, chains: Sequence[Chain]) -> list[StepScore]:
         tables = _tables(task)
@@ -155,7 +165,9 @@ class FinanceVerifier(BaseVerifier):
         broken = [
             inv
             for inv in invariants
-            if inv["status"] == "fail" and (inv["scope"] == "answer" or used & set(inv.get("cells", [])))
+            if inv["status"] == "fail"
+            and inv.get("gating", True)
+            and (inv["scope"] == "answer" or used & set(inv.get("cells", [])))
         ]
         if broken:
             return _fail(evidence, "invariant failed", f"invariant failed: {broken[0]['detail']}", 0.2)
@@ -180,12 +192,32 @@ class FinanceVerifier(BaseVerifier):
         return StepScore(score=1.0, gate="pass", evidence=evidence)
 
     async def _execute(self, tables: list[dict[str, Any]], paragraphs: list[str], codes: list[str]) -> _Run:
+        """Run the steps once per distinct (data, code): siblings that differ only in prose or
+        in the stated answer share one run."""
+        key = hashlib.sha256(json.dumps([tables, paragraphs, codes], sort_keys=True).encode()).hexdigest()
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        if key in self._inflight:
+            return await asyncio.shield(self._inflight[key])
+        self._inflight[key] = asyncio.ensure_future(self._run(tables, paragraphs, codes))
+        try:
+            run = await asyncio.shield(self._inflight[key])
+        finally:
+            self._inflight.pop(key, None)
+        if run.raw is None or not (run.raw.timed_out or run.raw.oom_killed):
+            self._cache[key] = run
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return run
+
+    async def _run(self, tables: list[dict[str, Any]], paragraphs: list[str], codes: list[str]) -> _Run:
         nonce = f"PONDER-{secrets.token_hex(8)}:"
         payload = {"nonce": nonce, "tables": tables, "paragraphs": paragraphs, "steps": codes}
         files = {"ponder_pot.json": json.dumps(payload), "ponder_pot_harness.py": HARNESS.read_text()}
         self.runs += 1
         try:
-            raw = await self.sandbox.run(files, ["python3", "ponder_pot_harness.py"], self.limits)
+            raw = await self.sandbox.run(files, [self.python, "ponder_pot_harness.py"], self.limits)
         except SandboxError as exc:
             raise VerifierError(
                 f"finance verifier: the sandbox could not run the calculations: {exc}"
@@ -270,6 +302,7 @@ def _answer_invariants(
             {
                 "name": "share within 0-100%",
                 "scope": "answer",
+                "gating": True,
                 "status": "pass" if ok else "fail",
                 "detail": f"a share must lie within 0-100%, got {answer.text}",
             }

@@ -1,5 +1,4 @@
 import pytest
-
 from stats import above_threshold, mean, moving_average
 
 

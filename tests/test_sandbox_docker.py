@@ -1,0 +1,210 @@
+"""DockerSandbox against the real engine: every hardening default, the pool, the kill chain, the CLI."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import docker
+import pytest
+from docker.errors import APIError
+from typer.testing import CliRunner
+
+from ponder.plugin.cli_sandbox import app as sandbox_cli
+from ponder.sandbox import (
+    DEFAULT_IMAGE,
+    DockerSandbox,
+    Limits,
+    SandboxConfigError,
+    SandboxSettings,
+    SandboxUnavailableError,
+    open_sandbox,
+)
+from ponder.sandbox.docker_sandbox import SANDBOX_UID, ContainerSpec, connect
+from ponder.sandbox.files import tar_bytes
+from ponder.sandbox.image import build_image, hashed_tag
+from ponder.sandbox.reaper import LABEL, OWNER_LABEL, owner_id
+
+pytestmark = pytest.mark.docker
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def client() -> docker.DockerClient:
+    try:
+        client = connect()
+    except SandboxUnavailableError as exc:
+        pytest.skip(str(exc))
+    assert client.images.list(name=DEFAULT_IMAGE.split(":")[0]), (
+        f"{DEFAULT_IMAGE} is missing: run `ponder sandbox build-image`"
+    )
+    return client
+
+
+@pytest.fixture(scope="module")
+def sandbox(client: docker.DockerClient) -> Iterator[DockerSandbox]:
+    sb = DockerSandbox(pool_size=2, client=client)
+    sb.open()
+    yield sb
+    sb.close()
+    assert not sb.live_containers
+
+
+def test_container_has_every_hardening_default(sandbox: DockerSandbox, client: docker.DockerClient) -> None:
+    container_id = sandbox._start_container()
+    try:
+        attrs = client.api.inspect_container(container_id)
+    finally:
+        sandbox._remove(container_id)
+    host, config = attrs["HostConfig"], attrs["Config"]
+    limits = sandbox.limits
+    assert host["NetworkMode"] == "none"
+    assert host["ReadonlyRootfs"] is True
+    assert set(host["Tmpfs"]) == {"/tmp", "/work", "/ponder"}
+    assert all(f"size={limits.tmpfs_mb}m" in host["Tmpfs"][p] for p in ("/tmp", "/work"))
+    assert config["User"] == f"{SANDBOX_UID}:{SANDBOX_UID}"
+    assert host["CapDrop"] == ["ALL"] and not host["CapAdd"]
+    assert host["Privileged"] is False
+    assert host["SecurityOpt"] == ["no-new-privileges:true"]
+    assert host["PidsLimit"] == limits.pids
+    assert host["Memory"] == host["MemorySwap"] == limits.memory_mb * MiB
+    assert host["NanoCpus"] == int(limits.cpus * 1e9)
+    ulimits = {u["Name"]: (u["Soft"], u["Hard"]) for u in host["Ulimits"]}
+    assert ulimits["core"] == (0, 0)
+    assert ulimits["fsize"] == (limits.file_size_mb * MiB,) * 2
+    assert {"nofile", "nproc", "cpu"} <= set(ulimits)
+    assert host["Init"] is True
+    assert host["LogConfig"]["Type"] == "none"
+    assert config["Labels"][LABEL] == "1" and config["Labels"][OWNER_LABEL] == owner_id()
+
+
+def test_put_archive_into_the_read_only_container_fails_so_files_go_over_exec(
+    sandbox: DockerSandbox, client: docker.DockerClient
+) -> None:
+    container_id = sandbox._start_container()
+    try:
+        with pytest.raises(APIError):
+            client.api.put_archive(container_id, "/work", tar_bytes({"m.py": b"print(1)"}))
+    finally:
+        sandbox._remove(container_id)
+
+
+async def test_run_copies_files_in_and_returns_the_exit_code(sandbox: DockerSandbox) -> None:
+    files = {
+        "pkg/data.txt": "41",
+        "m.py": "import sys\nprint(int(open('pkg/data.txt').read()) + 1)\nsys.exit(5)",
+    }
+    result = await sandbox.run(files, ["python3", "m.py"])
+    assert (result.exit_code, result.stdout, result.stderr) == (5, "42\n", "")
+    assert not (result.timed_out or result.oom_killed or result.truncated)
+
+
+async def test_each_run_gets_a_fresh_container(sandbox: DockerSandbox) -> None:
+    first = await sandbox.run(
+        {"state.txt": "left behind"}, ["sh", "-c", "cat /etc/hostname; touch /tmp/mark"]
+    )
+    second = await sandbox.run({}, ["sh", "-c", "cat /etc/hostname; ls /work /tmp"])
+    assert first.stdout.strip() != second.stdout.splitlines()[0]
+    assert "state.txt" not in second.stdout and "mark" not in second.stdout
+
+
+async def test_run_tests_reports_per_test_outcomes(sandbox: DockerSandbox) -> None:
+    tests = {
+        "tests/test_m.py": "from m import add\n\n"
+        "def test_add():\n    assert add(2, 2) == 4\n\n"
+        "def test_neg():\n    assert add(-1, 1) == 0\n",
+    }
+    good = await sandbox.run_tests({"m.py": "def add(a, b):\n    return a + b\n"}, tests)
+    assert good.all_passed and good.passed == 2, good.to_dict()
+    bad = await sandbox.run_tests({"m.py": "def add(a, b):\n    return a - b\n"}, tests)
+    assert (bad.passed, bad.failed, bad.all_passed, bad.tampered) == (0, 2, False, False)
+    first = bad.first_failure()
+    assert first is not None and first.name == "tests.test_m::test_add" and "assert 0 == 4" in first.message
+    assert "assert -2 == 0" in bad.tests[1].message
+
+
+async def test_collection_error_is_an_error_outcome(sandbox: DockerSandbox) -> None:
+    report = await sandbox.run_tests({"m.py": "def add(a, b) return"}, {"test_m.py": "from m import add\n"})
+    assert not report.all_passed and report.errors == 1
+    assert "SyntaxError" in report.tests[0].message or "invalid syntax" in report.tests[0].message
+
+
+async def test_host_deadline_kills_the_container_when_inner_timeouts_fail(sandbox: DockerSandbox) -> None:
+    # The last layer of the kill chain on its own: an exec the harness does not govern.
+    container_id = sandbox._start_container()
+    started = time.monotonic()
+    try:
+        done = sandbox._exec(container_id, ["sleep", "60"], f"{SANDBOX_UID}", b"", timeout_s=1.0)
+    finally:
+        sandbox._remove(container_id)
+    assert done.killed and done.exit_code == 137
+    assert time.monotonic() - started < 4
+
+
+async def test_runs_with_other_limits_start_their_own_container(sandbox: DockerSandbox) -> None:
+    result = await sandbox.run({}, ["cat", "/sys/fs/cgroup/pids/pids.max"], Limits(pids=42))
+    assert result.stdout.strip() == "42"
+    assert ContainerSpec.for_limits(DEFAULT_IMAGE, Limits(pids=42), None) != sandbox._spec
+
+
+def test_missing_runtime_is_refused_with_the_fix(client: docker.DockerClient) -> None:
+    sb = DockerSandbox(runtime="runsc", pool_size=0, client=client)
+    with pytest.raises(SandboxConfigError, match=r"runtime 'runsc' is not registered.*runsc install"):
+        sb.open()
+    sb.close()
+
+
+async def test_explicit_runtime_is_used(client: docker.DockerClient) -> None:
+    async with DockerSandbox(runtime="runc", pool_size=0, client=client) as sb:
+        container_id = sb._start_container()
+        assert client.api.inspect_container(container_id)["HostConfig"]["Runtime"] == "runc"
+        sb._remove(container_id)
+
+
+def test_missing_image_names_the_build_command(client: docker.DockerClient) -> None:
+    sb = DockerSandbox(image="ponder-sandbox:absent", pool_size=0, client=client)
+    with pytest.raises(SandboxUnavailableError, match="ponder sandbox build-image"):
+        sb.open()
+    sb.close()
+
+
+async def test_open_sandbox_auto_picks_docker_and_cleans_up(client: docker.DockerClient) -> None:
+    async with open_sandbox(SandboxSettings(kind="auto", pool_size=1)) as sb:
+        assert isinstance(sb, DockerSandbox)
+        assert (await sb.run({}, ["python3", "-c", "print('hi')"])).stdout == "hi\n"
+        ours = sb.live_containers
+    assert ours and not any(
+        c["Id"] in ours for c in client.api.containers(all=True, filters={"label": LABEL})
+    ), "closing the sandbox removes its containers"
+
+
+def test_build_image_reuses_the_hash_tagged_image(client: docker.DockerClient) -> None:
+    started = time.monotonic()
+    built = build_image(client, source="debootstrap")
+    assert built.reused and built.tag == hashed_tag(DEFAULT_IMAGE, "debootstrap")
+    assert client.api.inspect_image(built.tag)["Id"] == client.api.inspect_image(DEFAULT_IMAGE)["Id"]
+    assert time.monotonic() - started < 5
+
+
+def test_cli_run_exits_with_the_commands_code() -> None:
+    result = CliRunner().invoke(sandbox_cli, ["run", "--timeout", "5", "--", "sh", "-c", "echo out; exit 7"])
+    assert result.exit_code == 7 and "out" in result.output
+
+
+def test_cli_run_reports_a_timeout() -> None:
+    result = CliRunner().invoke(sandbox_cli, ["run", "--timeout", "1", "--", "sleep", "30"])
+    assert result.exit_code == 137 and "timed out after 1 s" in result.output
+
+
+def test_cli_doctor_reports_engine_image_and_runtime() -> None:
+    result = CliRunner().invoke(sandbox_cli, ["doctor"])
+    assert result.exit_code == 0, result.output
+    for fragment in (
+        "engine:   Docker",
+        f"image:    {DEFAULT_IMAGE}",
+        "runtime:",
+        "probe:    python 3",
+        "ok",
+    ):
+        assert fragment in result.output
