@@ -31,7 +31,7 @@ EXIT_ERROR = 2
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     """Print one error line to stderr and exit."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -56,7 +56,7 @@ def main() -> None:
     except PonderError as exc:
         if os.environ.get("PONDER_DEBUG"):
             raise
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
         err_console.print("interrupted", style="yellow")

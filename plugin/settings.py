@@ -71,10 +71,11 @@ def _parse_scalar(raw: str) -> Any:
 
 
 def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """Overlay `top` on `base`; `None` in `top` means "not given" at every depth."""
     merged = dict(base)
     for key, value in top.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+        if isinstance(value, Mapping):
+            merged[key] = _merge(merged.get(key) or {}, value)
         elif value is not None:
             merged[key] = value
     return merged
