@@ -6,6 +6,10 @@ loops, and the event loop stays responsive while a batch decodes. Cancelling the
 sets a flag the worker checks before every evaluation, so it stops within one token and the next
 queued call starts promptly. Prefix reuse lives in the engine (see `_llama_engine`,
 `_prefix_cache`); `Usage.cached_tokens` counts prompt tokens that were not evaluated again.
+
+`Completion.token_ids` are all sampled tokens, including those of a matched stop string and the
+end-of-turn token, while `text` excludes both: `prompt_token_ids + token_ids` is then exactly
+what the engine holds in its KV cache, so a child continuing by token ids reuses all of it.
 """
 
 from __future__ import annotations

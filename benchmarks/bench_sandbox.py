@@ -87,7 +87,9 @@ async def main() -> None:
 
     cold_p50, warm_p50 = statistics.median(cold_s), statistics.median(warm_s)
     speedup = cold_p50 / warm_p50
-    print(f"sandbox benchmark: trivial pytest file via run_tests, {os.cpu_count()} cores, pool {args.pool}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"sandbox benchmark: trivial pytest via run_tests, {os.cpu_count()} cores, pool {args.pool}")
+    print(f"load average {load} (other work on these cores inflates every figure)")
     print(f"{'cold p50 / p95 (s)':<34} {cold_p50:>7.3f} / {pct(cold_s, 0.95):.3f}")
     print(f"{'warm p50 / p95 (s)':<34} {warm_p50:>7.3f} / {pct(warm_s, 0.95):.3f}")
     row("warm p50 (s)", f"{warm_p50:.3f}", f"<= {TARGET_WARM_P50_S}", warm_p50 <= TARGET_WARM_P50_S)

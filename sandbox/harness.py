@@ -16,7 +16,15 @@ deliberately rewrites pytest's in-memory reports can still lie in the XML. The h
 cross-checks the XML against pytest's exit code and the test-file hashes reported here (see
 ponder.sandbox.junit), and the container is discarded after one run.
 
-Usage: ``python3 -I -B harness.py '<json spec>'``; see `ponder.sandbox.runner.HarnessSpec`.
+Speed: importing pytest costs more than a small test run, so a warm container also starts a
+*zygote* (``harness.py --zygote``) that imports pytest and waits on an abstract unix socket (private
+to the container's network namespace). A test run's harness hands it the spec and its pipe ends
+(SCM_RIGHTS); the zygote forks one child for the run and reports its exit status, then exits. The
+child gets exactly the pipes a subprocess would, so the trust argument above is unchanged; without
+a zygote the harness starts pytest itself.
+
+Usage: ``python3 -I -B harness.py '<json spec>'`` (see ponder.sandbox.runner.harness_spec) or
+``python3 -I -B harness.py --zygote``.
 """
 
 from __future__ import annotations
@@ -28,16 +36,23 @@ import json
 import os
 import resource
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 PR_SET_DUMPABLE = 4
 JUNIT_CAP = 8 * 1024 * 1024
 READ_CHUNK = 65536
 DRAIN_GRACE_S = 0.5
+KILL_WAIT_S = 5.0
+ZYGOTE_ADDRESS = "\0ponder-zygote"
+"""Abstract socket: private to the container's network namespace, no file anyone could replace."""
+ZYGOTE_WAIT_S = 3.0
+"""How long a run waits for a zygote still importing pytest before starting pytest itself."""
 CONFIG_NAMES = ("conftest.py", "pytest.ini", "tox.ini", "setup.cfg")
 
 
@@ -114,52 +129,151 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def run(spec: dict[str, Any]) -> dict[str, Any]:
+class Child:
+    """The running command: its pid (a session leader) and how to wait for its exit status."""
+
+    def __init__(self, pid: int, wait: Callable[[float], int | None]) -> None:
+        self.pid = pid
+        self.wait = wait
+        """Exit status within `timeout` seconds, or None if it is still running."""
+
+
+def _spawn(spec: dict[str, Any], out: int, err: int, junit: int | None) -> Child:
     cmd = list(spec["cmd"])
-    cwd = spec["cwd"]
-    pass_fds: tuple[int, ...] = ()
-    junit_reader = None
-    if spec.get("junit"):
-        read_fd, write_fd = os.pipe()
-        cmd.append(f"--junitxml=/dev/fd/{write_fd}")
-        pass_fds = (write_fd,)
-        junit_reader = CappedReader(read_fd, JUNIT_CAP)
+    if junit is not None:
+        cmd.append(f"--junitxml=/dev/fd/{junit}")
+    proc = subprocess.Popen(
+        cmd,
+        cwd=spec["cwd"],
+        env=spec["env"],
+        stdin=subprocess.DEVNULL,
+        stdout=out,
+        stderr=err,
+        pass_fds=() if junit is None else (junit,),
+        start_new_session=True,
+        preexec_fn=_limiter(spec.get("rlimits", {})),
+    )
+
+    def wait(timeout: float) -> int | None:
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    return Child(proc.pid, wait)
+
+
+def _via_zygote(spec: dict[str, Any], out: int, err: int, junit: int | None) -> Child | None:
+    """Hand the pytest run to this container's zygote (pytest already imported); None if there is none.
+
+    The pipes travel as file descriptors over the zygote's socket, so the harness keeps the only
+    copy of the exec's stdout exactly as with a subprocess.
+    """
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    deadline = time.monotonic() + ZYGOTE_WAIT_S
+    while True:
+        try:
+            conn.connect(ZYGOTE_ADDRESS)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                conn.close()
+                return None
+            time.sleep(0.02)
+    payload = json.dumps(spec).encode()
+    fds = [out, err] if junit is None else [out, err, junit]
+    socket.send_fds(conn, [len(payload).to_bytes(8, "big")], fds)
+    conn.sendall(payload)
+    reader = conn.makefile("rb")
+    pid = int(reader.readline())
+
+    def wait(timeout: float) -> int | None:
+        conn.settimeout(timeout)
+        try:
+            line = reader.readline()
+        except (TimeoutError, OSError):
+            return None
+        return int(line) if line.strip() else 137  # the zygote died: no status to trust
+
+    return Child(pid, wait)
+
+
+def zygote() -> int:
+    """Serve one pytest run: import pytest now, fork a child for the run when a harness asks."""
+    _no_dump()
+    import pytest  # the expensive import this process exists to do ahead of time
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(ZYGOTE_ADDRESS)
+    listener.listen(1)
+    conn, _ = listener.accept()
+    listener.close()
+    head, fds, _flags, _addr = socket.recv_fds(conn, 8, 3)
+    size = int.from_bytes(head, "big")
+    payload = b""
+    while len(payload) < size:
+        payload += conn.recv(size - len(payload))
+    spec = json.loads(payload)
+    pid = os.fork()
+    if pid == 0:
+        conn.close()
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(fds[0], 1)
+        os.dup2(fds[1], 2)
+        _limiter(spec.get("rlimits", {}))()
+        os.chdir(spec["cwd"])
+        os.environ.clear()
+        os.environ.update(spec["env"])
+        sys.path.insert(0, spec["cwd"])
+        args = spec["cmd"][spec["cmd"].index("pytest") + 1 :]
+        if len(fds) > 2:
+            args.append(f"--junitxml=/dev/fd/{fds[2]}")
+        code = pytest.main(args)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(int(code))
+    for fd in fds:
+        os.close(fd)
+    conn.sendall(f"{pid}\n".encode())
+    _, status = os.waitpid(pid, 0)
+    conn.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
+    return 0
+
+
+def run(spec: dict[str, Any]) -> dict[str, Any]:
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    junit_r, junit_w = os.pipe() if spec.get("junit") else (None, None)
     started = time.monotonic()
     try:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=cwd,
-            env=spec["env"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            pass_fds=pass_fds,
-            start_new_session=True,
-            preexec_fn=_limiter(spec.get("rlimits", {})),
-        )
+        child = _via_zygote(spec, out_w, err_w, junit_w) if spec.get("zygote") else None
+        child = child or _spawn(spec, out_w, err_w, junit_w)
     except OSError as exc:
-        return {"exit_code": 127, "stdout": "", "stderr": f"cannot start {cmd[0]}: {exc.strerror}\n"}
+        return {"exit_code": 127, "stdout": "", "stderr": f"cannot start {spec['cmd'][0]}: {exc.strerror}\n"}
     finally:
-        for fd in pass_fds:
-            os.close(fd)
-    readers = [CappedReader(pipe.fileno(), spec["cap"]) for pipe in (proc.stdout, proc.stderr) if pipe]
-    if junit_reader is not None:
-        readers.append(junit_reader)
+        for fd in (out_w, err_w, junit_w):
+            if fd is not None:
+                os.close(fd)
+    readers = [CappedReader(out_r, spec["cap"]), CappedReader(err_r, spec["cap"])]
+    if junit_r is not None:
+        readers.append(CappedReader(junit_r, JUNIT_CAP))
     for reader in readers:
         reader.start()
     timed_out = False
-    try:
-        exit_code = proc.wait(timeout=spec["timeout"])
-    except subprocess.TimeoutExpired:
+    exit_code = child.wait(max(0.0, spec["timeout"] - (time.monotonic() - started)))
+    if exit_code is None:
         timed_out = True
-        _kill_group(proc.pid)
-        exit_code = proc.wait()
+        _kill_group(child.pid)
+        exit_code = child.wait(KILL_WAIT_S)
+        exit_code = -signal.SIGKILL if exit_code is None else exit_code
     duration = time.monotonic() - started
     if exit_code < 0:  # killed by a signal: report it the way shells and `timeout` do
         exit_code = 128 - exit_code
     # Background processes left in the group may still hold the pipes open; they do not get to
     # keep the report waiting.
-    _kill_group(proc.pid)
+    _kill_group(child.pid)
     deadline = time.monotonic() + DRAIN_GRACE_S
     for reader in readers:
         reader.join(max(0.0, deadline - time.monotonic()))
@@ -172,15 +286,17 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         "timed_out": timed_out,
         "duration_s": duration,
     }
-    if junit_reader is not None:
-        xml, cut = junit_reader.result()
+    if junit_r is not None:
+        xml, cut = readers[2].result()
         report["junit"] = None if cut or not xml else xml.decode("utf-8", "replace")
-        report["hashes"] = {p: _sha256(os.path.join(cwd, p)) for p in spec.get("hash", [])}
-        report["config_files"] = _config_files(cwd)
+        report["hashes"] = {p: _sha256(os.path.join(spec["cwd"], p)) for p in spec.get("hash", [])}
+        report["config_files"] = _config_files(spec["cwd"])
     return report
 
 
 def main() -> int:
+    if sys.argv[1:] == ["--zygote"]:
+        return zygote()
     _no_dump()
     spec = json.loads(sys.argv[1])
     report = run(spec)

@@ -50,8 +50,13 @@ def harness_spec(
     junit: bool = False,
     hash_paths: Sequence[str] = (),
     extra_rlimits: Mapping[str, int] | None = None,
+    zygote: bool = False,
 ) -> str:
-    """The JSON argument for harness.py: command, timeout, caps and per-process rlimits."""
+    """The JSON argument for harness.py: command, timeout, caps and per-process rlimits.
+
+    With `zygote`, a pytest command runs in a fork of the sandbox's pre-started zygote (pytest
+    already imported) when one answers, and as a fresh process otherwise.
+    """
     rlimits = {"CPU": math.ceil(limits.timeout_s) + 1, "FSIZE": limits.file_size_mb * MiB, "CORE": 0}
     rlimits.update(extra_rlimits or {})
     spec: dict[str, Any] = {
@@ -63,6 +68,7 @@ def harness_spec(
         "rlimits": rlimits,
         "junit": junit,
         "hash": list(hash_paths),
+        "zygote": zygote,
     }
     return json.dumps(spec)
 

@@ -229,7 +229,9 @@ async def test_long_shared_prefix_is_not_recomputed(backend: EmbeddedBackend) ->
     assert evaluated <= 12 < cold.usage.prompt_tokens / 50
     # With the prefix cache disabled every prompt is evaluated in full, even a repeated one.
     short = prefix[:400]
-    async with EmbeddedBackend(BackendSettings(n_ctx=1024, cache_mb=0, n_threads=THREADS), n_seq=2) as nocache:
+    async with EmbeddedBackend(
+        BackendSettings(n_ctx=1024, cache_mb=0, n_threads=THREADS), n_seq=2
+    ) as nocache:
         await _one(nocache, prompt=short, max_tokens=1)
         again = await _one(nocache, prompt=short, max_tokens=1)
         assert again.usage.cached_tokens == 0

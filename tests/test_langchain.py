@@ -174,7 +174,8 @@ async def test_langgraph_agent_example_routes_to_the_reasoning_subgraph() -> Non
 async def test_chat_model_streams_search_progress_then_the_answer() -> None:
     model = PonderChatModel(backend=ScriptedBackend(_adder), config=CONFIG)
     chunks = [chunk async for chunk in model.astream("What is 2 + 3?", reference="5")]
-    progress = [c.additional_kwargs.get("reasoning_content") for c in chunks[:-1]]
+    first_content = next(i for i, c in enumerate(chunks) if c.content)
+    progress = [c.additional_kwargs.get("reasoning_content") for c in chunks[:first_content]]
     assert all(progress) and progress[0].startswith("Searching with greedy")
     assert any("2 + 3 = 5" in p for p in progress)  # the first step, as it was generated
     merged = chunks[0]

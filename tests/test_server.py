@@ -203,7 +203,7 @@ def test_embedded_model_behind_the_openai_client(
     serve_app: Callable[[Any], str], engine_backend: Any
 ) -> None:
     settings = PonderSettings(
-        search=SearchConfig(strategy="best_of_n", n=2, max_step_tokens=48, budget=Budget(max_expansions=4))
+        search=SearchConfig(strategy="best_of_n", n=2, max_step_tokens=40, budget=Budget(max_expansions=3))
     )
     url = serve_app(create_app(settings, backend=engine_backend)) + "/v1"
     client = _client(url, key="unused")
@@ -213,7 +213,7 @@ def test_embedded_model_behind_the_openai_client(
         extra_body={"reference": "5"},
     )
     ponder = (reply.model_extra or {})["ponder"]
-    assert ponder["spend"]["expansions"] <= 4 + 2  # budget, exceeded by at most one in-flight batch
+    assert ponder["spend"]["expansions"] <= 3 + 2  # budget, exceeded by at most one in-flight batch
     assert ponder["verified"] == (ponder["status"] == "verified")
     assert (
         reply.usage is not None and reply.usage.completion_tokens == ponder["spend"]["tokens_generated"] > 0
@@ -225,7 +225,7 @@ def test_embedded_model_behind_the_openai_client(
             model="ponder-greedy",
             messages=[{"role": "user", "content": "Say hi."}],
             stream=True,
-            extra_body={"max_depth": 2},
+            extra_body={"max_depth": 1},
         )
     )
     reasoning = [

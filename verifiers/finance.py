@@ -250,7 +250,7 @@ def _steps_evidence(
     out = []
     for i, code in enumerate(codes):
         record = run.steps[i] if run is not None and i < len(run.steps) else {}
-        values = record.get("values", {})
+        values = dict(record.get("values", {}))  # runs are cached: evidence gets its own copy
         literals = {abs(v) for v in numbers_in(code)} if code else set()
         numeric = {
             abs(float(v)) for v in values.values() if isinstance(v, int | float) and not isinstance(v, bool)

@@ -284,7 +284,7 @@ class MathVerifier(BaseVerifier):
             return StepScore(score=0.5, evidence={"reason": "partial chain: only final answers are checked"})
         answer = chain.answer if chain.answer is not None else _answer_of(chain)
         parsed = parse_math(answer) if answer else None
-        if parsed is None:
+        if answer is None or parsed is None:
             return StepScore(
                 score=0.0,
                 gate="fail",

