@@ -143,7 +143,8 @@ class DockerSandbox(ThreadedSandbox):
     Args:
         image: needs python3 with pytest, numpy, pandas (`ponder sandbox build-image`).
         pool_size: containers kept started for runs with the default `limits`.
-        runtime: e.g. "runsc" (gVisor); must be registered with the engine.
+        runtime: e.g. "runsc" (gVisor), which must be registered with the engine; "auto" uses runsc
+            when registered and the engine's default otherwise.
         client: a docker client; default from the environment (DOCKER_HOST).
     """
 
@@ -218,7 +219,10 @@ class DockerSandbox(ThreadedSandbox):
             ) from None
         if self.runtime:
             runtimes = sorted(client.info().get("Runtimes", {}))
-            if self.runtime not in runtimes:
+            if self.runtime == "auto":  # gVisor when the engine has it, the engine's default otherwise
+                self.runtime = "runsc" if "runsc" in runtimes else None
+                self._spec = ContainerSpec.for_limits(self.image, self.limits, self.runtime)
+            elif self.runtime not in runtimes:
                 raise SandboxConfigError(
                     f"container runtime {self.runtime!r} is not registered with the Docker engine "
                     f"(has: {', '.join(runtimes)}); install it (gVisor: `runsc install`) "
@@ -259,10 +263,14 @@ class DockerSandbox(ThreadedSandbox):
             if done.exit_code != 0:
                 why = done.stderr.decode(errors="replace").strip()
                 raise SandboxError(f"preparing sandbox container {container.id[:12]} failed: {why}")
-            # The zygote imports pytest now, off the latency path; a test run forks from it.
-            zygote = ["python3", "-I", "-B", HARNESS, "--zygote"]
-            exec_id = self.client.api.exec_create(container.id, zygote, user=f"{SANDBOX_UID}:{SANDBOX_UID}")
-            self.client.api.exec_start(exec_id["Id"], detach=True)
+            # Helpers that wait for the run, off its latency path: the root unpacker writes the
+            # tests (root-owned), the zygote imports pytest so a test run only has to fork.
+            helpers = ((["--unpacker", WORKDIR], "0:0"), (["--zygote"], f"{SANDBOX_UID}:{SANDBOX_UID}"))
+            for args, user in helpers:
+                exec_id = self.client.api.exec_create(
+                    container.id, ["python3", "-I", "-B", HARNESS, *args], user=user
+                )
+                self.client.api.exec_start(exec_id["Id"], detach=True)
         except (DockerException, SandboxError):
             self._remove(container.id)
             raise
@@ -294,18 +302,11 @@ class DockerSandbox(ThreadedSandbox):
         container_id = self._acquire(limits)
         started = time.monotonic()
         try:
+            # Tests travel to the root unpacker: root-owned, 0444, in sticky 1777 dirs the code can
+            # add files to but not replace or remove them.
+            tests_tar = tar_bytes(tests, file_mode=0o444, dir_mode=0o1777) if tests else b""
+            stdin = len(tests_tar).to_bytes(8, "big") + tests_tar + tar_bytes(files)
             if tests is not None:
-                # Root extracts the tests: root-owned, 0444, in sticky 1777 dirs the code can add to.
-                archive = tar_bytes(tests, file_mode=0o444, dir_mode=0o1777)
-                setup = self._exec(
-                    container_id,
-                    ["tar", "-x", "--no-same-owner", "-p", "-C", WORKDIR, "-f", "-"],
-                    "0:0",
-                    archive,
-                    START_TIMEOUT_S,
-                )
-                if setup.exit_code != 0:
-                    raise SandboxError(f"copying tests into {container_id[:12]} failed: {setup.stderr!r}")
                 command = pytest_command("python3", f"{HARNESS_DIR}/pytest.ini", command)
             spec = harness_spec(
                 command,
@@ -314,20 +315,15 @@ class DockerSandbox(ThreadedSandbox):
                 junit=tests is not None,
                 hash_paths=sorted(tests or {}),
                 zygote=tests is not None,
+                stdin_files=True,
             )
             inner = math.ceil(limits.timeout_s + KILL_GRACE_S)
-            argv = [
-                "sh",
-                "-c",
-                f'tar -x -m --no-overwrite-dir -C {WORKDIR} -f - && exec "$@"',
-                "sh",
-                *("timeout", "-k", "1", str(inner), "python3", "-I", "-B", HARNESS, spec),
-            ]
+            argv = ["timeout", "-k", "1", str(inner), "python3", "-I", "-B", HARNESS, spec]
             done = self._exec(
                 container_id,
                 argv,
                 f"{SANDBOX_UID}:{SANDBOX_UID}",
-                tar_bytes(files),
+                stdin,
                 limits.timeout_s + HOST_GRACE_S,
                 cap=2 * limits.output_bytes + REPORT_SLACK,
             )

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import hashlib
+import io
 import json
 import os
 import resource
@@ -39,6 +40,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from collections.abc import Callable
@@ -51,6 +53,7 @@ DRAIN_GRACE_S = 0.5
 KILL_WAIT_S = 5.0
 ZYGOTE_ADDRESS = "\0ponder-zygote"
 """Abstract socket: private to the container's network namespace, no file anyone could replace."""
+UNPACKER_ADDRESS = "\0ponder-unpacker"
 ZYGOTE_WAIT_S = 3.0
 """How long a run waits for a zygote still importing pytest before starting pytest itself."""
 CONFIG_NAMES = ("conftest.py", "pytest.ini", "tox.ini", "setup.cfg")
@@ -169,17 +172,9 @@ def _via_zygote(spec: dict[str, Any], out: int, err: int, junit: int | None) -> 
     The pipes travel as file descriptors over the zygote's socket, so the harness keeps the only
     copy of the exec's stdout exactly as with a subprocess.
     """
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    deadline = time.monotonic() + ZYGOTE_WAIT_S
-    while True:
-        try:
-            conn.connect(ZYGOTE_ADDRESS)
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                conn.close()
-                return None
-            time.sleep(0.02)
+    conn = _connect(ZYGOTE_ADDRESS, ZYGOTE_WAIT_S)
+    if conn is None:
+        return None
     payload = json.dumps(spec).encode()
     fds = [out, err] if junit is None else [out, err, junit]
     socket.send_fds(conn, [len(payload).to_bytes(8, "big")], fds)
@@ -242,6 +237,83 @@ def zygote() -> int:
     return 0
 
 
+def _read_exactly(fd: int, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = os.read(fd, min(size - len(data), 1 << 20))
+        if not chunk:
+            raise OSError(f"stdin ended {size - len(data)} bytes early")
+        data += chunk
+    return data
+
+
+def _connect(address: str, wait_s: float) -> socket.socket | None:
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            conn.connect(address)
+            return conn
+        except OSError:
+            if time.monotonic() > deadline:
+                conn.close()
+                return None
+            time.sleep(0.02)
+
+
+def _untar(data: bytes, cwd: str) -> None:
+    """Extract a host-made archive (paths already checked on the host), keeping its file modes."""
+    if not data:
+        return
+    # Python >= 3.12 asks for an extraction filter; these archives are the host's own.
+    trusted: dict[str, Any] = {"filter": "fully_trusted"} if hasattr(tarfile, "data_filter") else {}
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        archive.extractall(cwd, **trusted)
+
+
+def receive_files(cwd: str) -> str | None:
+    """Unpack the run's files from stdin: ``<8-byte size><tests tar><sources tar>``.
+
+    The tests go to the root unpacker (so they end up root-owned and read-only); it is always
+    contacted, even with no tests, so it has exited before any untrusted code starts. The sources
+    are extracted here, as the sandbox user. Returns an error message, or None.
+    """
+    try:
+        tests = _read_exactly(0, int.from_bytes(_read_exactly(0, 8), "big"))
+        conn = _connect(UNPACKER_ADDRESS, ZYGOTE_WAIT_S)
+        if conn is None:
+            return "the root unpacker did not answer"
+        with conn:
+            conn.sendall(len(tests).to_bytes(8, "big") + tests)
+            answer = conn.makefile("rb").readline().decode(errors="replace").strip()
+        if answer != "ok":
+            return f"unpacking the tests failed: {answer or 'no answer'}"
+        sources = b"".join(iter(lambda: os.read(0, 1 << 20), b""))
+        _untar(sources, cwd)
+    except (OSError, tarfile.TarError) as exc:
+        return f"receiving the files failed: {exc}"
+    return None
+
+
+def unpacker(cwd: str) -> int:
+    """Root side of `receive_files`: extract one tar of tests, keeping the archive's modes."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(UNPACKER_ADDRESS)
+    listener.listen(1)
+    conn, _ = listener.accept()
+    listener.close()
+    with conn:
+        size = int.from_bytes(conn.recv(8, socket.MSG_WAITALL), "big")
+        data = conn.recv(size, socket.MSG_WAITALL) if size else b""
+        try:
+            _untar(data, cwd)
+        except (OSError, tarfile.TarError) as exc:
+            conn.sendall(f"{exc}".replace("\n", " ").encode()[:500] + b"\n")
+            return 1
+        conn.sendall(b"ok\n")
+    return 0
+
+
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -297,9 +369,12 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
 def main() -> int:
     if sys.argv[1:] == ["--zygote"]:
         return zygote()
+    if sys.argv[1] == "--unpacker":
+        return unpacker(sys.argv[2])
     _no_dump()
     spec = json.loads(sys.argv[1])
-    report = run(spec)
+    problem = receive_files(spec["cwd"]) if spec.get("stdin_files") else None
+    report = {"setup_error": problem} if problem else run(spec)
     sys.stdout.write(json.dumps(report))
     sys.stdout.flush()
     return 0

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ponder.sandbox.errors import SandboxError
 from ponder.sandbox.types import ExecResult, Limits, MiB
 
 HARNESS_SOURCE = Path(__file__).with_name("harness.py").read_bytes()
@@ -51,11 +52,13 @@ def harness_spec(
     hash_paths: Sequence[str] = (),
     extra_rlimits: Mapping[str, int] | None = None,
     zygote: bool = False,
+    stdin_files: bool = False,
 ) -> str:
     """The JSON argument for harness.py: command, timeout, caps and per-process rlimits.
 
     With `zygote`, a pytest command runs in a fork of the sandbox's pre-started zygote (pytest
-    already imported) when one answers, and as a fresh process otherwise.
+    already imported) when one answers, and as a fresh process otherwise. With `stdin_files`, the
+    harness first unpacks the run's files from its stdin (see harness.receive_files).
     """
     rlimits = {"CPU": math.ceil(limits.timeout_s) + 1, "FSIZE": limits.file_size_mb * MiB, "CORE": 0}
     rlimits.update(extra_rlimits or {})
@@ -69,6 +72,7 @@ def harness_spec(
         "junit": junit,
         "hash": list(hash_paths),
         "zygote": zygote,
+        "stdin_files": stdin_files,
     }
     return json.dumps(spec)
 
@@ -92,6 +96,10 @@ def parse_harness(
         if not isinstance(report, dict):
             raise ValueError("not an object")
     except ValueError:
+        report = None
+    if report and report.get("setup_error"):
+        raise SandboxError(f"the sandbox could not receive the files: {report['setup_error']}")
+    if report is None:
         killed = "killed by the host deadline" if host_killed else f"ended with exit code {exit_code}"
         result = ExecResult(
             exit_code=exit_code if exit_code else 137,

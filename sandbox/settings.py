@@ -24,7 +24,7 @@ class SandboxSettings(BaseModel):
     max_concurrency: int | None = Field(default=None, ge=1)
     """Runs at once; `None` = number of cores."""
     runtime: str | None = None
-    """Container runtime, e.g. "runsc" for gVisor; `None` = the engine's default (runsc used when present
-    only if set)."""
+    """Container runtime, e.g. "runsc" for gVisor (must be registered with the engine); "auto" = runsc
+    when the engine has it, else the default; `None` = the engine's default."""
     allow_local: bool = False
     """With kind=auto and no Docker engine, fall back to the weaker subprocess sandbox (warns once)."""

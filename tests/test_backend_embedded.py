@@ -283,7 +283,7 @@ async def test_cancel_stops_the_worker_and_keeps_the_loop_responsive(backend: Em
     waited = time.monotonic() - started
     tick_task.cancel()
     assert quick.usage.completion_tokens == 1
-    assert waited < 2.0, f"the cancelled batch kept the worker busy for {waited:.1f}s"
+    assert waited < 3.0, f"the cancelled batch kept the worker busy for {waited:.1f}s"
     assert ticks >= 20  # the event loop kept running while the worker decoded
 
 

@@ -155,10 +155,12 @@ def test_missing_runtime_is_refused_with_the_fix(client: docker.DockerClient) ->
     sb.close()
 
 
-async def test_explicit_runtime_is_used(client: docker.DockerClient) -> None:
-    async with DockerSandbox(runtime="runc", pool_size=0, client=client) as sb:
+@pytest.mark.parametrize("runtime", ["runc", "auto"])
+async def test_explicit_or_automatic_runtime_is_used(client: docker.DockerClient, runtime: str) -> None:
+    expected = "runsc" if runtime == "auto" and "runsc" in client.info()["Runtimes"] else "runc"
+    async with DockerSandbox(runtime=runtime, pool_size=0, client=client) as sb:
         container_id = sb._start_container()
-        assert client.api.inspect_container(container_id)["HostConfig"]["Runtime"] == "runc"
+        assert client.api.inspect_container(container_id)["HostConfig"]["Runtime"] == expected
         sb._remove(container_id)
 
 

@@ -36,7 +36,6 @@ from ponder.errors import PonderError
 from ponder.sandbox.base import BaseSandbox
 from ponder.sandbox.types import Limits
 from ponder.verifiers._numbers import SCALES, compare_answer, parse_amount
-from ponder.verifiers.answers import last_number
 from ponder.verifiers.math import math_equal
 
 Workflow = Literal["solve", "analyze", "repair", "codegen"]
@@ -89,7 +88,8 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Every record of a JSON-lines file (plain or .gz)."""
     if not path.is_file():
         raise BenchDataError(
-            f"{path} does not exist; pass the data file with --data or put the dev splits in {DEFAULT_DATA_DIR}"
+            f"{path} does not exist; pass the data file with --data "
+            f"or put the dev splits in {DEFAULT_DATA_DIR}"
         )
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as fh:
@@ -110,7 +110,9 @@ def humaneval_path() -> Path:
     return Path(str(root / "data" / "HumanEval.jsonl.gz"))
 
 
-def load_items(suite: str | Suite, path: Path | None = None, *, data_dir: Path | None = None) -> list[BenchItem]:
+def load_items(
+    suite: str | Suite, path: Path | None = None, *, data_dir: Path | None = None
+) -> list[BenchItem]:
     """The suite's items from `path` (default: its dev file under `data_dir`).
 
     Raises:
@@ -169,15 +171,21 @@ def _theoremqa(record: dict[str, Any], i: int) -> BenchItem:
     return BenchItem("theoremqa", str(record["id"]), str(record["Question"]), gold, record)
 
 
+def _require(record: dict[str, Any], *keys: str) -> None:
+    missing = [k for k in keys if not isinstance(record.get(k), str)]
+    if missing:
+        raise KeyError(", ".join(missing))
+
+
 def _humanevalfix(record: dict[str, Any], i: int) -> BenchItem:
     gold = record["declaration"] + record["canonical_solution"]
-    record["buggy_solution"], record["test"], record["entry_point"]  # noqa: B018 (schema check)
+    _require(record, "buggy_solution", "test", "entry_point")
     return BenchItem("humanevalfix", str(record["task_id"]), str(record["instruction"]), gold, record)
 
 
 def _humaneval(record: dict[str, Any], i: int) -> BenchItem:
     gold = record["prompt"] + record["canonical_solution"]
-    record["test"], record["entry_point"]  # noqa: B018 (schema check)
+    _require(record, "test", "entry_point")
     return BenchItem("humaneval", str(record["task_id"]), str(record["prompt"]), gold, record)
 
 
@@ -287,7 +295,7 @@ def _batch_tests(count: int) -> str:
     # Importing a candidate module runs its check(); each candidate gets its own test, so one
     # pytest run yields one trustworthy outcome per candidate (read from JUnit, not from output).
     lines = ["import importlib", "import pytest", "", ""]
-    lines.append("@pytest.mark.parametrize('index', range(%d))" % count)
+    lines.append(f"@pytest.mark.parametrize('index', range({count}))")
     lines += ["def test_candidate(index):", "    importlib.import_module(f'cand_{index}')", ""]
     return "\n".join(lines)
 
@@ -309,7 +317,9 @@ async def check_code_many(
     if not runnable:
         return verdicts
     sources = {f"cand_{k}.py": code_program(item, ans) for k, (_, item, ans) in enumerate(runnable)}
-    report = await sandbox.run_tests(sources, {"test_bench_candidates.py": _batch_tests(len(runnable))}, limits)
+    report = await sandbox.run_tests(
+        sources, {"test_bench_candidates.py": _batch_tests(len(runnable))}, limits
+    )
     outcomes = {t.name: t.outcome for t in report.tests}
     trusted = (
         not report.tampered
@@ -380,7 +390,6 @@ __all__ = [
     "check_code_many",
     "code_program",
     "get_suite",
-    "last_number",
     "load_items",
     "number_text",
 ]

@@ -1,0 +1,112 @@
+"""The summary of a bench run: one row per (strategy, budget), with intervals and paired tests.
+
+Columns that keep the claim honest:
+- accuracy with its 95% Wilson interval (small dev splits: the interval is the message);
+- verified rate and verified precision (of the answers the search called verified, how many the
+  source's checker accepts), so a verifier that lies shows up;
+- pass@N oracle: any candidate correct; the gap to accuracy is what selection loses;
+- tokens per item (generated, and prompt tokens served from the prefix cache), seconds per item;
+- McNemar's exact p against the greedy reference on the items both answered.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ponder.plugin.bench.runner import REFERENCE_STRATEGY
+from ponder.plugin.bench.stats import mcnemar, pass_at_n, wilson
+from ponder.plugin.bench.store import ItemResult
+
+
+def summarize(results: Sequence[ItemResult]) -> list[dict[str, Any]]:
+    """One row per (suite, strategy, budget), greedy first, then by strategy and budget."""
+    groups: dict[tuple[str, str, int], list[ItemResult]] = defaultdict(list)
+    for r in results:
+        groups[(r.suite, r.strategy, r.budget)].append(r)
+    reference = {
+        (r.suite, r.item): r.correct
+        for r in results
+        if r.strategy == REFERENCE_STRATEGY and r.seed == _seed0(results)
+    }
+    rows = []
+    for (suite, strategy, budget), group in sorted(
+        groups.items(), key=lambda kv: (kv[0][0], kv[0][1] != REFERENCE_STRATEGY, kv[0][1], kv[0][2])
+    ):
+        n = len(group)
+        acc = wilson(sum(r.correct for r in group), n)
+        verified = [r for r in group if r.verified]
+        oracle = pass_at_n([[r.correct, *r.candidates] for r in group])
+        row: dict[str, Any] = {
+            "suite": suite,
+            "strategy": strategy,
+            "budget": budget,
+            "n": n,
+            "seeds": len({r.seed for r in group}),
+            "accuracy": acc.rate,
+            "ci_low": acc.low,
+            "ci_high": acc.high,
+            "verified_rate": len(verified) / n,
+            "verified_precision": (sum(r.correct for r in verified) / len(verified)) if verified else None,
+            "pass_at_n": oracle.rate,
+            "candidates_per_item": sum(len(r.candidates) for r in group) / n,
+            "tokens_per_item": sum(r.tokens_generated for r in group) / n,
+            "reused_per_item": sum(r.tokens_reused for r in group) / n,
+            "expansions_per_item": sum(r.expansions for r in group) / n,
+            "seconds_per_item": sum(r.seconds for r in group) / n,
+            "errors": sum(r.error is not None for r in group),
+            "mcnemar_p": None,
+            "vs_greedy": None,
+        }
+        if strategy != REFERENCE_STRATEGY and reference:
+            first_seed = min(r.seed for r in group)
+            paired = [
+                (r.correct, reference[(suite, r.item)])
+                for r in group
+                if r.seed == first_seed and (suite, r.item) in reference
+            ]
+            if paired:
+                test = mcnemar([a for a, _ in paired], [b for _, b in paired])
+                row["mcnemar_p"] = test.p_value
+                row["vs_greedy"] = f"+{test.a_only}/-{test.b_only}"
+        rows.append(row)
+    return rows
+
+
+def _seed0(results: Sequence[ItemResult]) -> int:
+    seeds = [r.seed for r in results if r.strategy == REFERENCE_STRATEGY]
+    return min(seeds) if seeds else 0
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def format_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The summary as a Markdown table (printed by `ponder bench`, pasted into RESULTS.md)."""
+    head = (
+        "| suite | strategy | budget | n | accuracy (95% CI) | pass@N oracle | verified | verified precision "
+        "| tokens/item | reused/item | s/item | vs greedy (McNemar p) | errors |"
+    )
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        mc = "-" if r["mcnemar_p"] is None else f"{r['vs_greedy']} (p={r['mcnemar_p']:.3g})"
+        lines.append(
+            f"| {r['suite']} | {r['strategy']} | {r['budget']} | {r['n']} | "
+            f"{_pct(r['accuracy'])} [{_pct(r['ci_low'])}, {_pct(r['ci_high'])}] | {_pct(r['pass_at_n'])} | "
+            f"{_pct(r['verified_rate'])} | {_pct(r['verified_precision'])} | {r['tokens_per_item']:.0f} | "
+            f"{r['reused_per_item']:.0f} | {r['seconds_per_item']:.1f} | {mc} | {r['errors']} |"
+        )
+    return "\n".join(lines)
+
+
+def write_summary(rows: Sequence[dict[str, Any]], out: Path) -> dict[str, Path]:
+    """summary.json (the rows) and summary.md (the table) in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"summary_json": out / "summary.json", "summary_md": out / "summary.md"}
+    paths["summary_json"].write_text(json.dumps(list(rows), indent=2) + "\n", encoding="utf-8")
+    paths["summary_md"].write_text(format_table(rows) + "\n", encoding="utf-8")
+    return paths

@@ -1,0 +1,372 @@
+"""Run a suite × strategies × budgets × seeds through ponder's own workflows, checking every answer.
+
+Each item goes through the same workflow a user would run (solve, analyze, repair) or, for
+HumanEval, a code-generation task with the docstring examples as its only visible check. The
+search never sees the gold answer; the source's checker (`datasets`) judges the answer it returns
+and every other candidate it produced (for the pass@N oracle).
+
+Items are the outer loop, so after any prefix of a run every strategy has answered the same items
+(paired comparisons stay valid when a run is cut short) and the engine's prefix cache serves one
+item's prompt to every strategy in turn. Results are appended to the store as they finish; a
+re-run skips them.
+
+Greedy decoding is deterministic and stops on its own, so it runs once per item, at the largest
+budget and the first seed, as the System-1 reference.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ponder.errors import PonderError
+from ponder.graph.types import SearchConfig, SearchResult
+from ponder.plugin.bench.codegen import SOURCE_PATH, build_codegen_task
+from ponder.plugin.bench.datasets import BenchItem, check_code_many, get_suite, load_items
+from ponder.plugin.bench.store import ItemResult, ResultStore
+from ponder.plugin.runtime import Runtime
+from ponder.sandbox.types import Limits
+
+REFERENCE_STRATEGY = "greedy"
+MAX_CONSECUTIVE_ERRORS = 3
+"""A part that is down (engine, Docker) fails every item; stop instead of recording hundreds of errors."""
+REPAIR_LIMITS = Limits(timeout_s=10.0, memory_mb=512)
+"""Buggy HumanEvalFix code can loop forever; each test run gets this much."""
+
+
+class BenchAbortedError(PonderError):
+    """Several items in a row failed with an error: something the bench depends on is broken."""
+
+
+@dataclass(frozen=True, slots=True)
+class BenchPlan:
+    """What to run: one suite, the strategy × budget × seed grid, and how many items."""
+
+    suite: str
+    strategies: tuple[str, ...]
+    budgets: tuple[int, ...]
+    """Generated-token budgets per item (`Budget.max_tokens`)."""
+    seeds: tuple[int, ...] = (0,)
+    limit: int | None = None
+    data: Path | None = None
+    """The suite's data file; None = its dev split under `data_dir`."""
+    data_dir: Path | None = None
+    n: int = 4
+    """Width of the sampling strategies (chains for self-consistency / best-of-N, subtrees for DVTS)."""
+    mutants: int = 0
+    """Repair only: mutation-operator seeds (0 = the model alone, so strategies compare on its output)."""
+
+    def cells(self) -> list[tuple[str, int, int]]:
+        """(strategy, budget, seed) combinations to run for each item."""
+        if not self.strategies or not self.budgets or not self.seeds:
+            raise ValueError("a bench plan needs at least one strategy, budget and seed")
+        cells: list[tuple[str, int, int]] = []
+        for strategy in self.strategies:
+            if strategy == REFERENCE_STRATEGY:
+                cells.append((strategy, max(self.budgets), self.seeds[0]))
+                continue
+            cells += [(strategy, b, s) for b in self.budgets for s in self.seeds]
+        return cells
+
+    def items(self) -> list[BenchItem]:
+        items = load_items(self.suite, self.data, data_dir=self.data_dir)
+        return items if self.limit is None else items[: self.limit]
+
+
+@dataclass(slots=True)
+class Attempt:
+    """What a workflow returned for one item, before checking."""
+
+    answer: str | None
+    status: str
+    verified: bool
+    result: SearchResult | None
+    source: str | None = None
+
+
+@dataclass(slots=True)
+class BenchRun:
+    """Counts of one `run_bench` call (the results themselves are in the store)."""
+
+    ran: int = 0
+    skipped: int = 0
+    errors: int = 0
+    results: list[ItemResult] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- one item through its workflow
+
+
+async def _solve(item: BenchItem, rt: Runtime, config: SearchConfig, plan: BenchPlan) -> Attempt:
+    from ponder.plugin.solve import solve_question
+
+    outcome = await solve_question(item.question, rt, config)
+    return Attempt(outcome.answer, outcome.result.status, outcome.verified, outcome.result)
+
+
+def analyze_request(item: BenchItem) -> Any:
+    """The analyze workflow's request for a finance item, without the reference answer."""
+    from ponder.plugin.analyze import AnalyzeRequest
+    from ponder.plugin.tables import make_table, tatqa_table
+
+    record = item.record
+    if item.suite == "tatqa":
+        tables = [tatqa_table(record["table"])]
+        paragraphs = [str(p) for p in record.get("paragraphs") or []]
+    elif item.suite == "financemath":
+        tables = [_markdown_table(t, f"table{i}", make_table) for i, t in enumerate(record["tables"])]
+        paragraphs = []
+    else:
+        tables, paragraphs = [], []
+    return AnalyzeRequest(question=item.question, tables=tables, paragraphs=paragraphs)
+
+
+def _markdown_table(text: str, name: str, make_table: Callable[..., Any]) -> Any:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip().startswith("|")]
+    cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
+    body = [row for row in cells if not all(set(c) <= set("-: ") for c in row)]
+    return make_table(name, body[0] if body else [], body[1:])
+
+
+async def _analyze(item: BenchItem, rt: Runtime, config: SearchConfig, plan: BenchPlan) -> Attempt:
+    from ponder.plugin.analyze import analyze
+
+    outcome = await analyze(analyze_request(item), rt, config)
+    return Attempt(outcome.answer, outcome.status, outcome.verified, outcome.result)
+
+
+def repair_project_of(item: BenchItem) -> Any:
+    """A HumanEvalFix record as a one-file project: the buggy module and its test as pytest."""
+    from ponder.plugin.repair import Project
+
+    record = item.record
+    entry = record["entry_point"]
+    test = record["test"].rstrip().removesuffix(f"check({entry})").rstrip()
+    tests = f"from solution import *  # noqa: F403\n{test}\n\n\ndef test_{entry}():\n    check({entry})\n"
+    source = record["declaration"] + record["buggy_solution"]
+    return Project(
+        root=Path(item.item_id.replace("/", "_")),
+        sources={SOURCE_PATH: source},
+        tests={"test_solution.py": tests},
+    )
+
+
+async def _repair(item: BenchItem, rt: Runtime, config: SearchConfig, plan: BenchPlan) -> Attempt:
+    from ponder.plugin.repair import repair_project
+
+    project = repair_project_of(item)
+    outcome = await repair_project(project, rt, config, max_mutants=plan.mutants, limits=REPAIR_LIMITS)
+    if outcome.status == "fixed":
+        return Attempt(outcome.fixed, "verified", True, outcome.result, outcome.source)
+    result = outcome.result
+    # No verified fix: the answer is the search's best unverified candidate, else the file unchanged.
+    answer = result.answer if result is not None and result.answer else project.sources[SOURCE_PATH]
+    status = "unverified" if outcome.status == "no_fix" else outcome.status
+    return Attempt(answer, status, False, result, result.source if result else None)
+
+
+async def _codegen(item: BenchItem, rt: Runtime, config: SearchConfig, plan: BenchPlan) -> Attempt:
+    task = build_codegen_task(item)
+    try:
+        prompt_tokens = len(rt.backend.tokenize(item.record["prompt"]))
+    except NotImplementedError:
+        prompt_tokens = len(item.record["prompt"]) // 3
+    room = max(config.max_step_tokens, prompt_tokens + prompt_tokens // 4 + 256)
+    config = config.model_copy(update={"single_step": True, "max_step_tokens": room})
+    result = await rt.search(task, config, verifier=rt.code_verifier())
+    return Attempt(result.answer, result.status, result.verified, result, result.source)
+
+
+WORKFLOWS = {"solve": _solve, "analyze": _analyze, "repair": _repair, "codegen": _codegen}
+
+
+# ---------------------------------------------------------------- checking and recording
+
+
+def candidate_answers(result: SearchResult | None) -> list[str]:
+    """Distinct non-empty answers of every terminal candidate, in tree order."""
+    if result is None:
+        return []
+    seen = dict.fromkeys(
+        c["answer"] for c in result.candidates if isinstance(c.get("answer"), str) and c["answer"].strip()
+    )
+    return list(seen)
+
+
+async def judge(item: BenchItem, answer: str | None, candidates: Sequence[str], rt: Runtime) -> list[bool]:
+    """[answer correct, each candidate correct...] by the source's rule; code in one sandbox run."""
+    spec = get_suite(item.suite)
+    answers = [answer, *candidates]
+    if spec.is_code:
+        return await check_code_many([(item, a) for a in answers], rt.require_sandbox())
+    assert spec.check_text is not None
+    return [a is not None and bool(a.strip()) and spec.check_text(item, a) for a in answers]
+
+
+async def run_item(
+    item: BenchItem, rt: Runtime, plan: BenchPlan, strategy: str, budget: int, seed: int
+) -> ItemResult:
+    """One item under one (strategy, budget, seed): search, check, measure."""
+    config = rt.search_config(strategy=strategy, seed=seed, n=plan.n, budget={"max_tokens": budget})
+    workflow = WORKFLOWS[get_suite(item.suite).workflow]
+    started = time.monotonic()
+    attempt = await workflow(item, rt, config, plan)
+    candidates = candidate_answers(attempt.result)
+    verdicts = await judge(item, attempt.answer, candidates, rt)
+    spend = attempt.result.spend if attempt.result is not None else None
+    return ItemResult(
+        suite=item.suite,
+        item=item.item_id,
+        strategy=strategy,
+        budget=budget,
+        seed=seed,
+        answer=attempt.answer,
+        correct=verdicts[0],
+        status=attempt.status,
+        verified=attempt.verified,
+        tokens_generated=spend.tokens_generated if spend else 0,
+        tokens_reused=spend.tokens_reused if spend else 0,
+        prompt_tokens=spend.prompt_tokens if spend else 0,
+        expansions=spend.expansions if spend else 0,
+        seconds=round(time.monotonic() - started, 3),
+        source=attempt.source or (attempt.result.source if attempt.result else None),
+        candidates=verdicts[1:],
+        backend=_backend_name(rt),
+    )
+
+
+def _backend_name(rt: Runtime) -> str:
+    settings = rt.settings.backend
+    model = settings.model or (settings.model_path.name if settings.model_path else "")
+    return f"{getattr(rt.backend, 'name', settings.kind)}:{model}" if model else str(rt.backend.name)
+
+
+async def run_bench(
+    plan: BenchPlan,
+    rt: Runtime,
+    store: ResultStore,
+    *,
+    on_result: Callable[[ItemResult, bool], None] | None = None,
+) -> BenchRun:
+    """Run every (item, cell) of `plan` that `store` does not hold yet, appending each result.
+
+    Args:
+        on_result: called after each cell with (result, skipped) — the progress bar's feed.
+
+    Raises:
+        BenchAbortedError: `MAX_CONSECUTIVE_ERRORS` items in a row raised (their errors are recorded,
+            and a re-run retries them).
+    """
+    run = BenchRun()
+    cells = plan.cells()
+    streak = 0
+    for item in plan.items():
+        for strategy, budget, seed in cells:
+            key = (item.suite, item.item_id, strategy, budget, seed)
+            if key in store and store.get(key).error is None:
+                run.skipped += 1
+                if on_result is not None:
+                    on_result(store.get(key), True)
+                continue
+            try:
+                result = await run_item(item, rt, plan, strategy, budget, seed)
+                streak = 0
+            except (PonderError, OSError, RuntimeError, ValueError) as exc:
+                streak += 1
+                run.errors += 1
+                result = ItemResult(
+                    suite=item.suite,
+                    item=item.item_id,
+                    strategy=strategy,
+                    budget=budget,
+                    seed=seed,
+                    status="error",
+                    error=f"{type(exc).__name__}: {exc}",
+                    backend=_backend_name(rt),
+                )
+            store.add(result)
+            run.ran += 1
+            run.results.append(result)
+            if on_result is not None:
+                on_result(result, False)
+            if streak >= MAX_CONSECUTIVE_ERRORS:
+                raise BenchAbortedError(
+                    f"{streak} items in a row failed, last: {result.error}; fix the cause and re-run "
+                    f"(finished items in {store.path} are kept)"
+                )
+    return run
+
+
+class BenchProgress:
+    """A rich progress bar on stderr over all (item, cell) units, with running accuracy per strategy."""
+
+    def __init__(
+        self, total: int, *, label: str, console: Console | None = None, enabled: bool = True
+    ) -> None:
+        self.console = console or Console(stderr=True)
+        self._tally: dict[str, list[int]] = {}
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+            disable=not enabled,
+        )
+        self._task = self._progress.add_task(label, total=total, detail="")
+
+    def __enter__(self) -> BenchProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._progress.stop()
+
+    def __call__(self, result: ItemResult, skipped: bool) -> None:
+        right, total = self._tally.setdefault(result.strategy, [0, 0])
+        self._tally[result.strategy] = [right + result.correct, total + 1]
+        detail = "  ".join(f"{s} {r}/{t}" for s, (r, t) in self._tally.items())
+        self._progress.update(self._task, advance=1, detail=detail)
+
+
+def write_run_info(out: Path, plan: BenchPlan, rt: Runtime, command: str) -> Path:
+    """run.json: what was run, on what, with which command (the report and RESULTS.md cite it)."""
+    import platform
+
+    info = {
+        "suite": plan.suite,
+        "strategies": list(plan.strategies),
+        "budgets": list(plan.budgets),
+        "seeds": list(plan.seeds),
+        "limit": plan.limit,
+        "n": plan.n,
+        "mutants": plan.mutants,
+        "data": str(plan.data) if plan.data else None,
+        "backend": _backend_name(rt),
+        "machine": f"{platform.machine()} {platform.processor() or ''} {_cpus()} cores".strip(),
+        "python": platform.python_version(),
+        "command": command,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "run.json"
+    path.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
