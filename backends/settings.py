@@ -33,6 +33,6 @@ class BackendSettings(BaseModel):
     n_ctx: int = Field(default=8192, ge=256)
     """Embedded engine context window in tokens."""
     n_threads: int | None = Field(default=None, ge=1)
-    """Embedded engine threads; `None` = number of cores."""
+    """Embedded engine threads; `None` = half the cores (llama.cpp's default, robust when cores are shared)."""
     cache_mb: int = Field(default=512, ge=0)
     """Embedded engine: memory for saved KV prefix states (0 disables the prefix cache)."""
