@@ -33,6 +33,7 @@ class BackendSettings(BaseModel):
     n_ctx: int = Field(default=8192, ge=256)
     """Embedded engine context window in tokens."""
     n_threads: int | None = Field(default=None, ge=1)
-    """Embedded engine threads; `None` = half the cores (llama.cpp's default, robust when cores are shared)."""
+    """Embedded engine threads; `None` = half the cores (llama.cpp's default; safe on shared cores)."""
     cache_mb: int = Field(default=512, ge=0)
-    """Embedded engine: memory for saved KV prefix states (0 disables the prefix cache)."""
+    """Embedded engine: 0 turns prefix reuse off (the benchmarks' no-cache baseline); any other value keeps
+    it on (KV sequences share one cache of `n_ctx` cells)."""
