@@ -20,6 +20,16 @@ def tokenize_or_none(backend: BaseBackend, text: str) -> list[int] | None:
         return None
 
 
+def add_warm_usage(spend: Spend, usage: Usage) -> None:
+    """Account a warm-up prefill as part of the children's prompts, not as extra prompt tokens.
+
+    The children resend the same prompts and report them as cached; counting the warm-up's
+    prompt tokens too would double the denominator and halve the recomputed share. Instead the
+    tokens the warm-up actually computed are taken off the reuse the children will report.
+    """
+    spend.tokens_reused -= usage.prompt_tokens - usage.cached_tokens
+
+
 def add_usage(spend: Spend, usage: Usage, *, generated: bool, fallback: int = 0) -> None:
     """Add a call's usage; `fallback` counts output tokens for backends that report none."""
     spend.prompt_tokens += usage.prompt_tokens

@@ -16,7 +16,7 @@ from ponder.backends.base import BaseBackend, GenerationRequest
 from ponder.backends.errors import BackendResponseError
 from ponder.graph.budget import exhausted, expansions_left, tokens_left, trim_frontier
 from ponder.graph.events import emit
-from ponder.graph.expansion import add_usage, make_child, tokenize_or_none
+from ponder.graph.expansion import add_usage, add_warm_usage, make_child, tokenize_or_none
 from ponder.graph.finalize import build_result
 from ponder.graph.prompts import build_request
 from ponder.graph.scoring import score_pending
@@ -152,7 +152,7 @@ def make_nodes(*, backend: BaseBackend, verifier: BaseVerifier, config: SearchCo
                 r.model_copy(update={"n": 1, "max_tokens": 0, "stop": [], "logprobs": False})
                 for _, r, _, _ in requests
             ]
-            add_usage(clock.spend, await backend.warm(warm), generated=False)
+            add_warm_usage(clock.spend, await backend.warm(warm))
         outputs = await backend.generate([r for _, r, _, _ in requests])
         if len(outputs) != len(requests):
             raise BackendResponseError(
