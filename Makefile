@@ -19,8 +19,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# IMAGE_FROM=debootstrap skips the registry probe (CI has no registry); auto tries the Dockerfile first.
+IMAGE_FROM ?= auto
+
 image: install
-	$(BIN)/ponder sandbox build-image
+	$(BIN)/ponder sandbox build-image --from $(IMAGE_FROM)
 
 demo: image
 	$(BIN)/ponder repair examples/buggy_project --report ponder-report
