@@ -12,8 +12,11 @@ Exit status: 0 when every script ran to completion, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import threading
@@ -22,8 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-TARGET_LINE = re.compile(r"\btarget\b|\bMISSED\b|BELOW TARGET", re.IGNORECASE)
-"""Lines worth repeating in the summary: the figures printed with their targets."""
+TARGET_LINE = re.compile(
+    r"\btarget\b|\bMISSED\b|BELOW TARGET|tokens/s|runs/s|recomputed|\bAUROC\b|\bp50\b", re.IGNORECASE
+)
+"""Lines worth repeating in the summary: the measured figures, and the targets printed with them."""
 
 
 @dataclass(slots=True)
@@ -63,6 +68,7 @@ def run_script(path: Path, args: list[str], timeout_s: float, *, echo: bool = Tr
             text=True,
             cwd=path.parent.parent,
             bufsize=1,
+            start_new_session=True,  # so a timeout can stop the script's own children too
         )
     except OSError as exc:
         run.status = f"could not start: {exc}"
@@ -77,7 +83,8 @@ def run_script(path: Path, args: list[str], timeout_s: float, *, echo: bool = Tr
         while proc.poll() is None:
             if time.monotonic() > deadline:
                 timed_out = True
-                proc.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 return
             time.sleep(0.5)
 

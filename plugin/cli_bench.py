@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import shlex
-import sys
 from pathlib import Path
 from typing import Annotated, Any, get_args
 
@@ -37,6 +36,24 @@ def _ints(value: str, what: str) -> tuple[int, ...]:
     if what == "budget" and any(b < 1 for b in numbers):
         raise typer.BadParameter("budgets are generated tokens per item and must be >= 1")
     return numbers
+
+
+def _command(plan: Any, backend: str | None, backend_url: str | None, folder: Path) -> str:
+    """The command line that reproduces this run (recorded in run.json, cited in RESULTS.md)."""
+    args = ["ponder", "bench", "--suite", plan.suite, "--strategies", ",".join(plan.strategies)]
+    args += ["--budgets", ",".join(map(str, plan.budgets)), "--seeds", ",".join(map(str, plan.seeds))]
+    args += ["--n", str(plan.n)]
+    if plan.limit is not None:
+        args += ["--limit", str(plan.limit)]
+    if plan.data is not None:
+        args += ["--data", str(plan.data)]
+    if plan.mutants:
+        args += ["--mutants", str(plan.mutants)]
+    if backend:
+        args += ["--backend", backend]
+    if backend_url:
+        args += ["--backend-url", backend_url]
+    return shlex.join([*args, "--out", str(folder)])
 
 
 def bench(
@@ -102,7 +119,7 @@ def bench(
         settings = load_settings({"backend": {"kind": backend, "url": backend_url}})
         store = ResultStore(folder / RESULTS_FILE)
         async with open_runtime(settings, need_sandbox=spec.workflow != "solve") as rt:
-            write_run_info(folder, plan, rt, "ponder bench " + shlex.join(sys.argv[1:]))
+            write_run_info(folder, plan, rt, _command(plan, backend, backend_url, folder))
             total = len(items) * len(plan.cells())
             with BenchProgress(total, label=f"bench {suite}", enabled=not quiet) as progress:
                 await run_bench(plan, rt, store, on_result=progress)

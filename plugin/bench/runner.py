@@ -244,9 +244,12 @@ async def run_item(
 
 
 def _backend_name(rt: Runtime) -> str:
+    """ "embedded:<model file>" or "<kind>:<model>": which model produced the figures."""
     settings = rt.settings.backend
-    model = settings.model or (settings.model_path.name if settings.model_path else "")
-    return f"{getattr(rt.backend, 'name', settings.kind)}:{model}" if model else str(rt.backend.name)
+    model_path = getattr(rt.backend, "model_path", None) or settings.model_path
+    model = settings.model or (Path(model_path).name if model_path else "")
+    name = str(getattr(rt.backend, "name", settings.kind))
+    return f"{name}:{model}" if model else name
 
 
 async def run_bench(
@@ -355,7 +358,7 @@ def write_run_info(out: Path, plan: BenchPlan, rt: Runtime, command: str) -> Pat
         "mutants": plan.mutants,
         "data": str(plan.data) if plan.data else None,
         "backend": _backend_name(rt),
-        "machine": f"{platform.machine()} {platform.processor() or ''} {_cpus()} cores".strip(),
+        "machine": f"{_cpu_model() or platform.machine()}, {_cpus()} cores, {platform.system()}",
         "python": platform.python_version(),
         "command": command,
         "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
@@ -364,6 +367,14 @@ def write_run_info(out: Path, plan: BenchPlan, rt: Runtime, command: str) -> Pat
     path = out / "run.json"
     path.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def _cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    return next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")), "")
 
 
 def _cpus() -> int:

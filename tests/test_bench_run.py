@@ -1,0 +1,259 @@
+"""`ponder bench` end to end: workflows, checking, JSONL, summary, plot, resume.
+
+The scripted model (ponder.graph.testing) makes the outcome known in advance, so the tests assert
+what the harness computes from it (accuracy, pass@N, McNemar, verification status, skipped items
+on resume) rather than what a 135M model happens to write. One test runs the real CLI on the
+embedded model with tiny budgets and asserts only behaviour: files, rows, resume.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from ponder.graph.testing import EOS_MARK, Context, ScriptedBackend
+from ponder.plugin import cli_bench
+from ponder.plugin.bench.datasets import BenchItem, load_items
+from ponder.plugin.bench.plot import plot_accuracy
+from ponder.plugin.bench.report import format_table, summarize, write_summary
+from ponder.plugin.bench.runner import (
+    BenchAbortedError,
+    BenchPlan,
+    repair_project_of,
+    run_bench,
+)
+from ponder.plugin.bench.store import RESULTS_FILE, ItemResult, ResultStore
+from ponder.plugin.runtime import open_runtime
+from ponder.plugin.settings import PonderSettings
+from ponder.sandbox import LocalSandbox
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _question(ctx: Context) -> str:
+    return next(m.content for m in ctx.messages if m.role == "user")
+
+
+def gsm8k_policy(items: list[BenchItem]) -> Callable[[Context], str]:
+    """Item 0: always right. Item 1: greedy wrong; sampled chains right except every fourth."""
+    gold = {i.question: i.gold for i in items}
+    first = items[0].question
+
+    def policy(ctx: Context) -> str:
+        question = next(q for q in gold if q in _question(ctx))
+        right = f"Step 1: work it out.\n\nAnswer: {gold[question]}{EOS_MARK}"
+        wrong = f"Step 1: work it out.\n\nAnswer: {int(gold[question]) + 7}{EOS_MARK}"
+        if question == first:
+            return right
+        if ctx.request.temperature == 0.0:
+            return wrong
+        return wrong if ctx.sample % 4 == 3 else right
+
+    return policy
+
+
+async def _run(plan: BenchPlan, backend: ScriptedBackend, store: ResultStore, **kwargs: Any) -> Any:
+    async with open_runtime(PonderSettings(), backend=backend, need_sandbox=False, **kwargs) as rt:
+        return await run_bench(plan, rt, store)
+
+
+def test_plan_runs_greedy_once_at_the_largest_budget() -> None:
+    plan = BenchPlan(suite="gsm8k", strategies=("greedy", "best_of_n"), budgets=(64, 256), seeds=(3, 4))
+    assert plan.cells() == [
+        ("greedy", 256, 3),
+        ("best_of_n", 64, 3),
+        ("best_of_n", 64, 4),
+        ("best_of_n", 256, 3),
+        ("best_of_n", 256, 4),
+    ]
+    with pytest.raises(ValueError, match="at least one"):
+        BenchPlan(suite="gsm8k", strategies=(), budgets=(1,)).cells()
+
+
+async def test_two_items_two_strategies_give_jsonl_summary_and_png(tmp_path: Path) -> None:
+    plan = BenchPlan(suite="gsm8k", strategies=("greedy", "self_consistency"), budgets=(400,), limit=2, n=4)
+    items = plan.items()
+    backend = ScriptedBackend(gsm8k_policy(items))
+    store = ResultStore(tmp_path / RESULTS_FILE)
+    run = await _run(plan, backend, store)
+    assert (run.ran, run.skipped, run.errors) == (4, 0, 0)
+
+    lines = [json.loads(line) for line in (tmp_path / RESULTS_FILE).read_text().splitlines()]
+    assert len(lines) == 4
+    by = {(r["item"], r["strategy"]): r for r in lines}
+    first, second = (i.item_id for i in items)
+    assert by[(first, "greedy")]["correct"] and not by[(second, "greedy")]["correct"]
+    assert by[(first, "self_consistency")]["correct"] and by[(second, "self_consistency")]["correct"]
+    sc = by[(second, "self_consistency")]
+    assert sc["candidates"].count(True) == 1 and sc["candidates"].count(False) == 1  # distinct answers
+    assert sc["tokens_generated"] > by[(second, "greedy")]["tokens_generated"] > 0
+    assert sc["expansions"] == 4 and sc["seconds"] > 0
+    # solve without a reference cannot verify: the status says so, correctness is the checker's.
+    assert {r["status"] for r in lines} == {"unverified"} and not any(r["verified"] for r in lines)
+
+    rows = summarize(store.results())
+    greedy, sc_row = rows
+    assert (greedy["strategy"], greedy["accuracy"], greedy["pass_at_n"]) == ("greedy", 0.5, 0.5)
+    assert (sc_row["strategy"], sc_row["accuracy"], sc_row["pass_at_n"]) == ("self_consistency", 1.0, 1.0)
+    assert sc_row["vs_greedy"] == "+1/-0" and sc_row["mcnemar_p"] == 1.0
+    assert sc_row["ci_low"] < 1.0 == sc_row["ci_high"]
+    table = format_table(rows)
+    assert "| gsm8k | self_consistency | 400 | 2 | 100.0% [" in table
+
+    paths = write_summary(rows, tmp_path)
+    assert json.loads(paths["summary_json"].read_text())[1]["accuracy"] == 1.0
+    png = plot_accuracy(rows, tmp_path / "accuracy.png")
+    assert png.read_bytes()[:8] == PNG_MAGIC and png.stat().st_size > 5_000
+
+
+async def test_resume_skips_finished_items_and_reruns_the_rest(tmp_path: Path) -> None:
+    plan = BenchPlan(suite="gsm8k", strategies=("greedy", "best_of_n"), budgets=(300,), limit=2, n=2)
+    policy = gsm8k_policy(plan.items())
+    path = tmp_path / RESULTS_FILE
+    first = ScriptedBackend(policy)
+    await _run(plan, first, ResultStore(path))
+    assert first.log.generate_calls > 0
+
+    again = ScriptedBackend(policy)
+    run = await _run(plan, again, ResultStore(path))
+    assert (run.ran, run.skipped) == (0, 4)
+    assert again.log.generate_calls == 0
+
+    # A crash mid-write leaves half a line: that item runs again, nothing else does.
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:3]) + "\n" + lines[3][:40])
+    store = ResultStore(path)
+    assert (len(store), store.skipped_lines) == (3, 1)
+    third = ScriptedBackend(policy)
+    run = await _run(plan, third, store)
+    assert (run.ran, run.skipped) == (1, 3)
+    assert third.log.generate_calls > 0
+    assert len(ResultStore(path)) == 4
+
+
+async def test_errors_are_recorded_then_the_run_stops(tmp_path: Path) -> None:
+    from ponder.backends.errors import BackendError
+
+    def broken(ctx: Context) -> str:
+        raise BackendError("engine at 127.0.0.1:1 is down; start it")
+
+    plan = BenchPlan(suite="gsm8k", strategies=("greedy",), budgets=(100,), limit=5)
+    store = ResultStore(tmp_path / RESULTS_FILE)
+    with pytest.raises(BenchAbortedError, match="3 items in a row failed"):
+        await _run(plan, ScriptedBackend(broken), store)
+    results = store.results()
+    assert len(results) == 3
+    assert all(r.status == "error" and not r.correct and "engine at" in (r.error or "") for r in results)
+    # Errored items are retried on the next run, not skipped.
+    plan_ok = BenchPlan(suite="gsm8k", strategies=("greedy",), budgets=(100,), limit=3)
+    run = await _run(plan_ok, ScriptedBackend(gsm8k_policy(plan_ok.items())), store)
+    assert (run.ran, run.skipped) == (3, 0)
+    assert all(r.error is None for r in ResultStore(store.path).results())
+
+
+async def test_repair_suite_checks_the_fix_with_the_hidden_rule(tmp_path: Path) -> None:
+    """HumanEvalFix through the repair workflow: the model's fix is verified by the tests and the
+    checker agrees; the unchanged buggy file is neither."""
+    items = load_items("humanevalfix")[:2]
+    fixes = {repair_project_of(i).sources["solution.py"]: i.gold for i in items}
+    fixed_item = items[0].item_id
+
+    def policy(ctx: Context) -> str:
+        buggy, gold = next((b, g) for b, g in fixes.items() if b.strip() in _question(ctx))
+        if gold.startswith(items[0].record["declaration"]):
+            return f"```python\n{gold}```{EOS_MARK}"
+        return f"```python\n{buggy}```{EOS_MARK}"
+
+    plan = BenchPlan(suite="humanevalfix", strategies=("greedy",), budgets=(2000,), limit=2)
+    store = ResultStore(tmp_path / RESULTS_FILE)
+    with pytest.warns(RuntimeWarning, match="LocalSandbox"):
+        sandbox = LocalSandbox()
+    async with sandbox:
+        await _run(plan, ScriptedBackend(policy), store, sandbox=sandbox)
+    by = {r.item: r for r in store.results()}
+    assert by[fixed_item].correct and by[fixed_item].verified and by[fixed_item].status == "verified"
+    other = by[items[1].item_id]
+    assert not other.correct and not other.verified and other.status == "unverified"
+    assert other.candidates == [False]
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def root() -> None:
+        """Test root so that subcommands keep their names."""
+
+    cli_bench.register(app)
+    return app
+
+
+@pytest.mark.model
+def test_cli_on_the_embedded_model_writes_results_and_resumes(tmp_path: Path, model_path: Path) -> None:
+    out = tmp_path / "bench"
+    args = ["bench", "--suite", "gsm8k", "--limit", "2", "--strategies", "greedy,best_of_n"]
+    args += ["--budgets", "24", "--n", "2", "--out", str(out), "--quiet"]
+    first = CliRunner().invoke(_app(), args)
+    assert first.exit_code == 0, first.output
+    rows = [ItemResult.model_validate_json(line) for line in (out / RESULTS_FILE).read_text().splitlines()]
+    assert len(rows) == 4
+    assert {r.strategy for r in rows} == {"greedy", "best_of_n"}
+    assert all(r.error is None and 0 < r.tokens_generated <= 24 + 2 * 24 for r in rows)
+    assert "| gsm8k | greedy | 24 | 2 |" in first.stdout
+    assert (out / "accuracy.png").read_bytes()[:8] == PNG_MAGIC
+    info = json.loads((out / "run.json").read_text())
+    assert info["suite"] == "gsm8k" and info["command"].startswith("ponder bench")
+
+    again = CliRunner().invoke(_app(), args)
+    assert again.exit_code == 0, again.output
+    assert len((out / RESULTS_FILE).read_text().splitlines()) == 4
+
+
+def test_cli_rejects_bad_flags_in_one_line(tmp_path: Path) -> None:
+    bad = CliRunner().invoke(_app(), ["bench", "--strategies", "greedy,telepathy", "--out", str(tmp_path)])
+    assert bad.exit_code != 0 and "unknown strategy 'telepathy'" in bad.output
+    bad = CliRunner().invoke(_app(), ["bench", "--budgets", "10,lots", "--out", str(tmp_path)])
+    assert bad.exit_code != 0 and "whole numbers" in bad.output
+    bad = CliRunner().invoke(_app(), ["bench", "--suite", "mmlu", "--out", str(tmp_path)])
+    assert bad.exit_code != 0 and "unknown suite 'mmlu'" in bad.output
+
+
+async def test_analyze_suite_separates_verified_from_correct(tmp_path: Path) -> None:
+    """TAT-QA through the analyze workflow with executed calculations: both answers trace to the
+    code's result, but only the one in the gold's scale is correct by TAT-QA's rule."""
+    from tests._datasets import tatqa_code
+
+    items = [i for i in load_items("tatqa") if i.record["scale"] == "million"][:2]
+    by_question = {i.question: i for i in items}
+
+    def policy(ctx: Context) -> str:
+        item = next(i for q, i in by_question.items() if q in _question(ctx))
+        scale = "million" if item is items[0] else "thousand"
+        code = f"```python\nresult = {tatqa_code(item.record['derivation'])}\nprint(result)\n```"
+        value = f"{item.gold:.2f}".rstrip("0").rstrip(".")
+        return f"{code}\n\nAnswer: {value} {scale}{EOS_MARK}"
+
+    plan = BenchPlan(suite="tatqa", strategies=("greedy",), budgets=(2000,), limit=None)
+    plan_items = [i for i in plan.items() if i.question in by_question]
+    store = ResultStore(tmp_path / RESULTS_FILE)
+    with pytest.warns(RuntimeWarning, match="LocalSandbox"):
+        sandbox = LocalSandbox()
+    async with (
+        sandbox,
+        open_runtime(PonderSettings(), backend=ScriptedBackend(policy), sandbox=sandbox) as rt,
+    ):
+        from ponder.plugin.bench.runner import run_item
+
+        results = [await run_item(i, rt, plan, "greedy", 2000, 0) for i in plan_items]
+    right, wrong_scale = sorted(results, key=lambda r: r.item != items[0].item_id)
+    assert right.correct and right.answer is not None and "million" in right.answer
+    assert not wrong_scale.correct and "thousand" in (wrong_scale.answer or "")
+    assert right.status in {"verified", "unverified"} and right.tokens_generated > 0
+    rows = summarize([right, wrong_scale])
+    assert rows[0]["accuracy"] == 0.5
