@@ -1,19 +1,18 @@
-"""Retry, backoff and error mapping shared by the HTTP backends (SGLang native, OpenAI-compatible).
+"""Error mapping and the JSON client shared by the HTTP backends (SGLang native, OpenAI-compatible).
 
-One policy for both clients: connect errors, dropped connections and 5xx answers are retried a
-bounded number of times with exponential backoff; read timeouts are not (the server is busy
-generating, and a retry would queue the same work twice). Every failure leaves as a
-`BackendError` whose one-line message names the URL, the timeout and what to check.
+One policy for both clients (the loop itself is `retry.with_retries`): connect errors, dropped
+connections and 5xx answers are retried a bounded number of times with exponential backoff; read
+timeouts are not (the server is busy generating, and a retry would queue the same work twice).
+Every failure leaves as a `BackendError` whose one-line message names the URL, the timeout and
+what to check.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 from pydantic import ValidationError
@@ -25,28 +24,17 @@ from ponder.backends.errors import (
     BackendResponseError,
     BackendUnavailableError,
 )
-
-T = TypeVar("T")
+from ponder.backends.retry import RetryableStatus, RetryPolicy, server_error, with_retries
 
 RETRY_STATUS = frozenset({500, 502, 503, 504})
 """Statuses that mean 'the server is there but failed this time'; 4xx are the caller's fault."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RetryPolicy:
-    """How often and how patiently to retry a request that failed for a transient reason."""
-
-    max_retries: int = 2
-    """Retries after the first attempt (0 = try once)."""
-    backoff_s: float = 0.2
-    """Wait before the first retry, in seconds; doubles on each further retry."""
-    max_backoff_s: float = 5.0
-    """Upper bound on one wait, in seconds."""
-
-    def delay(self, retry: int) -> float:
-        """Seconds before retry number `retry` (0-based), with ±20% jitter against thundering herds."""
-        base = min(self.max_backoff_s, self.backoff_s * (2**retry))
-        return base * random.uniform(0.8, 1.2)
+def http_base_url(url: str, *, server: str) -> str:
+    """`url` without its trailing slash; one without an http(s) scheme is a configuration error."""
+    if not url.startswith(("http://", "https://")):
+        raise BackendConfigError(f"{server} URL {url!r} must start with http:// or https://")
+    return url.rstrip("/")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,20 +57,6 @@ def _fmt(seconds: float | None) -> str:
     return "none" if seconds is None else f"{seconds:g}s"
 
 
-class _ServerError(Exception):
-    """A retryable HTTP status, raised inside an attempt so the retry loop sees it."""
-
-    def __init__(self, status_code: int, body: str) -> None:
-        super().__init__(status_code, body)
-        self.status_code = status_code
-        self.body = body
-
-
-def server_error(response: httpx.Response) -> _ServerError:
-    """Wrap a 5xx answer so `with_retries` retries it."""
-    return _ServerError(response.status_code, response.text)
-
-
 def error_message(body: str, limit: int = 300) -> str:
     """The server's own error text, from SGLang's/OpenAI's `{"error": {"message"}}` or FastAPI's `detail`."""
     text = body
@@ -103,7 +77,7 @@ def error_message(body: str, limit: int = 300) -> str:
 def map_httpx_error(exc: Exception, *, url: str, endpoint: Endpoint) -> tuple[BackendError, bool]:
     """Translate an httpx failure (or a retryable status) into our error, and say whether to retry."""
     where = f"{url} ({endpoint.describe_timeouts()})"
-    if isinstance(exc, _ServerError):
+    if isinstance(exc, RetryableStatus):
         msg = f"server error {exc.status_code} from {url}: {error_message(exc.body)}"
         return BackendResponseError(msg, url=url, status_code=exc.status_code), True
     if isinstance(exc, httpx.ConnectTimeout):
@@ -130,34 +104,6 @@ def map_httpx_error(exc: Exception, *, url: str, endpoint: Endpoint) -> tuple[Ba
 def _reason(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
-
-
-async def with_retries(
-    attempt: Callable[[], Awaitable[T]],
-    *,
-    policy: RetryPolicy,
-    map_error: Callable[[Exception], tuple[BackendError, bool]],
-) -> T:
-    """Run `attempt` until it succeeds, a non-retryable error occurs, or the retries are spent.
-
-    `BackendError`s raised by `attempt` itself (a payload that does not parse, a 4xx) pass
-    through untouched: they are verdicts, not accidents. Cancellation propagates at once, which
-    closes the in-flight request.
-    """
-    retry = 0
-    while True:
-        try:
-            return await attempt()
-        except BackendError:
-            raise
-        except Exception as exc:
-            error, retryable = map_error(exc)
-            if not retryable or retry >= policy.max_retries:
-                if retry:
-                    error.args = (f"{error.args[0]} (gave up after {retry + 1} attempts)",)
-                raise error from exc
-        await asyncio.sleep(policy.delay(retry))
-        retry += 1
 
 
 class JsonClient:
@@ -209,26 +155,31 @@ class JsonClient:
     async def json(self, method: str, path: str, payload: Any = None) -> Any:
         """Send one request and parse a 2xx JSON answer; 4xx and bad JSON become `BackendResponseError`."""
         response = await self.request(method, path, payload)
-        url = self.endpoint.url(path)
-        if response.status_code >= 400:
-            raise BackendResponseError(
-                f"{url} answered {response.status_code}: {error_message(response.text)}",
-                url=url,
-                status_code=response.status_code,
-            )
-        try:
-            return response.json()
-        except ValueError as exc:
-            snippet = error_message(response.text, limit=80)
-            raise BackendResponseError(
-                f"{url} answered {response.status_code} with a body that is not JSON ({snippet!r}); "
-                "is this really the server you meant?",
-                url=url,
-                status_code=response.status_code,
-            ) from exc
+        return expect_json(response, self.endpoint.url(path))
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def expect_json(response: httpx.Response, url: str) -> Any:
+    """The JSON body of an answer below 400; an error status or a body that is not JSON raises
+    `BackendResponseError` naming `url`."""
+    if response.status_code >= 400:
+        raise BackendResponseError(
+            f"{url} answered {response.status_code}: {error_message(response.text)}",
+            url=url,
+            status_code=response.status_code,
+        )
+    try:
+        return response.json()
+    except ValueError as exc:
+        snippet = error_message(response.text, limit=80)
+        raise BackendResponseError(
+            f"{url} answered {response.status_code} with a body that is not JSON ({snippet!r}); "
+            "is this really the server you meant?",
+            url=url,
+            status_code=response.status_code,
+        ) from exc
 
 
 def revalidate(requests: Sequence[GenerationRequest], url: str) -> list[GenerationRequest]:

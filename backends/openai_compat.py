@@ -12,7 +12,7 @@ server is behind the URL:
 * logprobs: requested when asked; a server that omits them yields `Completion.logprobs = None`;
 * `usage.prompt_tokens_details.cached_tokens` is reported when the server sends it.
 
-The SDK's own retries are off: `_http.with_retries` applies the same bounded backoff and the same
+The SDK's own retries are off: `retry.with_retries` applies the same bounded backoff and the same
 one-line errors as the SGLang client.
 """
 
@@ -27,7 +27,7 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI
 
-from ponder.backends._http import RetryPolicy, revalidate, with_retries
+from ponder.backends._http import http_base_url, revalidate
 from ponder.backends.base import (
     BaseBackend,
     Capabilities,
@@ -44,6 +44,7 @@ from ponder.backends.errors import (
     BackendUnavailableError,
     ModelNotFoundError,
 )
+from ponder.backends.retry import RetryPolicy, with_retries
 from ponder.backends.settings import BackendSettings
 
 DEFAULT_CAPABILITIES = Capabilities(
@@ -84,13 +85,10 @@ class OpenAICompatBackend(BaseBackend):
         continue_final_message: bool = False,
         max_concurrency: int = 16,
     ) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            raise BackendConfigError(
-                f"OpenAI-compatible URL {base_url!r} must start with http:// or https://"
-            )
+        base = http_base_url(base_url, server="OpenAI-compatible")
         if max_concurrency < 1:
             raise BackendConfigError(f"max_concurrency must be at least 1, got {max_concurrency}")
-        self.base_url = base_url.rstrip("/")
+        self.base_url = base
         self.model = model
         self._timeout = openai.Timeout(timeout_s, connect=connect_timeout_s)
         self._client = AsyncOpenAI(

@@ -32,8 +32,9 @@ import httpx
 from ponder.backends._http import (
     Endpoint,
     JsonClient,
-    RetryPolicy,
     error_message,
+    expect_json,
+    http_base_url,
     map_httpx_error,
     revalidate,
 )
@@ -49,6 +50,7 @@ from ponder.backends.base import (
 )
 from ponder.backends.chat_templates import TEMPLATES, ChatTemplate, chatml
 from ponder.backends.errors import BackendConfigError, BackendResponseError
+from ponder.backends.retry import RetryPolicy
 from ponder.backends.settings import BackendSettings
 
 DEFAULT_URL = "http://127.0.0.1:30000"
@@ -127,8 +129,7 @@ class SGLangBackend(BaseBackend):
         api_key: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise BackendConfigError(f"SGLang URL {url!r} must start with http:// or https://")
+        base = http_base_url(url, server="SGLang")
         if top_k is not None and top_k != -1 and top_k < 1:
             raise BackendConfigError(f"top_k={top_k} is invalid for SGLang at {url}: use -1 (off) or >= 1")
         if any(t < 0 for t in stop_token_ids):
@@ -138,7 +139,7 @@ class SGLangBackend(BaseBackend):
                 known = ", ".join(sorted(TEMPLATES))
                 raise BackendConfigError(f"unknown chat template {chat_template!r}; choose one of: {known}")
             chat_template = TEMPLATES[chat_template]
-        self.url = url.rstrip("/")
+        self.url = base
         self._template = chat_template
         self._top_k = top_k
         self._stop_token_ids = list(stop_token_ids)
@@ -190,7 +191,7 @@ class SGLangBackend(BaseBackend):
             # Absent (older SGLang) or shaped differently: fall back to sending text, once and for all.
             self._can_tokenize = False
             return None
-        data = _expect_json(response, self._endpoint.url("/v1/tokenize"))
+        data = expect_json(response, self._endpoint.url("/v1/tokenize"))
         tokens = data.get("tokens") if isinstance(data, dict) else None
         if not isinstance(tokens, list) or len(tokens) != len(texts):
             raise _bad_payload(self._endpoint.url("/v1/tokenize"), "`tokens` with one id list per prompt")
@@ -216,7 +217,7 @@ class SGLangBackend(BaseBackend):
         except httpx.HTTPError as exc:
             error, _ = map_httpx_error(exc, url=url, endpoint=self._endpoint)
             raise error from exc
-        data = _expect_json(response, url)
+        data = expect_json(response, url)
         if not isinstance(data, dict):
             raise _bad_payload(url, "a JSON object")
         return data
@@ -247,7 +248,7 @@ class SGLangBackend(BaseBackend):
         if response.status_code == 404:
             path = "/server_info"
             response = await self._http.request("GET", path)
-        data = _expect_json(response, self._endpoint.url(path))
+        data = expect_json(response, self._endpoint.url(path))
         if not isinstance(data, dict):
             raise _bad_payload(self._endpoint.url(path), "a JSON object")
         return data
@@ -398,19 +399,6 @@ class SGLangBackend(BaseBackend):
             got = len(results) if isinstance(results, list) else type(results).__name__
             raise _bad_payload(url, f"{expected} results (got {got})")
         return [_parse_result(r, url) for r in results]
-
-
-def _expect_json(response: httpx.Response, url: str) -> Any:
-    if response.status_code >= 400:
-        raise BackendResponseError(
-            f"{url} answered {response.status_code}: {error_message(response.text)}",
-            url=url,
-            status_code=response.status_code,
-        )
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise _bad_payload(url, "JSON") from exc
 
 
 def _bad_payload(url: str, expected: str) -> BackendResponseError:

@@ -118,18 +118,25 @@ def parse_args_map(specs: list[str]) -> dict[str, list[str]]:
     return out
 
 
+MISSED_LINE = re.compile(r"\bMISSED\b|BELOW TARGET", re.IGNORECASE)
+
+
 def summary(runs: list[ScriptRun]) -> str:
+    """Per script: how it ended and its figures; last line: completed scripts and missed targets."""
     lines = ["", "=" * 78, "benchmark summary (each figure with its target)", "=" * 78]
     for run in runs:
-        lines.append(f"[{'ok' if run.ok else 'FAIL'}] {run.name:<12} {run.status}  ({run.seconds:.0f}s)")
+        status = "" if run.ok else f" {run.status}"
+        lines.append(f"[{'ok' if run.ok else 'FAIL'}] {run.name}{status}  ({run.seconds:.0f}s)")
         lines += [f"      {t}" for t in run.target_lines]
         if not run.ok:
             lines += [f"      | {t}" for t in run.tail]
     failed = [r.name for r in runs if not r.ok]
+    missed = sum(1 for r in runs for t in r.target_lines if MISSED_LINE.search(t))
     lines.append("")
     lines.append(
         f"{len(runs) - len(failed)}/{len(runs)} scripts completed"
         + (f"; failed: {', '.join(failed)}" if failed else "")
+        + f"; {missed} figure(s) below target"
     )
     return "\n".join(lines)
 

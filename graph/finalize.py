@@ -9,9 +9,9 @@ from __future__ import annotations
 from ponder.graph.export import export_tree
 from ponder.graph.strategies import Strategy
 from ponder.graph.tree import TreeView
-from ponder.graph.types import SearchResult, Spend
+from ponder.graph.types import SearchResult, Spend, StopReason
 
-_STOP = {"verified": "verified", "budget": "budget", "done": "done"}
+_STOP: dict[str, StopReason] = {"verified": "verified", "budget": "budget", "done": "done"}
 
 
 def build_result(view: TreeView, strategy: Strategy, spend: Spend, stop_reason: str | None) -> SearchResult:
@@ -30,7 +30,7 @@ def build_result(view: TreeView, strategy: Strategy, spend: Spend, stop_reason: 
             f"no candidate passed every hard gate ({failed} failed, {unchecked} not checked by a hard gate); "
             f"chosen by {strategy.describe_choice()}"
         )
-    stop = _STOP.get(stop_reason or "done", "done")
+    stop: StopReason = _STOP.get(stop_reason or "done", "done")
     if stop == "done" and not unfailed:
         stop = "exhausted"
     candidates = [

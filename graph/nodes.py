@@ -8,9 +8,9 @@ so the state stays checkpointable.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ponder.backends.base import BaseBackend, GenerationRequest
 from ponder.backends.errors import BackendResponseError
@@ -27,7 +27,12 @@ from ponder.graph.tree import ROOT_ID, TreeView, new_node, node_id
 from ponder.graph.types import SearchConfig, SearchTask, Spend
 from ponder.verifiers.base import BaseVerifier
 
-GraphNode = Callable[[SearchState], Awaitable[dict[str, Any]]]
+
+class GraphNode(Protocol):
+    """One graph node. A protocol rather than a `Callable` alias: LangGraph's `add_node` overloads
+    match a node by its parameter *name* `state`, which a `Callable` type does not carry."""
+
+    def __call__(self, state: SearchState) -> Awaitable[dict[str, Any]]: ...
 
 
 @dataclass(slots=True)

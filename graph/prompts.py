@@ -10,6 +10,7 @@ Two ways to continue a chain, chosen per parent:
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 from ponder.backends.base import BaseBackend, ChatMessage, Completion, GenerationRequest
 from ponder.graph.state import FrontierItem
@@ -67,7 +68,7 @@ def build_request(
     child_depth = parent["depth"] + 1
     last = config.single_step or child_depth >= config.max_depth
     cue = force_cue(task.answer_format) if (last and not config.single_step) else ""
-    common = {
+    common: dict[str, Any] = {
         "n": item["k"],
         "temperature": temperature,
         "top_p": config.top_p if temperature > 0 else 1.0,

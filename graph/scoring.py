@@ -7,6 +7,7 @@ without a verifier call (there is nothing to check) and gets feedback saying how
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from ponder.graph.events import emit
 from ponder.graph.prompts import conditioning
@@ -72,32 +73,21 @@ async def score_pending(
 
 def _emit_scored(node: NodeData, up: NodeData, elapsed_s: float) -> None:
     feedback = up["evidence"].get("feedback")
+    at: dict[str, Any] = {"elapsed_s": elapsed_s, "node_id": node["id"], "depth": node["depth"]}
     emit(
         "node_scored",
-        elapsed_s=elapsed_s,
-        node_id=node["id"],
+        **at,
         parent_id=node["parent"],
-        depth=node["depth"],
         score=up["value"],
         gate=up["gate"],
         data={"step_score": up["score"], "terminal": node["terminal"], "feedback": feedback},
     )
     if up["pruned"]:
-        emit(
-            "node_pruned",
-            elapsed_s=elapsed_s,
-            node_id=node["id"],
-            parent_id=node["parent"],
-            depth=node["depth"],
-            gate="fail",
-            text=feedback,
-        )
+        emit("node_pruned", **at, parent_id=node["parent"], gate="fail", text=feedback)
     elif node["terminal"] and up["gate"] == "pass":
         emit(
             "answer_found",
-            elapsed_s=elapsed_s,
-            node_id=node["id"],
-            depth=node["depth"],
+            **at,
             score=up["value"],
             gate="pass",
             text=node["answer"],

@@ -107,6 +107,10 @@ EventKind = Literal[
     "search_finished",
 ]
 
+StopReason = Literal["verified", "budget", "exhausted", "done"]
+"""Why a search ended: an answer passed its gates (with early stop), the budget ran out, every
+chain failed, or the strategy had nothing left to expand."""
+
 
 class SearchEvent(BaseModel):
     """One thing that happened in a search; the only feed for progress bars, SSE and UIs."""
@@ -148,7 +152,7 @@ class SearchResult(BaseModel):
     node_id: str | None = None
     evidence: dict[str, Any] = Field(default_factory=dict)
     spend: Spend = Field(default_factory=Spend)
-    stop_reason: Literal["verified", "budget", "exhausted", "done"] = "done"
+    stop_reason: StopReason = "done"
     tree: dict[str, Any] = Field(default_factory=dict)
     """The exported tree (see `ponder.graph.export`), JSON-serialisable."""
     strategy: str = ""

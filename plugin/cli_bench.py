@@ -17,7 +17,7 @@ from typing import Annotated, Any, get_args
 import typer
 
 from ponder.errors import PonderError
-from ponder.plugin.bench.datasets import SUITES, get_suite
+from ponder.plugin.bench import SUITE_NAMES
 from ponder.plugin.cli import err_console, fail
 
 
@@ -57,7 +57,7 @@ def _command(plan: Any, backend: str | None, backend_url: str | None, folder: Pa
 
 
 def bench(
-    suite: Annotated[str, typer.Option("--suite", help=f"One of: {', '.join(SUITES)}.")] = "gsm8k",
+    suite: Annotated[str, typer.Option("--suite", help=f"One of: {', '.join(SUITE_NAMES)}.")] = "gsm8k",
     data: Annotated[
         Path | None,
         typer.Option("--data", help="The suite's data file (default: its dev split in ../shared/datasets)."),
@@ -85,10 +85,18 @@ def bench(
     out: Annotated[
         Path | None, typer.Option("--out", help="Results folder (default: bench-results/<suite>).")
     ] = None,
+    summary_only: Annotated[
+        bool,
+        typer.Option(
+            "--summary-only",
+            help="Run nothing: summarize and plot every result of the suite already in --out.",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on stderr.")] = False,
 ) -> None:
     """Run a benchmark suite through ponder's workflows and report accuracy vs tokens per item."""
     from ponder.graph.types import StrategyName
+    from ponder.plugin.bench.datasets import BenchItem, get_suite
     from ponder.plugin.bench.plot import plot_accuracy
     from ponder.plugin.bench.report import format_table, summarize, write_summary
     from ponder.plugin.bench.runner import BenchPlan, BenchProgress, run_bench, write_run_info
@@ -114,21 +122,32 @@ def bench(
     )
 
     async def run() -> list[dict[str, Any]]:
-        spec = get_suite(suite)
         items = plan.items()
-        settings = load_settings({"backend": {"kind": backend, "url": backend_url}})
         store = ResultStore(folder / RESULTS_FILE)
-        async with open_runtime(settings, need_sandbox=spec.workflow != "solve") as rt:
-            write_run_info(folder, plan, rt, _command(plan, backend, backend_url, folder))
-            total = len(items) * len(plan.cells())
-            with BenchProgress(total, label=f"bench {suite}", enabled=not quiet) as progress:
-                await run_bench(plan, rt, store, on_result=progress)
+        if summary_only:
+            # Every result of the suite in the folder: runs with other grids add up to one table.
+            found = [r for r in store.results() if r.suite == suite]
+            if not found:
+                raise PonderError(
+                    f"no {suite} results in {store.path} to summarize; run without --summary-only"
+                )
+            return summarize(found)
+        await _run(items, store)
         wanted = {
             (suite, item.item_id, strategy, budget, seed)
             for item in items
             for strategy, budget, seed in plan.cells()
         }
         return summarize([r for r in store.results() if r.key in wanted])
+
+    async def _run(items: list[BenchItem], store: ResultStore) -> None:
+        spec = get_suite(suite)
+        settings = load_settings({"backend": {"kind": backend, "url": backend_url}})
+        async with open_runtime(settings, need_sandbox=spec.workflow != "solve") as rt:
+            write_run_info(folder, plan, rt, _command(plan, backend, backend_url, folder))
+            total = len(items) * len(plan.cells())
+            with BenchProgress(total, label=f"bench {suite}", enabled=not quiet) as progress:
+                await run_bench(plan, rt, store, on_result=progress)
 
     try:
         rows = asyncio.run(run())

@@ -159,13 +159,14 @@ def _token_edits(
     pos: _Positions,
     operator: str,
     line: int,
-    gap_start: int,
-    gap_end: int,
+    left: ast.AST,
+    right: ast.AST,
     token: re.Pattern[str],
     current: str,
     alternatives: Collection[str],
 ) -> Iterator[_Edit]:
     """Edits replacing the operator token found between two operands (the gap holds only it)."""
+    gap_start, gap_end = pos.span(left)[1], pos.span(right)[0]
     gap = pos.text(gap_start, gap_end)
     found = [m for m in token.finditer(gap) if re.sub(r"\s+", " ", m.group()) == current]
     if len(found) != 1:
@@ -212,8 +213,8 @@ class _Collector(ast.NodeVisitor):
                 self.pos,
                 "flip-comparison",
                 node.lineno,
-                self.pos.span(left)[1],
-                self.pos.span(right)[0],
+                left,
+                right,
                 _CMP_TOKEN,
                 current,
                 _CMP_ALTERNATIVES[current],
@@ -225,18 +226,7 @@ class _Collector(ast.NodeVisitor):
 
     # swap-arithmetic and swap-operands
     def visit_BinOp(self, node: ast.BinOp) -> None:
-        current = _BIN_TEXT.get(type(node.op))
-        if current is not None:
-            self.edits += _token_edits(
-                self.pos,
-                "swap-arithmetic",
-                node.lineno,
-                self.pos.span(node.left)[1],
-                self.pos.span(node.right)[0],
-                _BIN_TOKEN,
-                current,
-                _BIN_ALTERNATIVES[current],
-            )
+        current = self._swap_arithmetic(node.op, node.lineno, node.left, node.right)
         if isinstance(node.op, _NON_COMMUTATIVE) and current is not None:
             start, end = self.pos.span(node)
             swapped = f"{_wrap(self.pos, node.right)} {current} {_wrap(self.pos, node.left)}"
@@ -244,19 +234,27 @@ class _Collector(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
-        current = _BIN_TEXT.get(type(node.op))
+        self._swap_arithmetic(node.op, node.lineno, node.target, node.value, suffix="=")
+        self.generic_visit(node)
+
+    def _swap_arithmetic(
+        self, op: ast.operator, line: int, left: ast.AST, right: ast.AST, *, suffix: str = ""
+    ) -> str | None:
+        """Propose the other arithmetic operators for `op` (written `+=` etc. with `suffix="="`);
+        returns the operator's text, or `None` for one this operator does not swap."""
+        current = _BIN_TEXT.get(type(op))
         if current is not None:
             self.edits += _token_edits(
                 self.pos,
                 "swap-arithmetic",
-                node.lineno,
-                self.pos.span(node.target)[1],
-                self.pos.span(node.value)[0],
+                line,
+                left,
+                right,
                 _BIN_TOKEN,
-                current + "=",
-                [alt + "=" for alt in _BIN_ALTERNATIVES[current]],
+                current + suffix,
+                [alt + suffix for alt in _BIN_ALTERNATIVES[current]],
             )
-        self.generic_visit(node)
+        return current
 
     # swap-boolean: every `and` of one BoolOp becomes `or` together, so precedence is unchanged
     def visit_BoolOp(self, node: ast.BoolOp) -> None:
@@ -265,11 +263,8 @@ class _Collector(ast.NodeVisitor):
         parts: list[str] = []
         cursor = start
         for left, right in zip(node.values, node.values[1:], strict=False):
-            gap_start, gap_end = self.pos.span(left)[1], self.pos.span(right)[0]
             edits = list(
-                _token_edits(
-                    self.pos, "swap-boolean", node.lineno, gap_start, gap_end, _BOOL_TOKEN, current, [alt]
-                )
+                _token_edits(self.pos, "swap-boolean", node.lineno, left, right, _BOOL_TOKEN, current, [alt])
             )
             if len(edits) != 1:
                 break

@@ -40,7 +40,10 @@ class ReasoningOutput(TypedDict, total=False):
     """The search summary (status, verified, reason, spend) of the latest reply."""
 
 
-class ReasoningState(SearchState, total=False):
+# mypy run on the source folders (`mypy plugin graph …`) cannot follow setuptools' editable-install
+# finder, so `ponder.*` imports are Any there and a TypedDict base looks like `object`; run on the
+# `ponder` package itself, this line checks clean.
+class ReasoningState(SearchState, total=False):  # type: ignore[call-arg]
     """The search's channels plus the conversation; only `messages` and `ponder` leave the graph."""
 
     messages: Annotated[list[AnyMessage], add_messages]

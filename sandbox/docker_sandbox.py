@@ -37,10 +37,10 @@ from ponder.sandbox.runner import (
     HARNESS_SOURCE,
     KILL_GRACE_S,
     PYTEST_INI,
-    REPORT_SLACK,
     harness_spec,
     parse_harness,
     pytest_command,
+    report_cap,
 )
 from ponder.sandbox.settings import DEFAULT_IMAGE, SandboxSettings
 from ponder.sandbox.threaded import ThreadedSandbox
@@ -325,7 +325,7 @@ class DockerSandbox(ThreadedSandbox):
                 f"{SANDBOX_UID}:{SANDBOX_UID}",
                 stdin,
                 limits.timeout_s + HOST_GRACE_S,
-                cap=2 * limits.output_bytes + REPORT_SLACK,
+                cap=report_cap(limits),
             )
             result, report = parse_harness(
                 done.stdout,

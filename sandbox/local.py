@@ -22,10 +22,10 @@ from ponder.sandbox.runner import (
     HARNESS_SOURCE,
     KILL_GRACE_S,
     PYTEST_INI,
-    REPORT_SLACK,
     harness_spec,
     parse_harness,
     pytest_command,
+    report_cap,
 )
 from ponder.sandbox.threaded import ThreadedSandbox
 from ponder.sandbox.types import ExecResult, Limits, MiB
@@ -110,7 +110,7 @@ class LocalSandbox(ThreadedSandbox):
                 timeout=limits.timeout_s + KILL_GRACE_S + 2,
                 check=False,
             )
-            stdout, code = proc.stdout[: 2 * limits.output_bytes + REPORT_SLACK], proc.returncode
+            stdout, code = proc.stdout[: report_cap(limits)], proc.returncode
         except subprocess.TimeoutExpired:
             stdout, code, host_killed = b"", 137, True
         return parse_harness(

@@ -23,6 +23,11 @@ KILL_GRACE_S = 1.0
 """`timeout -k` grace inside the sandbox before SIGKILL."""
 
 
+def report_cap(limits: Limits) -> int:
+    """Bytes of harness stdout a sandbox reads: both streams at their cap plus the report's slack."""
+    return 2 * limits.output_bytes + REPORT_SLACK
+
+
 def pytest_command(python: str, ini_path: str, targets: Sequence[str]) -> list[str]:
     return [python, "-B", "-m", "pytest", "-c", ini_path, *PYTEST_ARGS, *targets]
 

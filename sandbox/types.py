@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -28,8 +29,9 @@ class Limits:
     """Size of the writable work dir and /tmp."""
 
 
-Files = dict[str, str | bytes]
-"""Relative path -> content. Paths must stay inside the work dir."""
+Files = Mapping[str, str | bytes]
+"""Relative path -> content. Paths must stay inside the work dir. A read-only `Mapping` so that
+callers can pass a `dict[str, str]` (a `dict` type is invariant in its values)."""
 
 
 @dataclass(slots=True, kw_only=True)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from ponder.plugin.bench import SUITE_NAMES
 from ponder.plugin.bench.datasets import (
     DEFAULT_DATA_DIR,
     SUITES,
@@ -26,7 +27,6 @@ from ponder.plugin.bench.datasets import (
     number_text,
 )
 from ponder.sandbox import LocalSandbox
-from ponder.sandbox.types import Limits
 
 pytestmark = pytest.mark.filterwarnings("ignore:LocalSandbox runs code:RuntimeWarning")
 
@@ -82,6 +82,7 @@ def _perturbed(item: BenchItem) -> list[str]:
 
 
 def test_every_dev_file_loads_with_the_documented_size() -> None:
+    assert tuple(SUITES) == SUITE_NAMES == tuple(SIZES)
     for name, size in SIZES.items():
         items = load_items(name)
         assert len(items) == size, name
@@ -166,11 +167,28 @@ async def test_one_looping_candidate_does_not_cost_the_others_their_verdict(
 ) -> None:
     item = load_items("humanevalfix")[0]
     looping = item.record["declaration"] + "    while True:\n        pass\n"
-    quick = Limits(timeout_s=4.0)
     verdicts = await check_code_many(
-        [(item, item.gold), (item, looping), (item, None)], local_sandbox, limits=quick, single_limits=quick
+        [(item, item.gold), (item, looping), (item, None)], local_sandbox, candidate_timeout_s=2.0
     )
     assert verdicts == [True, False, False]
+
+
+_SABOTAGE = """
+import pathlib
+
+for path in pathlib.Path(".").glob("cand_*.py"):
+    try:
+        path.write_text("")  # every other candidate would now 'pass'
+    except OSError:
+        pass
+"""
+
+
+async def test_a_candidate_cannot_make_another_one_pass(local_sandbox: LocalSandbox) -> None:
+    item = load_items("humanevalfix")[0]
+    buggy = item.record["declaration"] + item.record["buggy_solution"]
+    verdicts = await check_code_many([(item, item.gold + _SABOTAGE), (item, buggy)], local_sandbox)
+    assert verdicts == [True, False]
 
 
 async def test_code_suites_need_a_sandbox() -> None:

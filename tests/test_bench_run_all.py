@@ -31,6 +31,7 @@ def scripts(tmp_path: Path) -> Path:
     folder.mkdir()
     (folder / "bench_alpha.py").write_text(
         "import sys\nprint('decode: 120.0 tokens/s (target >= 100)')\nprint('detail line')\n"
+        "print('warm p50 0.3 s   target <= 0.15   MISSED')\n"
         "print('args:', sys.argv[1:])\n"
     )
     (folder / "bench_broken.py").write_text("print('starting')\nraise SystemExit(3)\n")
@@ -54,16 +55,16 @@ def test_every_script_runs_and_failures_are_reported(
     summary = out[out.index("benchmark summary") :]
     assert "[ok] alpha" in summary and "decode: 120.0 tokens/s (target >= 100)" in summary
     assert "detail line" not in summary  # only figures with targets are repeated
-    assert "[FAIL] broken       failed (exit 3)" in summary and "| starting" in summary
-    assert "[FAIL] hangs        timed out after 3s" in summary
-    assert "1/3 scripts completed; failed: broken, hangs" in summary
+    assert "[FAIL] broken failed (exit 3)" in summary and "| starting" in summary
+    assert "[FAIL] hangs timed out after 3s" in summary
+    assert "1/3 scripts completed; failed: broken, hangs; 1 figure(s) below target" in summary
     assert "args: ['--fast', '--n', '2']" in out
 
 
 def test_only_and_skip_select_scripts(scripts: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run_all = _load()
     assert run_all.main(["--folder", str(scripts), "--only", "alpha"]) == 0
-    assert "1/1 scripts completed" in capsys.readouterr().out
+    assert "1/1 scripts completed; 1 figure(s) below target" in capsys.readouterr().out
     assert run_all.main(["--folder", str(scripts), "--skip", "alpha,broken,hangs"]) == 1
 
 

@@ -9,31 +9,15 @@ small, and one-line errors for bad input.
 from __future__ import annotations
 
 import hashlib
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from ponder.plugin import cli_repair
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "buggy_project"
-BUG = "range(len(values) - window)"
-FIX = "range(len(values) - window + 1)"
-
-
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def root() -> None:
-        """Test root so that subcommands keep their names."""
-
-    cli_repair.register(app)
-    return app
+from tests._repair import BUG, FIX, cli_app, copy_example
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -56,9 +40,7 @@ def _pytest(folder: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    target = tmp_path / "proj"
-    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__", "*.md"))
-    return target
+    return copy_example(tmp_path)
 
 
 @pytest.fixture
@@ -78,7 +60,7 @@ def test_repair_prints_a_verified_diff_then_applies_it(
     assert _pytest(project).returncode == 1  # the example really is broken
 
     report = tmp_path / "report"
-    result = CliRunner().invoke(_app(), ["repair", str(project), "--report", str(report), "--quiet"])
+    result = CliRunner().invoke(cli_app(), ["repair", str(project), "--report", str(report), "--quiet"])
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert out.startswith("--- a/stats.py\n+++ b/stats.py\n")
@@ -89,14 +71,14 @@ def test_repair_prints_a_verified_diff_then_applies_it(
     assert _digest(project) == before  # nothing written without --apply
     assert {p.name for p in report.iterdir()} >= {"tree.json", "report.html"}
 
-    result = CliRunner().invoke(_app(), ["repair", str(project), "--apply", "--quiet"])
+    result = CliRunner().invoke(cli_app(), ["repair", str(project), "--apply", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "applied to stats.py (backup: " in result.stdout
     assert FIX in (project / "stats.py").read_text()
     assert BUG + ":" in (project / "stats.py.orig").read_text()
     assert _pytest(project).returncode == 0, "the applied fix must make the suite pass"
 
-    result = CliRunner().invoke(_app(), ["repair", str(project), "--quiet"])
+    result = CliRunner().invoke(cli_app(), ["repair", str(project), "--quiet"])
     assert result.exit_code == 0 and "nothing to repair: all 6 tests already pass" in result.stdout
 
 
@@ -106,7 +88,7 @@ def test_budget_too_small_is_no_fix_and_leaves_files_untouched(project: Path, re
     before = _digest(project)
     args = ["repair", "--file", str(project / "stats.py"), "--tests", str(project / "test_stats.py")]
     args += ["--mutants", "0", "--max-expansions", "1", "--max-tokens", "48", "--apply", "--quiet"]
-    result = CliRunner().invoke(_app(), args)
+    result = CliRunner().invoke(cli_app(), args)
     assert result.exit_code == cli_repair.EXIT_NO_FIX, result.output
     assert "no verified fix for stats.py within the budget" in result.stdout
     assert "tests: 4/6 passed → 4/6 passed" in result.stdout
@@ -126,7 +108,7 @@ def test_budget_too_small_is_no_fix_and_leaves_files_untouched(project: Path, re
 )
 def test_bad_input_is_a_one_line_error_with_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
     (tmp_path / "m.py").write_text("x = 1\n")
-    result = CliRunner().invoke(_app(), ["repair", *(a.format(tmp=tmp_path) for a in args)])
+    result = CliRunner().invoke(cli_app(), ["repair", *(a.format(tmp=tmp_path) for a in args)])
     assert result.exit_code == 2
     text = " ".join(result.stderr.split())
     assert text.startswith("error: ") and message in text

@@ -6,7 +6,6 @@ still run for real (pytest in `LocalSandbox`), so "verified" always means the su
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -27,19 +26,14 @@ from ponder.plugin.runtime import Runtime, open_runtime
 from ponder.plugin.settings import PonderSettings
 from ponder.sandbox import LocalSandbox
 from ponder.sandbox.types import ExecResult, TestOutcome, TestReport
+from tests._repair import BUG, FIX, copy_example
 
 pytestmark = pytest.mark.filterwarnings("ignore:LocalSandbox runs code:RuntimeWarning")
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "buggy_project"
-BUG = "range(len(values) - window)"
-FIX = "range(len(values) - window + 1)"
 
 
 @pytest.fixture
 def project_dir(tmp_path: Path) -> Path:
-    target = tmp_path / "proj"
-    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__", "*.md"))
-    return target
+    return copy_example(tmp_path)
 
 
 @pytest.fixture

@@ -65,5 +65,7 @@ def test_missing_explicit_config_file(tmp_path: Path) -> None:
 
 
 def test_unset_flags_in_a_section_the_lower_layers_never_mention(tmp_path: Path) -> None:
-    s = load_settings({"backend": {"n_ctx": None, "url": None}}, config_file=None, environ={"PONDER_CONFIG": "x"})
+    s = load_settings(
+        {"backend": {"n_ctx": None, "url": None}}, config_file=None, environ={"PONDER_CONFIG": "x"}
+    )
     assert s.backend.n_ctx == 8192

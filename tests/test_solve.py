@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from ponder.graph.testing import Context, ScriptedBackend
 from ponder.graph.types import Budget, SearchConfig
-from ponder.plugin import cli_repair
 from ponder.plugin.runtime import open_runtime
 from ponder.plugin.settings import PonderSettings
 from ponder.plugin.solve import SolveOutcome, build_solve_task, solve_question
 from ponder.verifiers.math import math_equal
+from tests._repair import cli_app
 
 
 async def _solve(
@@ -64,23 +63,12 @@ def test_task_carries_the_reference_and_answer_format() -> None:
     assert build_solve_task("q?").verify.inputs == {}
 
 
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def root() -> None:
-        """Test root so that subcommands keep their names."""
-
-    cli_repair.register(app)
-    return app
-
-
 @pytest.mark.model
 def test_solve_command_on_the_embedded_model(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("llama_cpp")
     monkeypatch.setenv("PONDER_BACKEND_N_CTX", "2048")
     args = ["solve", "What is 2 + 3?", "--reference", "5", "--strategy", "greedy", "--max-expansions", "2"]
-    result = CliRunner().invoke(_app(), [*args, "--max-tokens", "160", "--json", "--quiet"])
+    result = CliRunner().invoke(cli_app(), [*args, "--max-tokens", "160", "--json", "--quiet"])
     assert result.exit_code in (0, 1), result.output
     summary = json.loads(result.stdout)
     assert summary["tokens"] > 0 and summary["expansions"] <= 2
@@ -94,7 +82,7 @@ def test_solve_command_on_the_embedded_model(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_solve_command_rejects_bad_settings_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PONDER_SEARCH_N", "0")
-    result = CliRunner().invoke(_app(), ["solve", "1 + 1?", "--quiet"])
+    result = CliRunner().invoke(cli_app(), ["solve", "1 + 1?", "--quiet"])
     assert result.exit_code == 2
     message = " ".join(result.stderr.split())  # rich may wrap the line at the terminal width
     assert message.startswith("error: invalid setting search.n=0 from environment")

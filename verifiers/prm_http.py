@@ -26,6 +26,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ponder.backends.retry import RetryableStatus, RetryPolicy, server_error, with_retries
 from ponder.verifiers.base import BaseVerifier
 from ponder.verifiers.errors import VerifierError
 from ponder.verifiers.step_format import PLAIN, QWEN_MATH_PRM, StepFormat, get_step_format
@@ -97,70 +98,88 @@ class RewardServerSettings(BaseModel):
 
 
 class _JsonClient:
-    """POSTs JSON with explicit timeouts and retries; every failure becomes a `RewardServerError`."""
+    """POSTs JSON with explicit timeouts and the backends' retry loop (429 and 5xx are retried too);
+    every failure becomes a `RewardServerError`."""
 
     def __init__(self, settings: RewardServerSettings, client: httpx.AsyncClient | None) -> None:
         self._settings = settings
         self._base = settings.url.rstrip("/")
         self._own = client is None
+        # Uncapped: `backoff_s` and `max_retries` (at most 10) are what bound the waits here.
+        self._policy = RetryPolicy(
+            max_retries=settings.max_retries, backoff_s=settings.backoff_s, max_backoff_s=math.inf
+        )
         self._client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s)
         )
 
     async def post(self, path: str, payload: dict[str, Any]) -> Any:
         url = f"{self._base}{path}"
+
+        async def attempt() -> httpx.Response:
+            response = await self._client.post(url, json=payload)
+            if response.status_code == 429 or response.status_code >= 500:
+                raise server_error(response)
+            return response
+
+        response = await with_retries(
+            attempt,
+            policy=self._policy,
+            map_error=lambda exc: self._map_error(exc, url),
+            note_attempts=False,
+        )
+        if response.status_code >= 400:
+            raise self._status_error(url, response.status_code, response.text)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise RewardServerError(
+                f"reward server {url} returned non-JSON: {response.text[:200]!r}; "
+                f"is protocol {self._settings.protocol!r} right for this server?",
+                url=url,
+                status_code=response.status_code,
+            ) from exc
+
+    def _map_error(self, exc: Exception, url: str) -> tuple[RewardServerError, bool]:
+        """A failed attempt → our error, and whether it is worth a retry.
+
+        A retryable error is only raised once the retries are spent, so its message can say how
+        many attempts were made.
+        """
         s = self._settings
         attempts = s.max_retries + 1
-        for attempt in range(attempts):
-            last = attempt == attempts - 1
-            try:
-                response = await self._client.post(url, json=payload)
-            except httpx.TimeoutException as exc:
-                if not isinstance(exc, httpx.ConnectTimeout):
-                    # The server took the request: resending it would only double the wait.
-                    raise RewardServerError(
-                        f"reward server {url} did not answer within {s.timeout_s:g}s "
-                        f"({type(exc).__name__}); raise timeout_s or check the server's load",
-                        url=url,
-                    ) from exc
-                if not last:
-                    await asyncio.sleep(s.backoff_s * 2**attempt)
-                    continue
-                raise RewardServerError(
-                    f"reward server {url} unreachable: no connection within {s.connect_timeout_s:g}s after "
-                    f"{attempts} attempts; check the host and port or raise connect_timeout_s",
-                    url=url,
-                ) from exc
-            except httpx.TransportError as exc:
-                if not last:
-                    await asyncio.sleep(s.backoff_s * 2**attempt)
-                    continue
-                raise RewardServerError(
-                    f"reward server {url} unreachable after {attempts} attempts ({type(exc).__name__}: "
-                    f"{exc}); start it (e.g. `python -m sglang.launch_server --model-path <reward model> "
-                    "--is-embedding`) or fix the URL",
-                    url=url,
-                ) from exc
-            if (response.status_code == 429 or response.status_code >= 500) and not last:
-                await asyncio.sleep(s.backoff_s * 2**attempt)
-                continue
-            if response.status_code >= 400:
-                raise RewardServerError(
-                    f"reward server {url} answered HTTP {response.status_code}: {response.text[:200]!r}; "
-                    f"check that it serves a reward model for protocol {s.protocol!r} (model={s.model!r})",
-                    url=url,
-                    status_code=response.status_code,
-                )
-            try:
-                return response.json()
-            except ValueError as exc:
-                raise RewardServerError(
-                    f"reward server {url} returned non-JSON: {response.text[:200]!r}; "
-                    f"is protocol {s.protocol!r} right for this server?",
-                    url=url,
-                    status_code=response.status_code,
-                ) from exc
-        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+        if isinstance(exc, RetryableStatus):
+            return self._status_error(url, exc.status_code, exc.body), True
+        if isinstance(exc, httpx.ConnectTimeout):
+            msg = (
+                f"reward server {url} unreachable: no connection within {s.connect_timeout_s:g}s after "
+                f"{attempts} attempts; check the host and port or raise connect_timeout_s"
+            )
+            return RewardServerError(msg, url=url), True
+        if isinstance(exc, httpx.TimeoutException):
+            # The server took the request: resending it would only double the wait.
+            msg = (
+                f"reward server {url} did not answer within {s.timeout_s:g}s "
+                f"({type(exc).__name__}); raise timeout_s or check the server's load"
+            )
+            return RewardServerError(msg, url=url), False
+        if isinstance(exc, httpx.TransportError):
+            msg = (
+                f"reward server {url} unreachable after {attempts} attempts ({type(exc).__name__}: "
+                f"{exc}); start it (e.g. `python -m sglang.launch_server --model-path <reward model> "
+                "--is-embedding`) or fix the URL"
+            )
+            return RewardServerError(msg, url=url), True
+        raise exc
+
+    def _status_error(self, url: str, status_code: int, body: str) -> RewardServerError:
+        s = self._settings
+        return RewardServerError(
+            f"reward server {url} answered HTTP {status_code}: {body[:200]!r}; "
+            f"check that it serves a reward model for protocol {s.protocol!r} (model={s.model!r})",
+            url=url,
+            status_code=status_code,
+        )
 
     def shape_error(self, path: str, problem: str) -> RewardServerError:
         url = f"{self._base}{path}"

@@ -4,16 +4,16 @@ Checkers judge the answer a workflow returns (the text after "Answer:" for solve
 module for repair/codegen) against the record's gold answer, following the source's published
 rule (see ``../shared/datasets/README.md``):
 
-=================  ==========  ================================================================
+=================  ==========  ==========================================================================
 suite              workflow    correct when
-=================  ==========  ================================================================
+=================  ==========  ==========================================================================
 gsm8k              solve       equals the number after ``#### `` (commas stripped)
 tatqa              analyze     within 1% relative or 0.01 absolute, in the same scale
 financemath        analyze     same sign, within 1% relative of ``ground_truth`` (or equal at its 3 decimals)
 theoremqa          analyze     by ``Answer_type``: float 1% relative, integer exact, bool
 humanevalfix       repair      ``declaration + fixed function + test`` runs clean
 humaneval          codegen     ``prompt imports + completion + test + check(entry_point)`` runs clean
-=================  ==========  ================================================================
+=================  ==========  ==========================================================================
 
 The checkers never see the search's verification: a "verified" answer that is wrong still counts
 as wrong, which is what makes verification rate and accuracy separately visible in the report.
@@ -26,6 +26,7 @@ import gzip
 import importlib.resources
 import json
 import math
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,12 +41,13 @@ from ponder.verifiers.math import math_equal
 
 Workflow = Literal["solve", "analyze", "repair", "codegen"]
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
-"""`<clone>/../shared/datasets`: the dev splits sit next to the clone, read-only."""
+DEFAULT_DATA_DIR = Path(
+    os.environ.get("PONDER_DATASETS", Path(__file__).resolve().parents[2].parent / "shared" / "datasets")
+)
+"""`<clone>/../shared/datasets` (the dev splits sit next to the clone, read-only), or $PONDER_DATASETS."""
 
-CODE_BATCH_LIMITS = Limits(timeout_s=30.0, memory_mb=1024, pids=256)
-"""One pytest run checks many candidates at once; a run that fails as a whole is redone one by one."""
-CODE_SINGLE_LIMITS = Limits(timeout_s=10.0, memory_mb=512)
+CODE_SINGLE_LIMITS = Limits(timeout_s=20.0, memory_mb=512)
+"""A candidate checked alone, after its batch could not be trusted."""
 
 
 class BenchDataError(PonderError, ValueError):
@@ -300,36 +302,64 @@ def code_program(item: BenchItem, answer: str) -> str:
     return f"{head}\n{answer}\n\n{test}\n"
 
 
-def _batch_tests(count: int) -> str:
-    # Importing a candidate module runs its check(); each candidate gets its own test, so one
-    # pytest run yields one trustworthy outcome per candidate (read from JUnit, not from output).
-    lines = ["import importlib", "import pytest", "", ""]
-    lines.append(f"@pytest.mark.parametrize('index', range({count}))")
-    lines += ["def test_candidate(index):", "    importlib.import_module(f'cand_{index}')", ""]
-    return "\n".join(lines)
+CANDIDATE_TIMEOUT_S = 10.0
+"""Seconds one candidate's test program may run inside a batch (buggy code often loops forever)."""
+
+_BATCH_TESTS = """\
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+HERE = pathlib.Path(__file__).resolve().parent
+# Read every candidate before any of them runs: a candidate that rewrites another's file on disk
+# cannot change what is tested.
+SOURCES = [(HERE / f"cand_{{i}}.py").read_text(encoding="utf-8") for i in range({count})]
+
+
+@pytest.mark.parametrize("index", range({count}))
+def test_candidate(index):
+    # Each candidate in its own interpreter: it cannot patch pytest or the other candidates.
+    done = subprocess.run(
+        [sys.executable, "-"], input=SOURCES[index], capture_output=True, text=True, timeout={timeout}
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+"""
+
+
+def _batch_tests(count: int, timeout_s: float = CANDIDATE_TIMEOUT_S) -> str:
+    """One parametrized test per candidate: one trustworthy outcome each, read from JUnit."""
+    return _BATCH_TESTS.format(count=count, timeout=timeout_s)
+
+
+def batch_limits(count: int) -> Limits:
+    """Room for `count` candidates that each use their whole `CANDIDATE_TIMEOUT_S`."""
+    return Limits(timeout_s=min(900.0, 30.0 + CANDIDATE_TIMEOUT_S * count), memory_mb=1024, pids=256)
 
 
 async def check_code_many(
     pairs: Sequence[tuple[BenchItem, str | None]],
     sandbox: BaseSandbox,
     *,
-    limits: Limits = CODE_BATCH_LIMITS,
+    limits: Limits | None = None,
     single_limits: Limits = CODE_SINGLE_LIMITS,
+    candidate_timeout_s: float = CANDIDATE_TIMEOUT_S,
 ) -> list[bool]:
     """Whether each (item, module source) passes the item's own tests, in one sandbox run.
 
-    A batch that cannot be trusted as a whole (a candidate loops forever, exits the interpreter,
-    tampers with the report) is rerun one candidate per run, so one bad candidate never costs the
-    others their verdict.
+    Each candidate runs in its own interpreter with its own timeout, from source read before any
+    candidate starts. A batch that still cannot be trusted as a whole (the run timed out, a
+    candidate killed pytest, the report was tampered with) is rerun one candidate per run, so one
+    bad candidate never costs the others their verdict.
     """
     runnable = [(i, item, ans) for i, (item, ans) in enumerate(pairs) if ans and ans.strip()]
     verdicts = [False] * len(pairs)
     if not runnable:
         return verdicts
     sources = {f"cand_{k}.py": code_program(item, ans) for k, (_, item, ans) in enumerate(runnable)}
-    report = await sandbox.run_tests(
-        sources, {"test_bench_candidates.py": _batch_tests(len(runnable))}, limits
-    )
+    tests = {"test_bench_candidates.py": _batch_tests(len(runnable), candidate_timeout_s)}
+    report = await sandbox.run_tests(sources, tests, limits or batch_limits(len(runnable)))
     outcomes = {t.name: t.outcome for t in report.tests}
     trusted = (
         not report.tampered
@@ -345,7 +375,7 @@ async def check_code_many(
     for i, item, ans in runnable:
         single = await sandbox.run_tests(
             {"cand_0.py": code_program(item, ans)},
-            {"test_bench_candidates.py": _batch_tests(1)},
+            {"test_bench_candidates.py": _batch_tests(1, candidate_timeout_s)},
             single_limits,
         )
         verdicts[i] = single.all_passed

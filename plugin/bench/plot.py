@@ -2,7 +2,9 @@
 
 x = generated tokens per item (measured, not the budget asked for), y = accuracy with its 95%
 Wilson interval; one line per strategy through its budgets. Greedy chain-of-thought is the System-1
-reference: one point, extended as a dashed line so every search curve is read against it.
+reference: one point, extended as a dashed line so every search curve is read against it. A dotted
+line per strategy shows its pass@N oracle (any candidate correct) where it differs: the distance
+between the two is what answer selection loses.
 """
 
 from __future__ import annotations
@@ -48,7 +50,11 @@ def plot_accuracy(rows: Sequence[dict[str, Any]], path: Path, *, title: str | No
             ax.errorbar(xs, ys, yerr=err, fmt="s", color="black", capsize=3, label="greedy CoT (System 1)")
             ax.axhline(ys[0], color="black", linestyle="--", linewidth=1, alpha=0.6)
             continue
-        ax.errorbar(xs, ys, yerr=err, fmt="o-", capsize=3, label=strategy)
+        line = ax.errorbar(xs, ys, yerr=err, fmt="o-", capsize=3, label=strategy)
+        oracle = [100 * p["pass_at_n"] for p in points]
+        if oracle != ys:  # the gap is what a perfect selector among the same candidates would add
+            color = line.lines[0].get_color()
+            ax.plot(xs, oracle, "x:", color=color, alpha=0.8, label=f"{strategy}: pass@N oracle")
     ax.set_xscale("log" if max(xs_all, default=1) > 8 * max(min(xs_all, default=1), 1) else "linear")
     ax.set_xlabel("generated tokens per item (mean)")
     ax.set_ylabel("accuracy (%) with 95% Wilson CI")

@@ -22,17 +22,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ponder.errors import PonderError
 from ponder.graph.types import SearchConfig, SearchResult
+from ponder.plugin.analyze import AnalyzeRequest, analyze
 from ponder.plugin.bench.codegen import SOURCE_PATH, build_codegen_task
 from ponder.plugin.bench.datasets import BenchItem, check_code_many, get_suite, load_items
 from ponder.plugin.bench.store import ItemResult, ResultStore
+from ponder.plugin.repair import Project, repair_project
 from ponder.plugin.runtime import Runtime
+from ponder.plugin.solve import solve_question
+from ponder.plugin.tables import Table, make_table, tatqa_table
 from ponder.sandbox.types import Limits
 
 REFERENCE_STRATEGY = "greedy"
@@ -106,30 +109,26 @@ class BenchRun:
 
 
 async def _solve(item: BenchItem, rt: Runtime, config: SearchConfig, plan: BenchPlan) -> Attempt:
-    from ponder.plugin.solve import solve_question
-
     outcome = await solve_question(item.question, rt, config)
     return Attempt(outcome.answer, outcome.result.status, outcome.verified, outcome.result)
 
 
-def analyze_request(item: BenchItem) -> Any:
+def analyze_request(item: BenchItem) -> AnalyzeRequest:
     """The analyze workflow's request for a finance item, without the reference answer."""
-    from ponder.plugin.analyze import AnalyzeRequest
-    from ponder.plugin.tables import make_table, tatqa_table
-
     record = item.record
     if item.suite == "tatqa":
         tables = [tatqa_table(record["table"])]
         paragraphs = [str(p) for p in record.get("paragraphs") or []]
     elif item.suite == "financemath":
-        tables = [_markdown_table(t, f"table{i}", make_table) for i, t in enumerate(record["tables"])]
+        tables = [markdown_table(t, f"table{i}") for i, t in enumerate(record["tables"])]
         paragraphs = []
     else:
         tables, paragraphs = [], []
     return AnalyzeRequest(question=item.question, tables=tables, paragraphs=paragraphs)
 
 
-def _markdown_table(text: str, name: str, make_table: Callable[..., Any]) -> Any:
+def markdown_table(text: str, name: str) -> Table:
+    """A FinanceMath markdown table: the first row is the header, the |---| rule is dropped."""
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip().startswith("|")]
     cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
     body = [row for row in cells if not all(set(c) <= set("-: ") for c in row)]
@@ -137,16 +136,12 @@ def _markdown_table(text: str, name: str, make_table: Callable[..., Any]) -> Any
 
 
 async def _analyze(item: BenchItem, rt: Runtime, config: SearchConfig, plan: BenchPlan) -> Attempt:
-    from ponder.plugin.analyze import analyze
-
     outcome = await analyze(analyze_request(item), rt, config)
     return Attempt(outcome.answer, outcome.status, outcome.verified, outcome.result)
 
 
-def repair_project_of(item: BenchItem) -> Any:
+def repair_project_of(item: BenchItem) -> Project:
     """A HumanEvalFix record as a one-file project: the buggy module and its test as pytest."""
-    from ponder.plugin.repair import Project
-
     record = item.record
     entry = record["entry_point"]
     test = record["test"].rstrip().removesuffix(f"check({entry})").rstrip()
@@ -160,8 +155,6 @@ def repair_project_of(item: BenchItem) -> Any:
 
 
 async def _repair(item: BenchItem, rt: Runtime, config: SearchConfig, plan: BenchPlan) -> Attempt:
-    from ponder.plugin.repair import repair_project
-
     project = repair_project_of(item)
     outcome = await repair_project(project, rt, config, max_mutants=plan.mutants, limits=REPAIR_LIMITS)
     if outcome.status == "fixed":
