@@ -29,6 +29,23 @@ from rich.progress import (
 from ponder.graph.types import SearchEvent
 
 
+def progress_bar(console: Console, *, spinner: bool, transient: bool, enabled: bool) -> Progress:
+    """The one progress-bar layout every ponder surface uses: label, bar, done/total, detail, elapsed.
+
+    The task's `detail` field carries the running summary (best score, accuracy so far).
+    """
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+    ]
+    if spinner:
+        columns.insert(0, SpinnerColumn())
+    return Progress(*columns, console=console, transient=transient, disable=not enabled)
+
+
 @dataclass(slots=True)
 class ProgressStats:
     """Running totals read from the events; what the bar shows and what tests assert on."""
@@ -80,17 +97,7 @@ class SearchProgress:
         self._label = label
         self._enabled = enabled
         self._live = enabled and self.console.is_terminal
-        self._progress = Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[detail]}"),
-            TimeElapsedColumn(),
-            console=self.console,
-            transient=True,
-            disable=not self._live,
-        )
+        self._progress = progress_bar(self.console, spinner=True, transient=True, enabled=self._live)
         self._task: TaskID = self._progress.add_task(label, total=max_expansions, detail="")
 
     def __enter__(self) -> SearchProgress:

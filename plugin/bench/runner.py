@@ -24,7 +24,6 @@ from pathlib import Path
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ponder.errors import PonderError
 from ponder.graph.types import SearchConfig, SearchResult
@@ -32,6 +31,7 @@ from ponder.plugin.analyze import AnalyzeRequest, analyze
 from ponder.plugin.bench.codegen import SOURCE_PATH, build_codegen_task
 from ponder.plugin.bench.datasets import BenchItem, check_code_many, get_suite, load_items
 from ponder.plugin.bench.store import ItemResult, ResultStore
+from ponder.plugin.progress import progress_bar
 from ponder.plugin.repair import Project, repair_project
 from ponder.plugin.runtime import Runtime
 from ponder.plugin.solve import solve_question
@@ -309,16 +309,7 @@ class BenchProgress:
     ) -> None:
         self.console = console or Console(stderr=True)
         self._tally: dict[str, list[int]] = {}
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[detail]}"),
-            TimeElapsedColumn(),
-            console=self.console,
-            transient=False,
-            disable=not enabled,
-        )
+        self._progress = progress_bar(self.console, spinner=False, transient=False, enabled=enabled)
         self._task = self._progress.add_task(label, total=total, detail="")
 
     def __enter__(self) -> BenchProgress:
