@@ -4,8 +4,20 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
+
+# llama-cpp-python builds llama.cpp from source with -march=native. On VMs whose CPU advertises AMX
+# but cannot run it, ggml's AMX kernels crash (SIGSEGV in ldtilecfg, seen on this project's CI
+# machines), so AMX is compiled out. The wheel is kept per CPU in ~/.cache/ponder: pip's own cache
+# would hand back a wheel built with other flags.
+LLAMA_CPP_VERSION ?= 0.3.36
+ifeq ($(shell uname -m),x86_64)
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+LLAMA_CMAKE_ARGS ?= -DCMAKE_C_FLAGS='$(NO_AMX)' -DCMAKE_CXX_FLAGS='$(NO_AMX)'
+endif
+CPU_KEY := $(shell (uname -m; grep -m1 '^flags' /proc/cpuinfo 2>/dev/null; echo "$(LLAMA_CMAKE_ARGS)") | sha1sum | cut -c1-10)
+WHEELS  := $(HOME)/.cache/ponder/wheels/llama-cpp-python-$(LLAMA_CPP_VERSION)-$(CPU_KEY)
 
 .PHONY: install image demo test lint bench clean
 
@@ -13,7 +25,12 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ponder needs Python >= 3.11: set PYTHON=python3.11")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
-	# llama-cpp-python builds from source (~7 min on 2 cores); pip keeps the wheel in its cache.
+	@ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || { \
+	  echo "building llama-cpp-python $(LLAMA_CPP_VERSION) from source (~7 min on 2 cores, once per machine)"; \
+	  rm -rf $(WHEELS).part && \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip wheel -q --no-deps --no-cache-dir \
+	    -w $(WHEELS).part llama-cpp-python==$(LLAMA_CPP_VERSION) && mv $(WHEELS).part $(WHEELS); }
+	$(BIN)/python -m pip install -q $(WHEELS)/llama_cpp_python-*.whl
 	$(BIN)/python -m pip install -q -e '.[local,server,bench,dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 

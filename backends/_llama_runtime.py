@@ -75,6 +75,9 @@ class LlamaRuntime:
         llama_cpp.llama_backend_init()
         mparams = llama_cpp.llama_model_default_params()
         mparams.n_gpu_layers = 0
+        # No "extra" buffer types (AMX, repacked weights): ggml's AMX kernels crash on VMs whose CPU
+        # advertises AMX without being able to run it, and a Q4_1 model has no repacked layout anyway.
+        mparams.use_extra_bufts = False
         model = llama_cpp.llama_model_load_from_file(str(model_path).encode(), mparams)
         if not model:
             raise BackendConfigError(

@@ -20,14 +20,17 @@ def tokenize_or_none(backend: BaseBackend, text: str) -> list[int] | None:
         return None
 
 
-def add_warm_usage(spend: Spend, usage: Usage) -> None:
+def settle_warm_usage(spend: Spend, usage: Usage, *, reused_before: int) -> None:
     """Account a warm-up prefill as part of the children's prompts, not as extra prompt tokens.
 
-    The children resend the same prompts and report them as cached; counting the warm-up's
-    prompt tokens too would double the denominator and halve the recomputed share. Instead the
-    tokens the warm-up actually computed are taken off the reuse the children will report.
+    Called once the children's usage is in. The children resend the warm-up's prompts and report
+    them as cached; counting the warm-up's prompt tokens too would double the denominator and halve
+    the recomputed share. Instead the tokens the warm-up computed are taken off the reuse the
+    children reported. An engine re-evaluates the last prompt token for its logits, so on a cold
+    prompt the difference can dip below zero; reuse is a count of tokens and stops at zero.
     """
-    spend.tokens_reused -= usage.prompt_tokens - usage.cached_tokens
+    computed = usage.prompt_tokens - usage.cached_tokens
+    spend.tokens_reused = max(reused_before, spend.tokens_reused - computed)
 
 
 def add_usage(spend: Spend, usage: Usage, *, generated: bool, fallback: int = 0) -> None:

@@ -1,24 +1,26 @@
 """Hardened, single-use Docker containers for untrusted code.
 
 Each run gets a container nobody used before (from the warm pool when its limits match the
-pool's), and the container is removed right after. Inside, files arrive as a tar over ``docker exec``
-stdin (``put_archive`` cannot write into a read-only root filesystem), the command runs as an
-unprivileged uid under the harness, and three kill layers bound it: the harness's own timer,
-``timeout -k`` around the harness, and a host deadline that kills the container.
+pool's), and the container is removed right after. The container's main process is the harness
+(``harness.py --serve``), which imports pytest while the container waits in the pool. A run is one
+request written to the harness's stdin over ``docker attach`` and one report read back from its
+stdout: no ``docker exec`` on the run's path (an exec costs ~50 ms of runc work on its own).
+``put_archive`` cannot write into the read-only root filesystem, so files travel inside the request.
 
-Test files are extracted by a separate root exec, read-only and owned by root inside sticky
-directories, so the code (uid 61000, no capabilities) can neither edit, replace nor delete them;
-the harness re-hashes them after the run anyway and the host compares.
+Test files are extracted by a root helper (a detached exec started with the container), read-only
+and owned by root inside sticky directories, so the code (uid 61000, no capabilities) can neither
+edit, replace nor delete them; the harness re-hashes them after the run anyway and the host
+compares. Three kill layers bound a run: the harness's own timer (SIGKILL to the run's process
+group; a spawned command also runs under ``timeout -k``), RLIMIT_CPU, and a host deadline that
+kills the container.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import math
 import socket
-import struct
 import threading
 import time
 import uuid
@@ -30,13 +32,13 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import LogConfig, Ulimit
 
 from ponder.sandbox import reaper
+from ponder.sandbox.attach import block, new_key, read_report
 from ponder.sandbox.errors import SandboxConfigError, SandboxError, SandboxUnavailableError
 from ponder.sandbox.files import tar_bytes
 from ponder.sandbox.pool import WarmPool
 from ponder.sandbox.runner import (
     HARNESS_SOURCE,
     KILL_GRACE_S,
-    PYTEST_INI,
     harness_spec,
     parse_harness,
     pytest_command,
@@ -49,18 +51,19 @@ from ponder.sandbox.types import ExecResult, Limits, MiB
 SANDBOX_UID = 61000
 """The code's uid: not root, and unlikely to own anything on the host (RLIMIT_NPROC counts per uid)."""
 WORKDIR = "/work"
-HARNESS_DIR = "/ponder"
-HARNESS = f"{HARNESS_DIR}/harness.py"
+PRIVATE_DIR = "/ponder"
+"""Root-owned, read-only to the code: pytest's config lives here."""
+PYTEST_INI_PATH = f"{PRIVATE_DIR}/pytest.ini"
 HOST_GRACE_S = 2.0
 """Seconds past the run's timeout before the host kills the container (the inner layers come first)."""
-START_TIMEOUT_S = 60.0
 NOFILE = 1024
 NPROC = 4096
 SIGKILL_EXIT = 137
-OOM_COUNTERS = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")
-"""cgroup v2 and v1 files with an ``oom_kill <count>`` line; cat skips the one that does not exist."""
 CPU_SECONDS_CAP = 3600
 """Container-wide RLIMIT_CPU backstop; each run gets its own tighter limit from the harness."""
+ATTACH = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+HARNESS_ARGV = ["python3", "-I", "-B", "-c", HARNESS_SOURCE.decode()]
+"""The harness travels in argv, so a container needs no copy step before it can serve."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +95,8 @@ class ContainerSpec:
         tmpfs_opts = f"rw,nosuid,nodev,size={self.tmpfs_mb}m,mode=1777"
         return {
             "image": self.image,
-            "command": ["sleep", "infinity"],
+            "command": [*HARNESS_ARGV, "--serve"],
+            "stdin_open": True,
             "user": f"{SANDBOX_UID}:{SANDBOX_UID}",
             "environment": {"HOME": "/tmp", "LANG": "C.UTF-8"},
             "network_mode": "none",
@@ -100,7 +104,7 @@ class ContainerSpec:
             "tmpfs": {
                 "/tmp": tmpfs_opts,
                 WORKDIR: tmpfs_opts,
-                HARNESS_DIR: "rw,nosuid,nodev,noexec,size=8m,mode=755",
+                PRIVATE_DIR: "rw,nosuid,nodev,noexec,size=1m,mode=755",
             },
             "cap_drop": ["ALL"],
             "security_opt": ["no-new-privileges:true"],
@@ -124,12 +128,17 @@ class ContainerSpec:
 
 
 @dataclass(slots=True)
-class _Exec:
-    exit_code: int
-    stdout: bytes
-    stderr: bytes
-    killed: bool
-    """The host deadline fired and the container was killed."""
+class Warm:
+    """A started container and the attach socket its harness reads requests from."""
+
+    id: str
+    sock: socket.socket
+    stream: Any
+    """What ``attach_socket`` returned; closing it releases the connection."""
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.stream.close()
 
 
 class DockerSandbox(ThreadedSandbox):
@@ -166,7 +175,7 @@ class DockerSandbox(ThreadedSandbox):
         self.pool_size = pool_size
         self._client = client
         self._spec = ContainerSpec.for_limits(image, self.limits, runtime)
-        self._pool: WarmPool | None = None
+        self._pool: WarmPool[Warm] | None = None
         self._live: set[str] = set()
         self._live_lock = threading.Lock()
         self.instance = uuid.uuid4().hex[:16]
@@ -231,7 +240,7 @@ class DockerSandbox(ThreadedSandbox):
         reaper.sweep_orphans(client)
         reaper.register(self)
         if self.pool_size > 0:
-            self._pool = WarmPool(self._start_container, self._remove, self.pool_size)
+            self._pool = WarmPool(self._start_container, self._drop, self.pool_size)
             self._pool.fill()
 
     def _close(self) -> None:
@@ -242,9 +251,10 @@ class DockerSandbox(ThreadedSandbox):
 
     # -- containers ------------------------------------------------------------------------------
 
-    def _start_container(self, spec: ContainerSpec | None = None) -> str:
-        """Create, start and prepare (harness copied in) one container; returns its id."""
+    def _start_container(self, spec: ContainerSpec | None = None) -> Warm:
+        """Create, attach to and start one container, and start its root unpacker."""
         kwargs = (spec or self._spec).create_kwargs(reaper.labels(self.instance))
+        api = self.client.api
         try:
             container = self.client.containers.create(**kwargs)
         except ImageNotFound:
@@ -256,25 +266,16 @@ class DockerSandbox(ThreadedSandbox):
         with self._live_lock:
             self._live.add(container.id)
         try:
+            # Attached before it starts, as `docker start -a` does, so no byte of its output is missed.
+            stream = api.attach_socket(container.id, params=ATTACH)
+            warm = Warm(id=str(container.id), sock=getattr(stream, "_sock", stream), stream=stream)
             container.start()
-            prep = tar_bytes({"harness.py": HARNESS_SOURCE, "pytest.ini": PYTEST_INI}, file_mode=0o444)
-            untar = ["tar", "-x", "-C", HARNESS_DIR, "-f", "-"]
-            done = self._exec(container.id, untar, "0:0", prep, START_TIMEOUT_S)
-            if done.exit_code != 0:
-                why = done.stderr.decode(errors="replace").strip()
-                raise SandboxError(f"preparing sandbox container {container.id[:12]} failed: {why}")
-            # Helpers that wait for the run, off its latency path: the root unpacker writes the
-            # tests (root-owned), the zygote imports pytest so a test run only has to fork.
-            helpers = ((["--unpacker", WORKDIR], "0:0"), (["--zygote"], f"{SANDBOX_UID}:{SANDBOX_UID}"))
-            for args, user in helpers:
-                exec_id = self.client.api.exec_create(
-                    container.id, ["python3", "-I", "-B", HARNESS, *args], user=user
-                )
-                self.client.api.exec_start(exec_id["Id"], detach=True)
-        except (DockerException, SandboxError):
+            unpack = [*HARNESS_ARGV, "--unpacker", WORKDIR, PYTEST_INI_PATH]
+            api.exec_start(api.exec_create(container.id, unpack, user="0:0")["Id"], detach=True)
+        except DockerException:
             self._remove(container.id)
             raise
-        return str(container.id)
+        return warm
 
     def _remove(self, container_id: str) -> None:
         with contextlib.suppress(NotFound):
@@ -282,143 +283,101 @@ class DockerSandbox(ThreadedSandbox):
         with self._live_lock:
             self._live.discard(container_id)
 
-    def _acquire(self, limits: Limits) -> str:
+    def _drop(self, warm: Warm) -> None:
+        warm.close()
+        self._remove(warm.id)
+
+    def _acquire(self, limits: Limits) -> Warm:
         spec = ContainerSpec.for_limits(self.image, limits, self.runtime)
         if spec == self._spec and self._pool is not None and (warm := self._pool.take()):
             return warm
         return self._start_container(spec)
 
-    def _discard(self, container_id: str) -> None:
+    def _discard(self, warm: Warm) -> None:
         if self._pool is not None:
-            self._pool.discard(container_id)
+            self._pool.discard(warm)
         else:
-            self._remove(container_id)
+            self._drop(warm)
 
     # -- runs ------------------------------------------------------------------------------------
 
     def _execute(
         self, files: dict[str, bytes], command: list[str], limits: Limits, tests: dict[str, bytes] | None
     ) -> tuple[ExecResult, dict[str, Any]]:
-        container_id = self._acquire(limits)
+        warm = self._acquire(limits)
         started = time.monotonic()
         try:
-            # Tests travel to the root unpacker: root-owned, 0444, in sticky 1777 dirs the code can
-            # add files to but not replace or remove them.
-            tests_tar = tar_bytes(tests, file_mode=0o444, dir_mode=0o1777) if tests else b""
-            stdin = len(tests_tar).to_bytes(8, "big") + tests_tar + tar_bytes(files)
             if tests is not None:
-                command = pytest_command("python3", f"{HARNESS_DIR}/pytest.ini", command)
+                command = pytest_command("python3", PYTEST_INI_PATH, command)
+            else:  # the in-sandbox layer of the kill chain for anything the harness spawns
+                command = ["timeout", "-k", "1", str(math.ceil(limits.timeout_s + KILL_GRACE_S)), *command]
             spec = harness_spec(
-                command,
-                limits,
-                cwd=WORKDIR,
-                junit=tests is not None,
-                hash_paths=sorted(tests or {}),
-                zygote=tests is not None,
-                stdin_files=True,
+                command, limits, cwd=WORKDIR, junit=tests is not None, hash_paths=sorted(tests or {})
             )
-            inner = math.ceil(limits.timeout_s + KILL_GRACE_S)
-            argv = ["timeout", "-k", "1", str(inner), "python3", "-I", "-B", HARNESS, spec]
-            done = self._exec(
-                container_id,
-                argv,
-                f"{SANDBOX_UID}:{SANDBOX_UID}",
-                stdin,
-                limits.timeout_s + HOST_GRACE_S,
-                cap=report_cap(limits),
-            )
-            result, report = parse_harness(
-                done.stdout,
-                exit_code=done.exit_code,
+            # Tests go to the root unpacker: root-owned, 0444, in sticky 1777 dirs the code can add
+            # files to but not replace or remove them.
+            tests_tar = tar_bytes(tests, file_mode=0o444, dir_mode=0o1777) if tests else b""
+            key = new_key()
+            request = b"".join(block(part) for part in (key, spec.encode(), tests_tar, tar_bytes(files)))
+            deadline = started + limits.timeout_s + HOST_GRACE_S
+            report, stderr, killed = self._converse(warm, request, key, deadline, report_cap(limits))
+            exit_code = SIGKILL_EXIT if killed else 0
+            result, parsed = parse_harness(
+                report or b"",
+                exit_code=exit_code if report or killed else self._exit_status(warm.id, SIGKILL_EXIT),
                 wall_s=time.monotonic() - started,
                 limits=limits,
                 oom_killed=False,
-                host_killed=done.killed,
-                stderr=done.stderr,
+                host_killed=killed,
+                stderr=stderr,
             )
             if result.exit_code == SIGKILL_EXIT and not result.timed_out:
-                result.oom_killed = self._oom_killed(container_id)
+                result.oom_killed = parsed.get("oom_kills", 0) > 0 or self._state_oom(warm.id)
         finally:
-            self._discard(container_id)
-        return result, report
+            self._discard(warm)
+        return result, parsed
 
-    def _oom_killed(self, container_id: str) -> bool:
-        """Whether the kernel's OOM killer struck in this container.
+    def _converse(
+        self, warm: Warm, request: bytes, key: bytes, deadline: float, cap: int
+    ) -> tuple[bytes | None, bytes, bool]:
+        """Send one request to the harness and read its sealed report; past `deadline`, kill the container.
 
-        ``State.OOMKilled`` is the engine's word, but some engines (Docker 20.10 on cgroup v1) only
-        set it when the container's main process dies, so the cgroup's own ``oom_kill`` counter is
-        read too. Only asked after a SIGKILL, so normal runs pay nothing for it.
+        Returns the report (None when the harness ended without one), what came on stderr, and
+        whether the host deadline fired.
         """
         try:
-            if self.client.api.inspect_container(container_id)["State"].get("OOMKilled"):
-                return True
-        except NotFound:
-            return False
-        done = self._exec(container_id, ["cat", *OOM_COUNTERS], "0:0", b"", START_TIMEOUT_S)
-        counters = done.stdout.decode(errors="replace").split()
-        return any(k == "oom_kill" and v.isdigit() and int(v) > 0 for k, v in itertools.pairwise(counters))
-
-    def _exec(
-        self, container_id: str, cmd: list[str], user: str, stdin: bytes, timeout_s: float, cap: int = MiB
-    ) -> _Exec:
-        """One ``docker exec`` fed `stdin`, read until it ends or the deadline kills the container."""
-        api = self.client.api
-        deadline = time.monotonic() + timeout_s
-        exec_id = api.exec_create(container_id, cmd, stdin=True, user=user, workdir=WORKDIR)["Id"]
-        stream = api.exec_start(exec_id, socket=True)
-        sock: socket.socket = getattr(stream, "_sock", stream)
-        killed = False
-        try:
-            sock.settimeout(max(0.1, deadline - time.monotonic()))
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # it may end unread
-                sock.sendall(stdin)
-                sock.shutdown(socket.SHUT_WR)
-            out, err = _read_frames(sock, deadline, cap)
+            warm.sock.settimeout(max(0.1, deadline - time.monotonic()))
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # it may be dead already
+                warm.sock.sendall(request)
+            report, err = read_report(warm.sock, key, deadline, cap)
         except (TimeoutError, OSError):
-            killed = True
             with contextlib.suppress(DockerException):
-                api.kill(container_id)
-            out, err = b"", b""
-        finally:
-            stream.close()
-        return _Exec(exit_code=self._exit_code(exec_id, killed), stdout=out, stderr=err, killed=killed)
+                self.client.api.kill(warm.id)
+            return None, b"", True
+        return report, err, False
 
-    def _exit_code(self, exec_id: str, killed: bool) -> int:
+    def _exit_status(self, container_id: str, default: int) -> int:
+        """The harness's exit status once it ended without a report (killed, crashed)."""
         for _ in range(50):
             try:
-                info = self.client.api.exec_inspect(exec_id)
+                state = self.client.api.inspect_container(container_id)["State"]
             except NotFound:
-                return 137
-            if not info.get("Running") and info.get("ExitCode") is not None:
-                return int(info["ExitCode"])
-            if killed:
-                return 137
-            time.sleep(0.01)
-        return 137
+                return default
+            if not state.get("Running"):
+                return int(state.get("ExitCode") or default)
+            time.sleep(0.02)
+        return default
 
+    def _state_oom(self, container_id: str) -> bool:
+        """The engine's word on OOM, for when the harness itself was killed before it could count.
 
-def _read_frames(sock: socket.socket, deadline: float, cap: int) -> tuple[bytes, bytes]:
-    """Demultiplex Docker's stream frames (8-byte header), keeping at most `cap` bytes per stream."""
-    kept: dict[int, list[bytes]] = {1: [], 2: []}
-    sizes = {1: 0, 2: 0}
-    buf = b""
-    while True:
-        sock.settimeout(max(0.01, deadline - time.monotonic()))
-        if time.monotonic() > deadline:
-            raise TimeoutError("exec deadline passed")
-        chunk = sock.recv(1 << 16)
-        if not chunk:
-            break
-        buf += chunk
-        while len(buf) >= 8:
-            stream, size = struct.unpack(">BxxxL", buf[:8])
-            if len(buf) < 8 + size:
-                break
-            payload, buf = buf[8 : 8 + size], buf[8 + size :]
-            if stream in kept and sizes[stream] < cap:
-                kept[stream].append(payload[: cap - sizes[stream]])
-                sizes[stream] += len(kept[stream][-1])
-    return b"".join(kept[1]), b"".join(kept[2])
+        A harness that reports reads the cgroup's own ``oom_kill`` counter instead: some engines
+        (Docker 20.10 on cgroup v1) set ``State.OOMKilled`` only when the main process dies.
+        """
+        try:
+            return bool(self.client.api.inspect_container(container_id)["State"].get("OOMKilled"))
+        except NotFound:
+            return False
 
 
 def connect(max_pool_size: int = 10, timeout_s: float = 60.0) -> docker.DockerClient:

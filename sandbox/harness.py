@@ -1,30 +1,32 @@
-"""In-sandbox runner: runs one command and reports how it ended as one JSON document on stdout.
+"""In-sandbox runner: runs one command and reports how it ended as one JSON document.
 
 This file is copied into every sandbox and run with the sandbox's own ``python3 -I`` (3.11+), so it
 uses the standard library only and never imports ponder.
 
-Why a harness process at all: it is the only process holding the exec's stdout. The command (and
-so the untrusted code) gets fresh pipes instead, so nothing the code prints can be mistaken for the
-report: fake ``PASSED`` lines or a forged JSON document are just captured output. The harness makes
-itself non-dumpable, which stops same-uid processes from ptracing it or opening its descriptors
-through ``/proc``. The JUnit XML travels over a pipe the harness reads while pytest runs, so no file
-for it ever exists where the code could pre-create, overwrite or replace it. Output is capped here,
-inside the sandbox, so 100 MB of prints never crosses the Docker socket.
+Why a harness process at all: it is the only process holding the channel the report travels on.
+The command (and so the untrusted code) gets fresh pipes instead, so nothing the code prints can be
+mistaken for the report: fake ``PASSED`` lines or a forged JSON document are just captured output.
+The harness makes itself non-dumpable, which stops same-uid processes from ptracing it or opening
+its descriptors through ``/proc``. The JUnit XML travels over a pipe the harness reads while pytest
+runs, so no file for it ever exists where the code could pre-create, overwrite or replace it. Output
+is capped here, inside the sandbox, so 100 MB of prints never crosses the Docker socket.
 
 What it cannot do: pytest imports the code under test into its own process, so code that
 deliberately rewrites pytest's in-memory reports can still lie in the XML. The host therefore
 cross-checks the XML against pytest's exit code and the test-file hashes reported here (see
 ponder.sandbox.junit), and the container is discarded after one run.
 
-Speed: importing pytest costs more than a small test run, so a warm container also starts a
-*zygote* (``harness.py --zygote``) that imports pytest and waits on an abstract unix socket (private
-to the container's network namespace). A test run's harness hands it the spec and its pipe ends
-(SCM_RIGHTS); the zygote forks one child for the run and reports its exit status, then exits. The
-child gets exactly the pipes a subprocess would, so the trust argument above is unchanged; without
-a zygote the harness starts pytest itself.
+Two ways in:
 
-Usage: ``python3 -I -B harness.py '<json spec>'`` (see ponder.sandbox.runner.harness_spec) or
-``python3 -I -B harness.py --zygote``.
+- ``harness.py '<json spec>'`` (LocalSandbox): the files are already in place; the report goes to
+  stdout.
+- ``harness.py --serve`` (DockerSandbox): the container's main process. It imports pytest while the
+  container waits in the warm pool, then reads one length-prefixed request (spec, tests tar,
+  sources tar) from stdin, which the host writes over ``docker attach``, and answers with one
+  length-prefixed report on stdout. A test run is a fork of this process, so it skips pytest's
+  import; any other command is spawned under ``timeout -k``. No ``docker exec`` is on the path of a
+  run, which is what makes a warm run cheap. The tests go to a root *unpacker* (``--unpacker``,
+  started by the host as a root exec) so they end up root-owned and read-only.
 """
 
 from __future__ import annotations
@@ -32,10 +34,13 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import hashlib
+import hmac
 import io
 import json
+import mmap
 import os
 import resource
+import select
 import signal
 import socket
 import subprocess
@@ -47,16 +52,25 @@ from collections.abc import Callable
 from typing import Any
 
 PR_SET_DUMPABLE = 4
+JUNIT_FD = 3
+"""Where a forked test run finds the JUnit pipe (0-2 are its stdio; everything above is closed)."""
 JUNIT_CAP = 8 * 1024 * 1024
 READ_CHUNK = 65536
 DRAIN_GRACE_S = 0.5
 KILL_WAIT_S = 5.0
-ZYGOTE_ADDRESS = "\0ponder-zygote"
-"""Abstract socket: private to the container's network namespace, no file anyone could replace."""
+REPORT_MAGIC = b"PONDER1\n"
+"""Starts a sealed report frame on the container's stdout (see SealKey)."""
 UNPACKER_ADDRESS = "\0ponder-unpacker"
-ZYGOTE_WAIT_S = 3.0
-"""How long a run waits for a zygote still importing pytest before starting pytest itself."""
+"""Abstract socket: private to the container's network namespace, no file anyone could replace."""
+UNPACKER_WAIT_S = 10.0
+"""How long a run waits for the root unpacker to come up (it starts with the container)."""
 CONFIG_NAMES = ("conftest.py", "pytest.ini", "tox.ini", "setup.cfg")
+PYTEST_INI = "[pytest]\njunit_family = xunit2\n"
+"""Passed with ``-c`` so pytest.ini/pyproject/setup.cfg among the sources cannot change pytest's config."""
+OOM_COUNTERS = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")
+"""cgroup v2 and v1 files with an ``oom_kill <count>`` line for the container's cgroup."""
+OOM_SCORE_ADJ = "500"
+"""The command's OOM score bias: when memory runs out, the kernel kills the code, not the harness."""
 
 
 class CappedReader(threading.Thread):
@@ -166,74 +180,88 @@ def _spawn(spec: dict[str, Any], out: int, err: int, junit: int | None) -> Child
     return Child(proc.pid, wait)
 
 
-def _via_zygote(spec: dict[str, Any], out: int, err: int, junit: int | None) -> Child | None:
-    """Hand the pytest run to this container's zygote (pytest already imported); None if there is none.
+def _fork_pytest(spec: dict[str, Any], out: int, err: int, junit: int | None) -> Child:
+    """Run pytest in a fork of this process, which imported it while the container waited.
 
-    The pipes travel as file descriptors over the zygote's socket, so the harness keeps the only
-    copy of the exec's stdout exactly as with a subprocess.
+    The child gets exactly what a spawned process would: /dev/null, the capture pipes and the JUnit
+    pipe, nothing else (the report channel and every other descriptor are closed), its own session,
+    the rlimits, and a raised OOM score so that the kernel picks it, not the harness.
     """
-    conn = _connect(ZYGOTE_ADDRESS, ZYGOTE_WAIT_S)
-    if conn is None:
-        return None
-    payload = json.dumps(spec).encode()
-    fds = [out, err] if junit is None else [out, err, junit]
-    socket.send_fds(conn, [len(payload).to_bytes(8, "big")], fds)
-    conn.sendall(payload)
-    reader = conn.makefile("rb")
-    pid = int(reader.readline())
+    import pytest  # already imported by serve(); a no-op lookup here
+
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 70
+        try:
+            os.setsid()
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.dup2(out, 1)
+            os.dup2(err, 2)
+            if junit is not None:
+                os.dup2(junit, JUNIT_FD)
+            os.closerange(JUNIT_FD if junit is None else JUNIT_FD + 1, 1 << 16)
+            _raise_oom_score()
+            _limiter(spec.get("rlimits", {}))()
+            os.chdir(spec["cwd"])
+            os.environ.clear()
+            os.environ.update(spec["env"])
+            sys.path.insert(0, spec["cwd"])
+            args = spec["cmd"][spec["cmd"].index("pytest") + 1 :]
+            if junit is not None:
+                args.append(f"--junitxml=/dev/fd/{JUNIT_FD}")
+            code = int(pytest.main(args))
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
 
     def wait(timeout: float) -> int | None:
-        conn.settimeout(timeout)
-        try:
-            line = reader.readline()
-        except (TimeoutError, OSError):
-            return None
-        return int(line) if line.strip() else 137  # the zygote died: no status to trust
+        return _wait_pid(pid, timeout)
 
     return Child(pid, wait)
 
 
-def zygote() -> int:
-    """Serve one pytest run: import pytest now, fork a child for the run when a harness asks."""
-    _no_dump()
-    import pytest  # the expensive import this process exists to do ahead of time
+def _wait_pid(pid: int, timeout: float) -> int | None:
+    """Exit status of our child `pid` within `timeout` seconds (a pidfd, so no polling), else None."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:  # gone already, or a kernel without pidfd: fall back to polling
+        pidfd = None
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            if pidfd is not None:
+                select.select([pidfd], [], [], left)
+            else:
+                time.sleep(min(left, 0.01))
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
 
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(ZYGOTE_ADDRESS)
-    listener.listen(1)
-    conn, _ = listener.accept()
-    listener.close()
-    head, fds, _flags, _addr = socket.recv_fds(conn, 8, 3)
-    size = int.from_bytes(head, "big")
-    payload = b""
-    while len(payload) < size:
-        payload += conn.recv(size - len(payload))
-    spec = json.loads(payload)
-    pid = os.fork()
-    if pid == 0:
-        conn.close()
-        os.setsid()
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.dup2(fds[0], 1)
-        os.dup2(fds[1], 2)
-        _limiter(spec.get("rlimits", {}))()
-        os.chdir(spec["cwd"])
-        os.environ.clear()
-        os.environ.update(spec["env"])
-        sys.path.insert(0, spec["cwd"])
-        args = spec["cmd"][spec["cmd"].index("pytest") + 1 :]
-        if len(fds) > 2:
-            args.append(f"--junitxml=/dev/fd/{fds[2]}")
-        code = pytest.main(args)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(int(code))
-    for fd in fds:
-        os.close(fd)
-    conn.sendall(f"{pid}\n".encode())
-    _, status = os.waitpid(pid, 0)
-    conn.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
+
+def _raise_oom_score() -> None:
+    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as fh:
+        fh.write(OOM_SCORE_ADJ)
+
+
+def _oom_kills() -> int:
+    """OOM kills so far in this container's memory cgroup (the kernel's count; the code cannot fake it)."""
+    for path in OOM_COUNTERS:
+        try:
+            with open(path) as fh:
+                for line in fh:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill" and value.strip().isdigit():
+                        return int(value)
+        except OSError:
+            continue
     return 0
 
 
@@ -242,9 +270,20 @@ def _read_exactly(fd: int, size: int) -> bytes:
     while len(data) < size:
         chunk = os.read(fd, min(size - len(data), 1 << 20))
         if not chunk:
-            raise OSError(f"stdin ended {size - len(data)} bytes early")
+            raise OSError(f"input ended {size - len(data)} bytes early")
         data += chunk
     return data
+
+
+def read_block(fd: int) -> bytes:
+    """One ``<8-byte big-endian size><payload>`` block: the framing of every serve() message."""
+    return _read_exactly(fd, int.from_bytes(_read_exactly(fd, 8), "big"))
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _connect(address: str, wait_s: float) -> socket.socket | None:
@@ -258,7 +297,7 @@ def _connect(address: str, wait_s: float) -> socket.socket | None:
             if time.monotonic() > deadline:
                 conn.close()
                 return None
-            time.sleep(0.02)
+            time.sleep(0.005)
 
 
 def _untar(data: bytes, cwd: str) -> None:
@@ -271,16 +310,14 @@ def _untar(data: bytes, cwd: str) -> None:
         archive.extractall(cwd, **trusted)
 
 
-def receive_files(cwd: str) -> str | None:
-    """Unpack the run's files from stdin: ``<8-byte size><tests tar><sources tar>``.
+def receive_files(cwd: str, tests: bytes, sources: bytes) -> str | None:
+    """Put a run's files in place: tests through the root unpacker, sources extracted here.
 
-    The tests go to the root unpacker (so they end up root-owned and read-only); it is always
-    contacted, even with no tests, so it has exited before any untrusted code starts. The sources
-    are extracted here, as the sandbox user. Returns an error message, or None.
+    The unpacker is always contacted, even with no tests, so it has exited before any untrusted
+    code starts. The sources are extracted as the sandbox user. Returns an error message, or None.
     """
     try:
-        tests = _read_exactly(0, int.from_bytes(_read_exactly(0, 8), "big"))
-        conn = _connect(UNPACKER_ADDRESS, ZYGOTE_WAIT_S)
+        conn = _connect(UNPACKER_ADDRESS, UNPACKER_WAIT_S)
         if conn is None:
             return "the root unpacker did not answer"
         with conn:
@@ -288,15 +325,17 @@ def receive_files(cwd: str) -> str | None:
             answer = conn.makefile("rb").readline().decode(errors="replace").strip()
         if answer != "ok":
             return f"unpacking the tests failed: {answer or 'no answer'}"
-        sources = b"".join(iter(lambda: os.read(0, 1 << 20), b""))
         _untar(sources, cwd)
     except (OSError, tarfile.TarError) as exc:
         return f"receiving the files failed: {exc}"
     return None
 
 
-def unpacker(cwd: str) -> int:
-    """Root side of `receive_files`: extract one tar of tests, keeping the archive's modes."""
+def unpacker(cwd: str, ini_path: str) -> int:
+    """Root side of `receive_files`: write pytest's config, then extract one tar of tests."""
+    with open(ini_path, "w") as fh:
+        fh.write(PYTEST_INI)
+    os.chmod(ini_path, 0o444)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(UNPACKER_ADDRESS)
     listener.listen(1)
@@ -314,14 +353,15 @@ def unpacker(cwd: str) -> int:
     return 0
 
 
-def run(spec: dict[str, Any]) -> dict[str, Any]:
+def run(spec: dict[str, Any], fork: bool = False) -> dict[str, Any]:
+    """Run the spec's command (a pytest run as a fork of this process when `fork`), capped and timed."""
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     junit_r, junit_w = os.pipe() if spec.get("junit") else (None, None)
     started = time.monotonic()
     try:
-        child = _via_zygote(spec, out_w, err_w, junit_w) if spec.get("zygote") else None
-        child = child or _spawn(spec, out_w, err_w, junit_w)
+        start = _fork_pytest if fork and "pytest" in spec["cmd"] else _spawn
+        child = start(spec, out_w, err_w, junit_w)
     except OSError as exc:
         return {"exit_code": 127, "stdout": "", "stderr": f"cannot start {spec['cmd'][0]}: {exc.strerror}\n"}
     finally:
@@ -366,15 +406,80 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     return report
 
 
-def main() -> int:
-    if sys.argv[1:] == ["--zygote"]:
-        return zygote()
-    if sys.argv[1] == "--unpacker":
-        return unpacker(sys.argv[2])
+def _preload_pytest() -> bool:
+    """Import pytest and its built-in plugins now, so a test run only has to fork."""
+    try:
+        import importlib
+
+        import _pytest.config
+        import pytest  # noqa: F401
+
+        for name in _pytest.config.default_plugins:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(f"_pytest.{name}")
+    except ImportError:
+        return False
+    return True
+
+
+class SealKey:
+    """The run's report key, held where no fork of this process can see it.
+
+    The report travels on the container's main stdout, and PID 1 (docker-init) holds that pipe too.
+    docker-init runs as the code's uid and is dumpable, so the code can open ``/proc/1/fd/1`` and
+    write a forged report of its own. The host therefore sends a fresh random key with each request
+    and accepts only a report sealed with it (HMAC-SHA256). The key is read straight into a mapping
+    marked MADV_DONTFORK: a test run forked from this process does not inherit it, and this process
+    is non-dumpable, so its memory cannot be read through ``/proc``. A spawned command starts from
+    a fresh image and never had it.
+    """
+
+    def __init__(self, fd: int) -> None:
+        size = int.from_bytes(_read_exactly(fd, 8), "big")
+        if not 16 <= size <= 64:
+            raise ValueError(f"a report key of {size} bytes")
+        self._map = mmap.mmap(-1, mmap.PAGESIZE)
+        self._map.madvise(mmap.MADV_DONTFORK)
+        view = memoryview(self._map)[:size]
+        got = 0
+        while got < size:
+            n = os.readv(fd, [view[got:]])
+            if not n:
+                raise OSError("input ended inside the report key")
+            got += n
+        view.release()
+        self._size = size
+
+    def seal(self, payload: bytes) -> bytes:
+        """``MAGIC, size, payload, HMAC(key, payload)``: the only frame the host accepts."""
+        mac = hmac.new(self._map[: self._size], payload, hashlib.sha256).digest()
+        return REPORT_MAGIC + len(payload).to_bytes(8, "big") + payload + mac
+
+
+def serve() -> int:
+    """The container's main process: wait for one request on stdin, answer it on stdout, exit."""
     _no_dump()
-    spec = json.loads(sys.argv[1])
-    problem = receive_files(spec["cwd"]) if spec.get("stdin_files") else None
-    report = {"setup_error": problem} if problem else run(spec)
+    fork = _preload_pytest()
+    try:
+        key = SealKey(0)
+        spec = json.loads(read_block(0))
+        tests, sources = read_block(0), read_block(0)
+    except (OSError, ValueError):
+        return 1  # the host went away before sending a whole request
+    problem = receive_files(spec["cwd"], tests, sources)
+    report = {"setup_error": problem} if problem else run(spec, fork=fork)
+    report["oom_kills"] = _oom_kills()
+    _write_all(1, key.seal(json.dumps(report).encode()))
+    return 0
+
+
+def main() -> int:
+    if sys.argv[1:] == ["--serve"]:
+        return serve()
+    if sys.argv[1] == "--unpacker":
+        return unpacker(sys.argv[2], sys.argv[3])
+    _no_dump()
+    report = run(json.loads(sys.argv[1]))
     sys.stdout.write(json.dumps(report))
     sys.stdout.flush()
     return 0

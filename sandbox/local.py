@@ -18,10 +18,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from ponder.sandbox.harness import PYTEST_INI
 from ponder.sandbox.runner import (
     HARNESS_SOURCE,
     KILL_GRACE_S,
-    PYTEST_INI,
     harness_spec,
     parse_harness,
     pytest_command,
@@ -86,7 +86,7 @@ class LocalSandbox(ThreadedSandbox):
             _write(work, files, 0o644)
             if tests is not None:
                 _write(work, tests, 0o444)
-                (private / "pytest.ini").write_bytes(PYTEST_INI)
+                (private / "pytest.ini").write_text(PYTEST_INI)
                 command = pytest_command(self.python, str(private / "pytest.ini"), command)
             spec = harness_spec(
                 command,

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -20,23 +21,26 @@ RETRY_S = 2.0
 """Pause after a failed start before trying again (an engine hiccup must not become a busy loop)."""
 
 
-class WarmPool:
-    """Holds up to `size` ready container ids; `take()` never waits for a start.
+T = TypeVar("T")
+
+
+class WarmPool(Generic[T]):
+    """Holds up to `size` ready containers; `take()` never waits for a start.
 
     Args:
-        make: starts and prepares one container, returns its id (blocking).
+        make: starts and prepares one container, returns its handle (blocking).
         discard: removes a container (blocking); also used for leftovers at close.
         size: containers kept ready.
         workers: starts (and removals) run in parallel on this many threads.
     """
 
     def __init__(
-        self, make: Callable[[], str], discard: Callable[[str], None], size: int, workers: int = 2
+        self, make: Callable[[], T], discard: Callable[[T], None], size: int, workers: int = 2
     ) -> None:
         self._make = make
         self._discard = discard
         self.size = size
-        self._ready: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._ready: queue.SimpleQueue[T] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._starting = 0
         self._closed = False
@@ -58,7 +62,7 @@ class WarmPool:
         for _ in range(missing):
             self._workers.submit(self._start_one)
 
-    def take(self) -> str | None:
+    def take(self) -> T | None:
         """A ready container, or None when none is ready (the caller starts one itself)."""
         try:
             container = self._ready.get_nowait()
@@ -67,15 +71,15 @@ class WarmPool:
         self.fill()
         return container
 
-    def discard(self, container_id: str) -> None:
+    def discard(self, container: T) -> None:
         """Remove a used container in the background, off the caller's latency path."""
         with self._lock:
             if not self._closed:
-                future = self._workers.submit(self._discard, container_id)
+                future = self._workers.submit(self._discard, container)
                 self._removals.add(future)
                 future.add_done_callback(self._removals.discard)
                 return
-        self._discard(container_id)
+        self._discard(container)
 
     def _start_one(self) -> None:
         try:

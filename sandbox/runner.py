@@ -12,8 +12,6 @@ from ponder.sandbox.errors import SandboxError
 from ponder.sandbox.types import ExecResult, Limits, MiB
 
 HARNESS_SOURCE = Path(__file__).with_name("harness.py").read_bytes()
-PYTEST_INI = b"[pytest]\njunit_family = xunit2\n"
-"""Passed with ``-c`` so pytest.ini/pyproject/setup.cfg among the sources cannot change pytest's config."""
 
 PYTEST_ARGS = ("-p", "no:cacheprovider", "--rootdir", ".", "-q", "--tb=short", "--color=no")
 REPORT_SLACK = 16 * MiB
@@ -56,15 +54,8 @@ def harness_spec(
     junit: bool = False,
     hash_paths: Sequence[str] = (),
     extra_rlimits: Mapping[str, int] | None = None,
-    zygote: bool = False,
-    stdin_files: bool = False,
 ) -> str:
-    """The JSON argument for harness.py: command, timeout, caps and per-process rlimits.
-
-    With `zygote`, a pytest command runs in a fork of the sandbox's pre-started zygote (pytest
-    already imported) when one answers, and as a fresh process otherwise. With `stdin_files`, the
-    harness first unpacks the run's files from its stdin (see harness.receive_files).
-    """
+    """The JSON spec for harness.py: command, timeout, caps and per-process rlimits."""
     rlimits = {"CPU": math.ceil(limits.timeout_s) + 1, "FSIZE": limits.file_size_mb * MiB, "CORE": 0}
     rlimits.update(extra_rlimits or {})
     spec: dict[str, Any] = {
@@ -76,8 +67,6 @@ def harness_spec(
         "rlimits": rlimits,
         "junit": junit,
         "hash": list(hash_paths),
-        "zygote": zygote,
-        "stdin_files": stdin_files,
     }
     return json.dumps(spec)
 

@@ -177,3 +177,30 @@ async def test_same_seed_same_tree(strategy: str) -> None:
     first = await seeded_tree(strategy, 1)
     assert first == await seeded_tree(strategy, 1)
     assert first != await seeded_tree(strategy, 2), "the search seed must reach the requests"
+
+
+class LastTokenEngine(ScriptedBackend):
+    """Like llama.cpp: the last prompt token is always evaluated again to get its logits."""
+
+    def _hit(self, ids: list[int]) -> int:
+        return min(super()._hit(ids), max(0, len(ids) - 1))
+
+
+async def test_prompt_reuse_is_never_negative_on_a_cold_prompt() -> None:
+    # One cold greedy step: the warm-up computes the whole prompt and the child recomputes its last
+    # token, so more tokens were computed than the prompt has; reuse must read 0, not -1.
+    config = SearchConfig(strategy="greedy", max_depth=1)
+    result = await run_search(
+        text_task(), config, backend=LastTokenEngine(lambda ctx: "42"), verifier=ScriptedVerifier(neutral)
+    )
+    assert result.spend.prompt_tokens > 0
+    assert result.spend.tokens_reused == 0
+
+
+async def test_prompt_reuse_counts_the_shared_prefix_of_later_steps() -> None:
+    backend = LastTokenEngine(path_policy(3))
+    config = SearchConfig(strategy="greedy", max_depth=5)
+    result = await run_search(text_task(), config, backend=backend, verifier=ScriptedVerifier(neutral))
+    # Steps 2 and 3 continue from the parent's tokens: all but the new step's tokens are reused.
+    assert 0 < result.spend.tokens_reused < result.spend.prompt_tokens
+    assert backend.log.warm_calls == result.spend.expansions

@@ -25,6 +25,7 @@ import pytest
 
 from ponder.sandbox import DockerSandbox, Limits, SandboxUnavailableError
 from ponder.sandbox.docker_sandbox import connect
+from ponder.sandbox.harness import REPORT_MAGIC
 from ponder.sandbox.reaper import INSTANCE_LABEL, LABEL, OWNER_LABEL
 
 pytestmark = pytest.mark.docker
@@ -267,6 +268,39 @@ async def test_fake_passed_output_and_fake_report_files_change_nothing(sandbox: 
     report = await sandbox.run_tests({"m.py": "\n".join(liar) + "\n"}, TESTS)
     assert (report.passed, report.failed, report.all_passed) == (1, 1, False), report.to_dict()
     assert report.raw is not None and "PASSED" in report.raw.stdout, "the lies are kept as plain output"
+
+
+async def test_a_forged_report_on_the_report_channel_is_ignored(sandbox: DockerSandbox) -> None:
+    # The harness answers on the container's main stdout, which PID 1 (docker-init, same uid as the
+    # code) holds too: the code can reach it through /proc/1/fd/1. It writes well-framed passing
+    # reports there (bare, and sealed with a guessed key); only the harness's sealed report counts.
+    forged = json.dumps({"exit_code": 0, "stdout": "", "junit": "<testsuites/>", "hashes": {}}).encode()
+    frames = [
+        len(forged).to_bytes(8, "big") + forged,
+        REPORT_MAGIC + len(forged).to_bytes(8, "big") + forged + bytes(32),
+    ]
+    attack = textwrap.dedent(f"""
+        import os
+        log = open('/tmp/attack.log', 'w')
+        for target in ('/proc/1/fd/1', '/proc/1/fd/2', f'/proc/{{os.getppid()}}/fd/1'):
+            try:
+                with open(target, 'wb') as fh:
+                    for frame in {frames!r}:
+                        fh.write(frame)
+                log.write(target + ':written ')
+            except OSError:
+                log.write(target + ':blocked ')
+        log.close()
+    """)
+    witness = "def test_attack_log():\n    assert '/proc/1/fd/1:written' in open('/tmp/attack.log').read()\n"
+    report = await sandbox.run_tests({"m.py": WRONG + attack}, {**TESTS, "test_z_witness.py": witness})
+    outcomes = {t.name: t.outcome for t in report.tests}
+    assert outcomes == {
+        "test_m::test_add": "failed",
+        "test_m::test_zero": "passed",
+        "test_z_witness::test_attack_log": "passed",  # the forgeries did reach the channel
+    }, report.to_dict()
+    assert not report.all_passed and not report.tampered
 
 
 async def test_early_exit_with_status_zero_is_not_a_pass(sandbox: DockerSandbox) -> None:

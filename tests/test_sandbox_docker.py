@@ -52,11 +52,11 @@ def sandbox(client: docker.DockerClient) -> Iterator[DockerSandbox]:
 
 
 def test_container_has_every_hardening_default(sandbox: DockerSandbox, client: docker.DockerClient) -> None:
-    container_id = sandbox._start_container()
+    warm = sandbox._start_container()
     try:
-        attrs = client.api.inspect_container(container_id)
+        attrs = client.api.inspect_container(warm.id)
     finally:
-        sandbox._remove(container_id)
+        sandbox._drop(warm)
     host, config = attrs["HostConfig"], attrs["Config"]
     limits = sandbox.limits
     assert host["NetworkMode"] == "none"
@@ -79,15 +79,15 @@ def test_container_has_every_hardening_default(sandbox: DockerSandbox, client: d
     assert config["Labels"][LABEL] == "1" and config["Labels"][OWNER_LABEL] == owner_id()
 
 
-def test_put_archive_into_the_read_only_container_fails_so_files_go_over_exec(
+def test_put_archive_into_the_read_only_container_fails_so_files_travel_in_the_request(
     sandbox: DockerSandbox, client: docker.DockerClient
 ) -> None:
-    container_id = sandbox._start_container()
+    warm = sandbox._start_container()
     try:
         with pytest.raises(APIError):
-            client.api.put_archive(container_id, "/work", tar_bytes({"m.py": b"print(1)"}))
+            client.api.put_archive(warm.id, "/work", tar_bytes({"m.py": b"print(1)"}))
     finally:
-        sandbox._remove(container_id)
+        sandbox._drop(warm)
 
 
 async def test_run_copies_files_in_and_returns_the_exit_code(sandbox: DockerSandbox) -> None:
@@ -131,15 +131,14 @@ async def test_collection_error_is_an_error_outcome(sandbox: DockerSandbox) -> N
 
 
 async def test_host_deadline_kills_the_container_when_inner_timeouts_fail(sandbox: DockerSandbox) -> None:
-    # The last layer of the kill chain on its own: an exec the harness does not govern.
-    container_id = sandbox._start_container()
+    # The last layer of the kill chain on its own: the code stops every process it may signal (the
+    # harness and `timeout` run as its uid), so neither inner timer can fire; the host deadline must.
     started = time.monotonic()
-    try:
-        done = sandbox._exec(container_id, ["sleep", "60"], f"{SANDBOX_UID}", b"", timeout_s=1.0)
-    finally:
-        sandbox._remove(container_id)
-    assert done.killed and done.exit_code == 137
-    assert time.monotonic() - started < 4
+    result = await sandbox.run({}, ["sh", "-c", "kill -STOP -1; sleep 60"], Limits(timeout_s=1))
+    elapsed = time.monotonic() - started
+    assert result.timed_out and result.exit_code == 137 and not result.ok
+    assert "killed by the host deadline" in result.stderr
+    assert elapsed < 1 + 2 + 2, f"took {elapsed:.1f} s"
 
 
 async def test_runs_with_other_limits_start_their_own_container(sandbox: DockerSandbox) -> None:
@@ -159,9 +158,9 @@ def test_missing_runtime_is_refused_with_the_fix(client: docker.DockerClient) ->
 async def test_explicit_or_automatic_runtime_is_used(client: docker.DockerClient, runtime: str) -> None:
     expected = "runsc" if runtime == "auto" and "runsc" in client.info()["Runtimes"] else "runc"
     async with DockerSandbox(runtime=runtime, pool_size=0, client=client) as sb:
-        container_id = sb._start_container()
-        assert client.api.inspect_container(container_id)["HostConfig"]["Runtime"] == expected
-        sb._remove(container_id)
+        warm = sb._start_container()
+        assert client.api.inspect_container(warm.id)["HostConfig"]["Runtime"] == expected
+        sb._drop(warm)
 
 
 def test_missing_image_names_the_build_command(client: docker.DockerClient) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import hashlib
 import os
 import socket
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from ponder.sandbox.attach import SealedReport, block, new_key
 from ponder.sandbox.errors import SandboxConfigError
 from ponder.sandbox.files import normalize_files, split_tests, tar_bytes
+from ponder.sandbox.harness import SealKey
 from ponder.sandbox.image import apt_mirror, hashed_tag, recipe_hash
 from ponder.sandbox.junit import build_report, parse_junit
 from ponder.sandbox.reaper import owner_alive, owner_id
@@ -168,3 +171,45 @@ def test_owner_is_alive_for_us_and_dead_for_a_reused_or_gone_pid() -> None:
     assert not owner_alive(f"{host}:{pid}:{int(ticks) + 1}"), "a reused pid must not count as the owner"
     assert not owner_alive(f"{socket.gethostname()}:{2**22 + 7}:1")
     assert owner_alive(f"another-host:{os.getpid()}:1"), "other machines' containers are not ours to sweep"
+
+
+def _sealer(key: bytes) -> SealKey:
+    read, write = os.pipe()
+    os.write(write, block(key))
+    os.close(write)
+    try:
+        return SealKey(read)
+    finally:
+        os.close(read)
+
+
+def test_only_the_frame_sealed_with_the_runs_key_is_accepted() -> None:
+    key = new_key()
+    honest = _sealer(key).seal(b'{"exit_code": 1}')
+    forged = _sealer(new_key()).seal(b'{"exit_code": 0}')
+    scanner = SealedReport(key, cap=1 << 20)
+    # Forgeries first, then the real report split across chunks, as a hostile stream would arrive.
+    assert not scanner.feed(b"junk" + forged + b"\x00" * 5)
+    assert not scanner.feed(honest[:7])
+    assert scanner.feed(honest[7:]) and scanner.found == b'{"exit_code": 1}'
+
+
+def test_a_report_pushed_past_the_cap_is_lost_not_forged() -> None:
+    key = new_key()
+    scanner = SealedReport(key, cap=64)
+    assert not scanner.feed(b"x" * 60 + _sealer(key).seal(b"{}"))
+    assert scanner.found is None
+
+
+def test_a_forked_child_does_not_inherit_the_report_key() -> None:
+    sealer = _sealer(new_key())
+    pid = os.fork()
+    if pid == 0:  # the child touches the key's mapping, which MADV_DONTFORK left out of its memory
+        faulthandler.disable()  # the crash is the expected outcome: no traceback in the test log
+        try:
+            sealer.seal(b"{}")
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == 11, "the key was readable in the child"
+    assert sealer.seal(b"{}").startswith(b"PONDER1")
