@@ -20,6 +20,7 @@ from ponder.plugin.cli_repair import (
     EXIT_OK,
     ExpansionsOpt,
     JsonOpt,
+    PrmOpt,
     QuietOpt,
     ReportOpt,
     SecondsOpt,
@@ -55,6 +56,7 @@ def analyze(
     max_tokens: TokensOpt = None,
     max_seconds: SecondsOpt = None,
     seed: SeedOpt = None,
+    prm: PrmOpt = None,
     report: ReportOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -70,7 +72,7 @@ def analyze(
         fail(f"--scale {scale!r} is not a scale; use thousand, million, billion or percent")
 
     async def run() -> Any:
-        settings = load_settings()
+        settings = load_settings({"prm": {"kind": prm}})
         overrides = _search_overrides(
             settings,
             strategy=strategy,

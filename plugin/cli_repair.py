@@ -21,6 +21,7 @@ from ponder.graph.types import SearchConfig, SearchResult, StrategyName
 from ponder.plugin.cli import EXIT_ERROR, fail
 from ponder.plugin.progress import SearchProgress
 from ponder.plugin.settings import PonderSettings, load_settings
+from ponder.verifiers.prm import PrmKind
 
 EXIT_OK = 0
 EXIT_NO_FIX = 1
@@ -37,6 +38,14 @@ SecondsOpt = Annotated[
     float | None, typer.Option("--max-seconds", min=0.1, help="Budget: wall-clock seconds.")
 ]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Sampling seed (same seed, same search).")]
+PrmOpt = Annotated[
+    PrmKind | None,
+    typer.Option(
+        "--prm",
+        help="Process reward model that ranks chains under the hard checks: none, served (prm.server "
+        "in settings), judge or confidence (else settings; default none).",
+    ),
+]
 ReportOpt = Annotated[
     Path | None,
     typer.Option("--report", help="Write the search tree (tree.json + report.html) to this folder."),
@@ -103,6 +112,7 @@ def repair(
     max_tokens: TokensOpt = None,
     max_seconds: SecondsOpt = None,
     seed: SeedOpt = None,
+    prm: PrmOpt = None,
     report: ReportOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -117,7 +127,7 @@ def repair(
     from ponder.sandbox.types import Limits
 
     async def run() -> Any:
-        settings = load_settings()
+        settings = load_settings({"prm": {"kind": prm}})
         overrides = _search_overrides(
             settings,
             strategy=strategy,
@@ -197,6 +207,7 @@ def solve(
     max_tokens: TokensOpt = None,
     max_seconds: SecondsOpt = None,
     seed: SeedOpt = None,
+    prm: PrmOpt = None,
     report: ReportOpt = None,
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -206,7 +217,7 @@ def solve(
     from ponder.plugin.solve import solve_question
 
     async def run() -> Any:
-        settings = load_settings()
+        settings = load_settings({"prm": {"kind": prm}})
         overrides = _search_overrides(
             settings,
             strategy=strategy,

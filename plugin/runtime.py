@@ -45,6 +45,8 @@ class Runtime:
     settings: PonderSettings
     backend: BaseBackend
     sandbox: BaseSandbox | None
+    prm: BaseVerifier | None = None
+    """The configured process reward model (`settings.prm`); blended into every search's verifier."""
 
     def require_sandbox(self) -> BaseSandbox:
         """The sandbox, or a one-line error saying how to get one."""
@@ -54,6 +56,12 @@ class Runtime:
                 "open it with need_sandbox=True"
             )
         return self.sandbox
+
+    def with_prm(self, verifier: BaseVerifier) -> BaseVerifier:
+        """`verifier`, blended with the configured PRM under its hard gates when there is one."""
+        from ponder.verifiers.prm import with_prm
+
+        return with_prm(verifier, self.prm, self.settings.prm.weight)
 
     def search_config(self, **overrides: Any) -> SearchConfig:
         """`settings.search` with per-call overrides (flags); `None` values mean "not given".
@@ -91,14 +99,14 @@ class Runtime:
         checkpointer: BaseCheckpointSaver | None = None,
         thread_id: str | None = None,
     ) -> SearchResult:
-        """Run one search with this runtime's backend."""
+        """Run one search with this runtime's backend (and PRM, when one is configured)."""
         from ponder.graph import run_search
 
         return await run_search(
             task,
             config,
             backend=self.backend,
-            verifier=verifier,
+            verifier=self.with_prm(verifier),
             checkpointer=checkpointer,
             thread_id=thread_id,
             on_event=on_event,
@@ -120,7 +128,7 @@ class Runtime:
             task,
             config,
             backend=self.backend,
-            verifier=verifier,
+            verifier=self.with_prm(verifier),
             checkpointer=checkpointer,
             thread_id=thread_id,
         )
@@ -184,4 +192,11 @@ async def open_runtime(
 
             backend = make_backend(settings.backend)
             stack.push_async_callback(backend.aclose)
-        yield Runtime(settings=settings, backend=backend, sandbox=sandbox)
+        prm = None
+        if settings.prm.kind != "none":
+            from ponder.verifiers.prm import make_prm
+
+            prm = make_prm(settings.prm, backend)
+            if prm is not None:
+                stack.push_async_callback(prm.aclose)
+        yield Runtime(settings=settings, backend=backend, sandbox=sandbox, prm=prm)

@@ -4,7 +4,8 @@ flags > ``PONDER_*`` environment variables > ``ponder.toml`` > defaults.
 
 Environment names are ``PONDER_<SECTION>_<FIELD>`` in capitals, e.g. ``PONDER_BACKEND_KIND=sglang``,
 ``PONDER_BACKEND_URL=http://127.0.0.1:30000``, ``PONDER_SANDBOX_POOL_SIZE=4``,
-``PONDER_SEARCH_STRATEGY=mcts``. ``ponder.toml`` uses the same sections as tables::
+``PONDER_SEARCH_STRATEGY=mcts``, ``PONDER_PRM_KIND=judge``. ``ponder.toml`` uses the same sections
+as tables::
 
     [backend]
     kind = "openai"
@@ -29,6 +30,7 @@ from ponder.backends.settings import BackendSettings
 from ponder.errors import PonderError
 from ponder.graph.types import SearchConfig
 from ponder.sandbox.settings import SandboxSettings
+from ponder.verifiers.prm import PrmSettings
 
 CONFIG_FILE = "ponder.toml"
 ENV_PREFIX = "PONDER_"
@@ -46,6 +48,7 @@ class PonderSettings(BaseModel):
     backend: BackendSettings = Field(default_factory=BackendSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     search: SearchConfig = Field(default_factory=SearchConfig)
+    prm: PrmSettings = Field(default_factory=PrmSettings)
 
 
 def _section_fields() -> dict[str, type[BaseModel]]:

@@ -336,3 +336,56 @@ def test_step_formats_lay_out_steps_as_trained() -> None:
     assert [m["role"] for m in QWEN_MATH_PRM.messages("Q?", steps)] == ["system", "user", "assistant"]
     assert [m["role"] for m in LLAMA3.messages("Q?", steps)] == ["user", "assistant"]
     assert get_step_format("llama3") is LLAMA3
+
+
+# -- the configured PRM in a whole search (runtime + settings), against the same loopback server ----
+
+
+def _prm_settings(url: str) -> Any:
+    from ponder.plugin.settings import PonderSettings
+
+    return PonderSettings.model_validate(
+        {"prm": {"kind": "served", "weight": 1.0, "server": {"url": url, "max_retries": 0}}}
+    )
+
+
+async def test_configured_prm_ranks_chains_but_never_passes_a_failed_gate(server: RewardServer) -> None:
+    from ponder.graph.testing import ScriptedBackend
+    from ponder.plugin.runtime import open_runtime
+    from ponder.plugin.settings import PonderSettings
+    from ponder.plugin.solve import build_solve_task
+
+    # Two samples: the PRM dislikes the first (right) one and likes the second (wrong) one.
+    def policy(ctx: Any) -> str:
+        return "2 + 12 = 14 WRONG\nAnswer: 14" if ctx.sample == 0 else "12 + 2 = 15\nAnswer: 15"
+
+    async def solve(settings: Any, reference: str | None) -> Any:
+        async with open_runtime(settings, backend=ScriptedBackend(policy), need_sandbox=False) as rt:
+            config = rt.search_config(strategy="best_of_n", n=2, budget={"max_expansions": 2})
+            task = build_solve_task("2 + 3 * 4?", reference)
+            return await rt.search(task, config, verifier=rt.math_verifier())
+
+    gated = await solve(_prm_settings(server.url), "14")
+    assert any(path == "/classify" for path, _ in server.requests), "the search called the reward server"
+    # With a reference, the math gate decides: the PRM's favourite (15) fails it.
+    assert gated.verified and gated.answer == "14"
+    leaves = [n for n in gated.tree["nodes"] if n["answer"] in ("14", "15")]
+    assert {n["answer"] for n in leaves} == {"14", "15"}
+    for node in leaves:
+        assert set(node["evidence"]["verifiers"]) == {"math", "reward_model"}
+    # Without a reference nothing gates: the PRM's ranking picks its favourite, where the search
+    # without a PRM keeps the first chain.
+    ranked, plain = await solve(_prm_settings(server.url), None), await solve(PonderSettings(), None)
+    assert not ranked.verified and ranked.answer == "15"
+    assert plain.answer == "14"
+
+
+def test_served_prm_without_a_server_is_a_one_line_settings_error() -> None:
+    from ponder.plugin.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match=r"prm.kind='served' needs prm.server.*PONDER_PRM_SERVER"):
+        load_settings(environ={"PONDER_PRM_KIND": "served"})
+    settings = load_settings(
+        environ={"PONDER_PRM_KIND": "served", "PONDER_PRM_SERVER": '{url = "http://127.0.0.1:9"}'}
+    )
+    assert settings.prm.server is not None and settings.prm.server.url == "http://127.0.0.1:9"
