@@ -214,3 +214,24 @@ async def test_confidence_from_real_generation_logprobs(embedded: BaseBackend) -
         assert 0.0 < r.evidence["mean_confidence"] <= 1.0
         assert r.score == r.evidence["lowest_window_confidence"]
         assert r.evidence["tokens"] == len(chain.step_logprobs)
+
+
+async def test_a_long_chain_is_cut_from_the_front_to_fit_the_judges_budget() -> None:
+    backend = ScriptedBackend(caps(top_logprobs=True), [verdict({"Yes": 0.9, "No": 0.1})])
+    judge = JudgePRM(backend, max_steps_tokens=60)
+    steps = (*(f"partial result number {i} is {i * 7}" for i in range(1, 31)), "so the answer is 14")
+    [scored] = await judge.score(TASK, [Chain(steps=steps)])
+    [[request]] = backend.calls
+    prompt = request.messages[-1].content
+    assert scored.score == pytest.approx(0.9)
+    assert "Step 31: so the answer is 14" in prompt and "Is the latest step (Step 31)" in prompt
+    assert "Step 1: " not in prompt and "are left out for length" in prompt
+    kept = [line for line in prompt.splitlines() if line.startswith("Step ")]
+    assert 1 < len(kept) < 31 and sum(len(line) + 1 for line in kept) <= 60 * 3
+
+
+async def test_a_short_chain_is_shown_whole() -> None:
+    backend = ScriptedBackend(caps(top_logprobs=True), [verdict({"Yes": 0.9, "No": 0.1})])
+    await JudgePRM(backend).score(TASK, [GOOD])
+    prompt = backend.calls[0][0].messages[-1].content
+    assert "Step 1: 3 * 4 = 12\nStep 2: 2 + 12 = 14" in prompt and "left out" not in prompt

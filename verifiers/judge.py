@@ -11,7 +11,7 @@ the evidence says which method produced the number.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from ponder.backends.base import BaseBackend, ChatMessage, Completion, GenerationRequest
@@ -32,6 +32,12 @@ JUDGE_PROMPT = (
 
 TOP_LOGPROBS = 20
 """Alternatives requested for the verdict token (the most backends return)."""
+
+MAX_STEPS_TOKENS = 1024
+"""Tokens of numbered steps shown to the judge; earlier steps beyond it are left out (see `fit_steps`)."""
+
+CHARS_PER_TOKEN = 3
+"""Token estimate for backends that cannot tokenize: a generous 3 characters per token."""
 
 
 def verdict_of(text: str) -> Literal["yes", "no"] | None:
@@ -69,6 +75,7 @@ class JudgePRM(BaseVerifier):
         prompt: str = JUDGE_PROMPT,
         system: str | None = JUDGE_SYSTEM,
         seed: int | None = None,
+        max_steps_tokens: int = MAX_STEPS_TOKENS,
     ) -> None:
         """Pick the scoring method the backend can support.
 
@@ -81,6 +88,9 @@ class JudgePRM(BaseVerifier):
             prompt: Template with `{question}`, `{steps}`, `{latest}`.
             system: System message; `None` = none (for models without a system role).
             seed: Seed for the votes (reproducible on backends that honour seeds).
+            max_steps_tokens: Budget for the numbered steps in the prompt, so that a long chain
+                still fits the judge's context: the earliest steps are left out first, the latest
+                step (the one judged) always stays.
 
         Raises:
             VerifierError: the backend supports neither method (or not the one asked for).
@@ -113,6 +123,7 @@ class JudgePRM(BaseVerifier):
         self.prompt = prompt
         self.system = system
         self.seed = seed
+        self.max_steps_tokens = max_steps_tokens
 
     async def score(self, task: VerifyTask, chains: Sequence[Chain]) -> list[StepScore]:
         """One backend call for the whole batch (siblings share the problem prefix)."""
@@ -137,7 +148,7 @@ class JudgePRM(BaseVerifier):
         return out
 
     def _request(self, task: VerifyTask, chain: Chain) -> GenerationRequest:
-        steps = "\n".join(f"Step {i}: {s.strip()}" for i, s in enumerate(chain.steps, 1))
+        steps = fit_steps(chain.steps, self.max_steps_tokens, self._count_tokens)
         text = self.prompt.format(question=task.question.strip(), steps=steps, latest=len(chain.steps))
         messages = [ChatMessage(role="system", content=self.system)] if self.system else []
         messages.append(ChatMessage(role="user", content=text))
@@ -148,6 +159,12 @@ class JudgePRM(BaseVerifier):
         return GenerationRequest(
             messages=messages, n=self.votes, max_tokens=4, temperature=self.vote_temperature, seed=self.seed
         )
+
+    def _count_tokens(self, text: str) -> int:
+        try:
+            return len(self.backend.tokenize(text))
+        except NotImplementedError:
+            return -(-len(text) // CHARS_PER_TOKEN)
 
     def _from_logprobs(self, completion: Completion) -> StepScore:
         if not completion.logprobs:
@@ -197,6 +214,22 @@ class JudgePRM(BaseVerifier):
             evidence["reason"] = "no sampled verdict was Yes or No"
             return StepScore(score=0.5, evidence=evidence)
         return StepScore(score=counts["yes"] / decided, evidence=evidence)
+
+
+def fit_steps(steps: Sequence[str], budget: int, count: Callable[[str], int]) -> str:
+    """The numbered steps, without the earliest ones when all of them exceed `budget` tokens.
+
+    The judge rates the latest step, so it always stays (even alone over budget); what is left out
+    is said in one line, so the judge knows the numbering starts later on purpose.
+    """
+    lines = [f"Step {i}: {s.strip()}" for i, s in enumerate(steps, 1)]
+    sizes = [count(line) + 1 for line in lines]
+    first, total = 0, sum(sizes)
+    while first < len(lines) - 1 and total > budget:
+        total -= sizes[first]
+        first += 1
+    omitted = [f"(Steps 1-{first} are left out for length.)"] if first else []
+    return "\n".join(omitted + lines[first:])
 
 
 def _usage(completions: Sequence[Completion]) -> dict[str, int]:
