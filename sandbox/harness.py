@@ -467,7 +467,7 @@ def serve() -> int:
     except (OSError, ValueError):
         return 1  # the host went away before sending a whole request
     problem = receive_files(spec["cwd"], tests, sources)
-    report = {"setup_error": problem} if problem else run(spec, fork=fork)
+    report: dict[str, Any] = {"setup_error": problem} if problem else run(spec, fork=fork)
     report["oom_kills"] = _oom_kills()
     _write_all(1, key.seal(json.dumps(report).encode()))
     return 0
