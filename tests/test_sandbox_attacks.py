@@ -124,11 +124,20 @@ async def test_fork_bomb_hits_the_pids_limit_and_is_killed(sandbox: DockerSandbo
     assert after.stdout == "still fine\n"
 
 
+GRAB = "chunks = []\nwhile True:\n    chunks.append(b'x' * (16 * 1024 * 1024))\n"
+
+
 async def test_memory_bomb_is_reported_as_oom(sandbox: DockerSandbox) -> None:
-    grab = "chunks = []\nwhile True:\n    chunks.append(b'x' * (16 * 1024 * 1024))"
-    result = await sandbox.run({}, ["python3", "-c", grab], Limits(memory_mb=128, timeout_s=20))
+    result = await sandbox.run({}, ["python3", "-c", GRAB], Limits(memory_mb=128, timeout_s=20))
     assert result.oom_killed, result
     assert result.exit_code == 137 and not result.ok
+
+
+async def test_memory_bomb_in_code_under_test_is_reported_as_oom(sandbox: DockerSandbox) -> None:
+    # A test run is a fork of the harness: the kernel must kill the code, and the harness report it.
+    report = await sandbox.run_tests({"m.py": GRAB}, TESTS, Limits(memory_mb=128, timeout_s=20))
+    assert report.raw is not None and report.raw.oom_killed, report.to_dict()
+    assert not report.all_passed and "memory limit" in report.reason
 
 
 async def test_infinite_loop_is_killed_within_timeout_plus_two_seconds(sandbox: DockerSandbox) -> None:
@@ -136,6 +145,14 @@ async def test_infinite_loop_is_killed_within_timeout_plus_two_seconds(sandbox: 
     result = await sandbox.run({}, ["python3", "-c", "while True: pass"], Limits(timeout_s=2))
     elapsed = time.monotonic() - started
     assert result.timed_out and not result.ok
+    assert elapsed < 2 + 2, f"took {elapsed:.1f} s"
+
+
+async def test_infinite_loop_under_test_is_killed_within_timeout_plus_two_s(sandbox: DockerSandbox) -> None:
+    started = time.monotonic()
+    report = await sandbox.run_tests({"m.py": "while True:\n    pass\n"}, TESTS, Limits(timeout_s=2))
+    elapsed = time.monotonic() - started
+    assert report.raw is not None and report.raw.timed_out and not report.all_passed
     assert elapsed < 2 + 2, f"took {elapsed:.1f} s"
 
 
