@@ -95,7 +95,8 @@ class ContainerSpec:
         tmpfs_opts = f"rw,nosuid,nodev,size={self.tmpfs_mb}m,mode=1777"
         return {
             "image": self.image,
-            "command": [*HARNESS_ARGV, "--serve"],
+            # As the entrypoint, so that an image's own ENTRYPOINT or CMD cannot wrap or replace it.
+            "entrypoint": [*HARNESS_ARGV, "--serve"],
             "stdin_open": True,
             "user": f"{SANDBOX_UID}:{SANDBOX_UID}",
             "environment": {"HOME": "/tmp", "LANG": "C.UTF-8"},

@@ -76,6 +76,7 @@ def test_container_has_every_hardening_default(sandbox: DockerSandbox, client: d
     assert {"nofile", "nproc", "cpu"} <= set(ulimits)
     assert host["Init"] is True
     assert host["LogConfig"]["Type"] == "none"
+    assert config["Entrypoint"][-1] == "--serve" and not config["Cmd"]  # the harness, whatever the image says
     assert config["Labels"][LABEL] == "1" and config["Labels"][OWNER_LABEL] == owner_id()
 
 
