@@ -9,8 +9,10 @@ callable for other families (the rendered text must match what the model was tra
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from ponder.backends.base import ChatMessage
+from ponder.backends.errors import BackendConfigError
 
 ChatTemplate = Callable[[Sequence[ChatMessage], str | None], str]
 
@@ -30,5 +32,36 @@ def llama3(messages: Sequence[ChatMessage], assistant_prefix: str | None = None)
     return f"<|begin_of_text|>{turns}{header}{assistant_prefix or ''}"
 
 
-TEMPLATES: dict[str, ChatTemplate] = {"chatml": chatml, "llama3": llama3}
-"""Templates selectable by name."""
+SMOLLM2_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+"""The system turn SmolLM2's own template adds when a conversation has none."""
+
+
+def smollm2(messages: Sequence[ChatMessage], assistant_prefix: str | None = None) -> str:
+    """SmolLM2-Instruct's template: ChatML with its default system turn, exactly what the GGUF's
+    `tokenizer.chat_template` renders (so an SGLang server sees the embedded engine's prompts)."""
+    if not messages or messages[0].role != "system":
+        messages = [ChatMessage(role="system", content=SMOLLM2_SYSTEM), *messages]
+    return chatml(messages, assistant_prefix)
+
+
+TEMPLATES: dict[str, ChatTemplate] = {"chatml": chatml, "llama3": llama3, "smollm2": smollm2}
+"""Templates selectable by name (`chat_template` setting); a path to a Jinja file works too."""
+
+
+def resolve_template(name: str) -> ChatTemplate:
+    """A template by name, or compiled from a Jinja file when `name` is a path to one.
+
+    Raises:
+        BackendConfigError: neither a known name nor a readable template file.
+    """
+    if name in TEMPLATES:
+        return TEMPLATES[name]
+    path = Path(name).expanduser()
+    if not path.is_file():
+        known = ", ".join(sorted(TEMPLATES))
+        raise BackendConfigError(
+            f"unknown chat template {name!r}: use one of {known} or the path of a Jinja chat template file"
+        )
+    from ponder.backends._chat_template import ChatTemplate as JinjaTemplate
+
+    return JinjaTemplate(path.read_text(encoding="utf-8")).render

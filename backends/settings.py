@@ -30,6 +30,10 @@ class BackendSettings(BaseModel):
     """Seconds to wait for a TCP connection before reporting the server unreachable."""
     max_retries: int = Field(default=2, ge=0, le=10)
     """Retries on connect errors and 5xx answers, with exponential backoff."""
+    chat_template: str = "chatml"
+    """SGLang: how chat messages become the prompt text (its native API takes text or ids): `chatml`,
+    `smollm2` (ChatML with SmolLM2's default system turn), `llama3`, or the path of a Jinja chat
+    template file (Hugging Face `chat_template` syntax). The other backends use the model's own."""
     n_ctx: int = Field(default=8192, ge=256)
     """Embedded engine context window in tokens."""
     n_threads: int | None = Field(default=None, ge=1)

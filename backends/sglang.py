@@ -48,7 +48,7 @@ from ponder.backends.base import (
     TokenLogprob,
     Usage,
 )
-from ponder.backends.chat_templates import TEMPLATES, ChatTemplate, chatml
+from ponder.backends.chat_templates import ChatTemplate, chatml, resolve_template
 from ponder.backends.errors import BackendConfigError, BackendResponseError
 from ponder.backends.retry import RetryPolicy
 from ponder.backends.settings import BackendSettings
@@ -135,10 +135,7 @@ class SGLangBackend(BaseBackend):
         if any(t < 0 for t in stop_token_ids):
             raise BackendConfigError(f"stop_token_ids must be non-negative ids, got {list(stop_token_ids)}")
         if isinstance(chat_template, str):
-            if chat_template not in TEMPLATES:
-                known = ", ".join(sorted(TEMPLATES))
-                raise BackendConfigError(f"unknown chat template {chat_template!r}; choose one of: {known}")
-            chat_template = TEMPLATES[chat_template]
+            chat_template = resolve_template(chat_template)
         self.url = base
         self._template = chat_template
         self._top_k = top_k
@@ -167,6 +164,7 @@ class SGLangBackend(BaseBackend):
             connect_timeout_s=settings.connect_timeout_s,
             max_retries=settings.max_retries,
             api_key=settings.api_key,
+            chat_template=settings.chat_template,
         )
 
     @property

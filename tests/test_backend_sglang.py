@@ -25,9 +25,10 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from ponder.backends import SGLangBackend
+from ponder.backends import SGLangBackend, make_backend
 from ponder.backends.base import ChatMessage, GenerationRequest
 from ponder.backends.errors import BackendConfigError, BackendResponseError, BackendUnavailableError
+from ponder.plugin.settings import load_settings
 from tests.conftest import free_port
 
 ServeApp = Callable[[Any], str]
@@ -167,6 +168,39 @@ async def test_invalid_sampling_params_fail_before_any_request(serve_app: ServeA
     with pytest.raises(BackendConfigError, match="chat template"):
         SGLangBackend(url, chat_template="no-such-template")
     assert seen == []
+
+
+def test_chat_template_by_name_file_or_settings(tmp_path: Any) -> None:
+    msgs = [ChatMessage(role="user", content="Hi")]
+    plain = SGLangBackend("http://127.0.0.1:9").render_chat(msgs)
+    assert plain == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    smol = SGLangBackend("http://127.0.0.1:9", chat_template="smollm2").render_chat(msgs, "Step 1:")
+    assert smol.startswith("<|im_start|>system\nYou are a helpful AI assistant named SmolLM")
+    assert smol.endswith(plain + "Step 1:")
+    jinja = tmp_path / "template.jinja"
+    jinja.write_text("{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}[assistant] ")
+    assert (
+        SGLangBackend("http://127.0.0.1:9", chat_template=str(jinja)).render_chat(msgs)
+        == "[user] Hi\n[assistant] "
+    )
+    settings = load_settings(
+        environ={"PONDER_BACKEND_KIND": "sglang", "PONDER_BACKEND_CHAT_TEMPLATE": "smollm2"}
+    )
+    assert make_backend(settings.backend).render_chat(msgs) == smol.removesuffix("Step 1:")
+    with pytest.raises(BackendConfigError, match=r"unknown chat template 'nope.jinja'.*path of a Jinja"):
+        SGLangBackend("http://127.0.0.1:9", chat_template="nope.jinja")
+
+
+@pytest.mark.model
+def test_smollm2_template_matches_the_models_own(engine_backend: Any) -> None:
+    # The embedded engine renders with the GGUF's tokenizer.chat_template; the SGLang client's
+    # `smollm2` preset must produce the same text, with and without a system turn.
+    client = SGLangBackend("http://127.0.0.1:9", chat_template="smollm2")
+    for msgs in (
+        [ChatMessage(role="user", content="What is 2 + 2?")],
+        [ChatMessage(role="system", content="Be brief."), ChatMessage(role="user", content="2 + 2?")],
+    ):
+        assert client.render_chat(msgs, "Step 1:") == engine_backend.render_chat(msgs, "Step 1:")
 
 
 async def test_unreachable_server_fails_fast_with_one_line() -> None:
