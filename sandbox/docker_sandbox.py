@@ -322,10 +322,15 @@ class DockerSandbox(ThreadedSandbox):
             request = b"".join(block(part) for part in (key, spec.encode(), tests_tar, tar_bytes(files)))
             deadline = started + limits.timeout_s + HOST_GRACE_S
             report, stderr, killed = self._converse(warm, request, key, deadline, report_cap(limits))
-            exit_code = SIGKILL_EXIT if killed else 0
+            if killed:
+                exit_code = SIGKILL_EXIT
+            elif report is None:  # the harness died or its report was buried: how did it end?
+                exit_code = self._exit_status(warm.id, SIGKILL_EXIT)
+            else:
+                exit_code = 0  # unused: the report carries the command's own exit code
             result, parsed = parse_harness(
                 report or b"",
-                exit_code=exit_code if report or killed else self._exit_status(warm.id, SIGKILL_EXIT),
+                exit_code=exit_code,
                 wall_s=time.monotonic() - started,
                 limits=limits,
                 oom_killed=False,
