@@ -92,7 +92,7 @@ def container_cpu(samples: int, command: list[str]) -> float:
     sb.open()
     try:
         kwargs = sb._spec.create_kwargs(reaper.labels(sb.instance))
-        kwargs.update(command=command, stdin_open=False)
+        kwargs.update(entrypoint=command, stdin_open=False)  # in place of the harness
         cpu0 = cpu_seconds()
         for _ in range(samples):
             container = sb.client.containers.create(**kwargs)

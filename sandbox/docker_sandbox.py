@@ -133,9 +133,13 @@ class Warm:
     """A started container and the attach socket its harness reads requests from."""
 
     id: str
-    sock: socket.socket
     stream: Any
     """What ``attach_socket`` returned; closing it releases the connection."""
+
+    @property
+    def sock(self) -> socket.socket:
+        """The raw socket under the attach stream (docker-py wraps it on some transports)."""
+        return getattr(self.stream, "_sock", self.stream)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -266,14 +270,16 @@ class DockerSandbox(ThreadedSandbox):
             raise SandboxError(f"creating a sandbox container from {kwargs['image']} failed: {exc}") from exc
         with self._live_lock:
             self._live.add(container.id)
+        warm = None
         try:
             # Attached before it starts, as `docker start -a` does, so no byte of its output is missed.
-            stream = api.attach_socket(container.id, params=ATTACH)
-            warm = Warm(id=str(container.id), sock=getattr(stream, "_sock", stream), stream=stream)
+            warm = Warm(id=str(container.id), stream=api.attach_socket(container.id, params=ATTACH))
             container.start()
             unpack = [*HARNESS_ARGV, "--unpacker", WORKDIR, PYTEST_INI_PATH]
             api.exec_start(api.exec_create(container.id, unpack, user="0:0")["Id"], detach=True)
         except DockerException:
+            if warm is not None:
+                warm.close()
             self._remove(container.id)
             raise
         return warm

@@ -21,12 +21,13 @@ Two ways in:
 - ``harness.py '<json spec>'`` (LocalSandbox): the files are already in place; the report goes to
   stdout.
 - ``harness.py --serve`` (DockerSandbox): the container's main process. It imports pytest while the
-  container waits in the warm pool, then reads one length-prefixed request (spec, tests tar,
-  sources tar) from stdin, which the host writes over ``docker attach``, and answers with one
-  length-prefixed report on stdout. A test run is a fork of this process, so it skips pytest's
-  import; any other command is spawned under ``timeout -k``. No ``docker exec`` is on the path of a
-  run, which is what makes a warm run cheap. The tests go to a root *unpacker* (``--unpacker``,
-  started by the host as a root exec) so they end up root-owned and read-only.
+  container waits in the warm pool, then reads one length-prefixed request (report key, spec,
+  tests tar, sources tar) from stdin, which the host writes over ``docker attach``, and answers
+  with one report on stdout, sealed with that key (see SealKey). A test run is a fork of this
+  process, so it skips pytest's import; any other command is spawned under ``timeout -k``. No
+  ``docker exec`` is on the path of a run, which is what makes a warm run cheap. The tests go to a
+  root *unpacker* (``--unpacker``, started by the host as a root exec) so they end up root-owned
+  and read-only.
 """
 
 from __future__ import annotations
