@@ -20,17 +20,24 @@ def tokenize_or_none(backend: BaseBackend, text: str) -> list[int] | None:
         return None
 
 
-def settle_warm_usage(spend: Spend, usage: Usage, *, reused_before: int) -> None:
+def add_warm_usage(spend: Spend, usage: Usage) -> None:
     """Account a warm-up prefill as part of the children's prompts, not as extra prompt tokens.
 
-    Called once the children's usage is in. The children resend the warm-up's prompts and report
-    them as cached; counting the warm-up's prompt tokens too would double the denominator and halve
-    the recomputed share. Instead the tokens the warm-up computed are taken off the reuse the
-    children reported. An engine re-evaluates the last prompt token for its logits, so on a cold
-    prompt the difference can dip below zero; reuse is a count of tokens and stops at zero.
+    The children resend the same prompts and report them as cached; counting the warm-up's
+    prompt tokens too would double the denominator and halve the recomputed share. Instead the
+    tokens the warm-up actually computed are taken off the reuse the children will report.
     """
-    computed = usage.prompt_tokens - usage.cached_tokens
-    spend.tokens_reused = max(reused_before, spend.tokens_reused - computed)
+    spend.tokens_reused -= usage.prompt_tokens - usage.cached_tokens
+
+
+def floor_reuse(spend: Spend, reused_before: int) -> None:
+    """After an expansion, reuse never drops below what it was before.
+
+    An engine re-evaluates the last prompt token for its logits, so on a cold prompt the warm-up
+    and its children together compute one token more than the prompt has; reuse is a count of
+    tokens and stops at zero rather than reading -1.
+    """
+    spend.tokens_reused = max(reused_before, spend.tokens_reused)
 
 
 def add_usage(spend: Spend, usage: Usage, *, generated: bool, fallback: int = 0) -> None:

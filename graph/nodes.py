@@ -16,7 +16,7 @@ from ponder.backends.base import BaseBackend, GenerationRequest
 from ponder.backends.errors import BackendResponseError
 from ponder.graph.budget import exhausted, expansions_left, tokens_left, trim_frontier
 from ponder.graph.events import emit
-from ponder.graph.expansion import add_usage, make_child, settle_warm_usage, tokenize_or_none
+from ponder.graph.expansion import add_usage, add_warm_usage, floor_reuse, make_child, tokenize_or_none
 from ponder.graph.finalize import build_result
 from ponder.graph.prompts import build_request
 from ponder.graph.scoring import score_pending
@@ -152,13 +152,13 @@ def make_nodes(*, backend: BaseBackend, verifier: BaseVerifier, config: SearchCo
             )
             requests.append((item, req, cue, counter))
             counter += item["k"]
-        reused_before, warm_usage = clock.spend.tokens_reused, None
+        reused_before = clock.spend.tokens_reused
         if caps.prefix_cache:
             warm = [
                 r.model_copy(update={"n": 1, "max_tokens": 0, "stop": [], "logprobs": False})
                 for _, r, _, _ in requests
             ]
-            warm_usage = await backend.warm(warm)
+            add_warm_usage(clock.spend, await backend.warm(warm))
         outputs = await backend.generate([r for _, r, _, _ in requests])
         if len(outputs) != len(requests):
             raise BackendResponseError(
@@ -200,8 +200,7 @@ def make_nodes(*, backend: BaseBackend, verifier: BaseVerifier, config: SearchCo
                         "spend": clock.spend.model_dump(),
                     },
                 )
-        if warm_usage is not None:
-            settle_warm_usage(clock.spend, warm_usage, reused_before=reused_before)
+        floor_reuse(clock.spend, reused_before)
         return {
             "nodes": nodes,
             "pending": list(nodes),
