@@ -192,11 +192,9 @@ async def open_runtime(
 
             backend = make_backend(settings.backend)
             stack.push_async_callback(backend.aclose)
-        prm = None
-        if settings.prm.kind != "none":
-            from ponder.verifiers.prm import make_prm
+        from ponder.verifiers.prm import make_prm
 
-            prm = make_prm(settings.prm, backend)
-            if prm is not None:
-                stack.push_async_callback(prm.aclose)
+        prm = make_prm(settings.prm, backend)
+        if prm is not None:
+            stack.push_async_callback(prm.aclose)
         yield Runtime(settings=settings, backend=backend, sandbox=sandbox, prm=prm)
