@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from ponder.plugin import cli_repair
+from tests._cli import command_app
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "buggy_project"
 BUG = "range(len(values) - window)"
@@ -24,11 +25,4 @@ def copy_example(tmp_path: Path) -> Path:
 
 def cli_app() -> typer.Typer:
     """The repair and solve commands under a test root, so subcommands keep their names."""
-    app = typer.Typer()
-
-    @app.callback()
-    def root() -> None:
-        """Test root so that subcommands keep their names."""
-
-    cli_repair.register(app)
-    return app
+    return command_app(cli_repair)

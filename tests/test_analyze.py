@@ -29,6 +29,7 @@ from ponder.plugin.tables import (
     tatqa_record,
 )
 from ponder.sandbox import LocalSandbox
+from tests._cli import command_app
 
 pytestmark = pytest.mark.filterwarnings("ignore:LocalSandbox runs code:RuntimeWarning")
 TENK = Path(__file__).resolve().parent.parent / "examples" / "tenk_table.csv"
@@ -181,10 +182,7 @@ def scripted_cli(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _cli() -> typer.Typer:
-    root = typer.Typer()
-    root.callback()(lambda: None)  # a group, so the command is addressed by name as under `ponder`
-    cli_analyze.register(root)
-    return root
+    return command_app(cli_analyze)
 
 
 def test_command_prints_json_and_exits_0_when_verified(scripted_cli: None, tmp_path: Path) -> None:

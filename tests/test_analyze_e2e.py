@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from ponder.graph.testing import ScriptedBackend
@@ -26,6 +25,7 @@ from ponder.plugin.tables import tatqa_record
 from ponder.sandbox import SandboxSettings, open_sandbox
 from ponder.sandbox.base import BaseSandbox
 from ponder.verifiers.finance import compare_answer
+from tests._cli import command_app
 from tests._datasets import load
 
 pytestmark = pytest.mark.docker
@@ -130,9 +130,7 @@ def test_command_with_the_embedded_model_and_docker(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("PONDER_SANDBOX_KIND", "docker")
     monkeypatch.setenv("PONDER_SANDBOX_POOL_SIZE", "1")
     monkeypatch.setenv("PONDER_BACKEND_N_CTX", "4096")
-    root = typer.Typer()
-    root.callback()(lambda: None)
-    cli_analyze.register(root)
+    root = command_app(cli_analyze)
     args = [
         "analyze",
         "--data",

@@ -33,6 +33,7 @@ from ponder.plugin.bench.store import RESULTS_FILE, ItemResult, ResultStore
 from ponder.plugin.runtime import open_runtime
 from ponder.plugin.settings import PonderSettings
 from ponder.sandbox import LocalSandbox
+from tests._cli import command_app
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 pytestmark = pytest.mark.filterwarnings("ignore:LocalSandbox runs code:RuntimeWarning")
@@ -185,14 +186,7 @@ async def test_repair_suite_checks_the_fix_with_the_hidden_rule(tmp_path: Path) 
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def root() -> None:
-        """Test root so that subcommands keep their names."""
-
-    cli_bench.register(app)
-    return app
+    return command_app(cli_bench)
 
 
 @pytest.mark.model
