@@ -21,6 +21,7 @@ from ponder.graph.types import SearchConfig, SearchResult, StrategyName
 from ponder.plugin.cli import EXIT_ERROR, fail
 from ponder.plugin.progress import SearchProgress
 from ponder.plugin.settings import PonderSettings, load_settings
+from ponder.sandbox.integrity import describe as integrity_line
 from ponder.verifiers.prm import PrmKind
 
 EXIT_OK = 0
@@ -184,6 +185,8 @@ def _print_repair(outcome: Any, summary: dict[str, Any]) -> None:
         f"mutants: {summary['mutants'] - summary['unrun']} of {summary['mutants']} tested   "
         f"time: {summary['seconds']:.1f}s"
     )
+    if outcome.verified and outcome.integrity:
+        typer.echo(f"integrity: {integrity_line(outcome.integrity)}")
     if outcome.rejected:
         typer.echo(f"rejected {len(outcome.rejected)} cheating candidate(s), e.g.: {outcome.rejected[0]}")
     if summary["applied"]:

@@ -3,27 +3,26 @@ rejects patches which make tests pass by not running them, and an atomic apply w
 
 A candidate for a repair is the full new text of one source file. Passing the test suite is only
 evidence if the tests themselves ran unchanged, so `check_patch` rejects, before anything runs,
-a candidate that targets a test file or introduces a way to skip, abort or rewrite tests
-(``pytest.skip``, skip/xfail markers, ``sys.exit``, pytest hooks, deleting or writing test
-files). The sandbox additionally hashes test files around each run; both layers are needed
-because a guard over source text cannot see every dynamic trick, and a hash cannot see a skip.
+a candidate that targets a test file or pytest's configuration, or introduces a way to skip, abort
+or rewrite tests, to reach into the test process (frames, ``gc``, ``importlib``, raw descriptors)
+or to make wrong results compare equal; the rules live in `ponder.plugin.guard_rules`. The sandbox
+additionally hashes test files and seals the report; both layers are needed because a guard over
+source cannot see every dynamic trick, and a hash cannot see a skip.
 """
 
 from __future__ import annotations
 
-import ast
 import difflib
 import hashlib
 import os
-import re
 import shutil
 import tempfile
-from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from ponder.errors import PonderError
+from ponder.plugin.guard_rules import added_constructs
 
 
 class PatchError(PonderError):
@@ -64,82 +63,18 @@ class Verdict:
     reason: str = ""
 
 
-# Constructs that make a test run lie about what it checked, each with the reason shown to users.
-# Attributes matched on any receiver are names that ordinary code hardly uses for anything else.
-_SUSPECT_ATTRS: dict[str, str] = {
-    "skip": "skips tests",
-    "skipif": "skips tests",
-    "skipTest": "skips tests",
-    "xfail": "marks tests as expected failures",
-    "importorskip": "skips tests",
-    "unlink": "deletes files",
-    "rmtree": "deletes files",
-    "settrace": "rewires the interpreter",
-    "setprofile": "rewires the interpreter",
-}
-# Module functions matched only as `module.attr`, because the bare names (`remove`, `exit`) are common.
-_SUSPECT_CALLS: dict[tuple[str, str], str] = {
-    **{("os", a): "deletes or moves files" for a in ("remove", "rmdir", "removedirs", "rename", "replace")},
-    **{("os", a): "ends the test process" for a in ("_exit", "abort", "kill", "killpg")},
-    ("os", "system"): "runs shell commands",
-    ("shutil", "move"): "moves files",
-    ("sys", "exit"): "exits the test process",
-    ("sys", "modules"): "rewrites imported modules",
-}
-_SUSPECT_NAMES: dict[str, str] = {
-    "pytest": "imports pytest into the code under test",
-    "_pytest": "imports pytest internals",
-    "unittest": "imports unittest into the code under test",
-    "builtins": "rewrites builtins",
-    "__builtins__": "rewrites builtins",
-    "atexit": "registers exit hooks",
-    "signal": "installs signal handlers",
-    "subprocess": "runs other programs",
-    "exec": "executes generated code",
-    "eval": "executes generated code",
-    "__import__": "imports dynamically",
-    "exit": "exits the test process",
-    "quit": "exits the test process",
-    "SystemExit": "exits the test process",
-    "KeyboardInterrupt": "interrupts the test process",
-}
-_TEST_FILE_TEXT = re.compile(r"(^|[/\\])(test_\w*\.py|\w*_test\.py|conftest\.py|pytest\.ini|tox\.ini)\b")
+_RUNNER_FILES = frozenset({"pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml"})
+_STARTUP_FILES = frozenset({"sitecustomize.py", "usercustomize.py"})
 
 
-def _suspects(tree: ast.AST) -> Counter[str]:
-    """Every suspicious construct in `tree`, as reasons counted, so old and new code can be compared."""
-    found: Counter[str] = Counter()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and node.attr in _SUSPECT_ATTRS:
-            found[f"uses .{node.attr} ({_SUSPECT_ATTRS[node.attr]})"] += 1
-        elif (
-            isinstance(node, ast.Attribute)
-            and isinstance(node.value, ast.Name)
-            and (node.value.id, node.attr) in _SUSPECT_CALLS
-        ):
-            found[f"uses {node.value.id}.{node.attr} ({_SUSPECT_CALLS[node.value.id, node.attr]})"] += 1
-        elif isinstance(node, ast.Name) and node.id in _SUSPECT_NAMES:
-            found[f"uses {node.id} ({_SUSPECT_NAMES[node.id]})"] += 1
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-            for module in modules:
-                root = module.split(".")[0]
-                if root in _SUSPECT_NAMES:
-                    found[f"imports {root} ({_SUSPECT_NAMES[root]})"] += 1
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("pytest_"):
-            found[f"defines pytest hook {node.name} (changes how tests run)"] += 1
-        elif isinstance(node, ast.Assign | ast.AnnAssign):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                if isinstance(target, ast.Name) and target.id in ("pytest_plugins", "collect_ignore"):
-                    found[f"sets {target.id} (changes how tests run)"] += 1
-        elif (
-            isinstance(node, ast.Constant)
-            and isinstance(node.value, str)
-            and _TEST_FILE_TEXT.search(node.value)
-        ):
-            found[f"names test file {node.value!r} (may read or rewrite tests)"] += 1
-    return found
+def _runs_before_tests(path: str) -> str:
+    """Why editing `path` changes how or whether tests run at all ("" for ordinary source)."""
+    name = Path(path).name
+    if name in _RUNNER_FILES:
+        return "configures pytest"
+    if name in _STARTUP_FILES or name.endswith(".pth"):
+        return "runs at interpreter start-up, before pytest"
+    return ""
 
 
 def check_patch(
@@ -151,8 +86,10 @@ def check_patch(
 ) -> Verdict:
     """Reject candidates that would make the test suite pass without the code being fixed.
 
-    Only constructs that the candidate *adds* count: a project that legitimately calls
-    ``os.remove`` keeps doing so, but a fix that starts calling ``sys.exit`` is refused.
+    Only constructs that the candidate *adds* count (see `ponder.plugin.guard_rules`): a project
+    that legitimately calls ``os.remove`` keeps doing so, but a fix that starts calling
+    ``sys.exit`` is refused. The reason is one line naming the construct and its line, e.g.
+    ``rejected: adds gc.get_objects (line 12): introspection of the test process; ...``.
 
     Args:
         path: the file the candidate replaces.
@@ -161,21 +98,21 @@ def check_patch(
         test_paths: the project's test files (a candidate may not target them).
     """
     if path in test_paths or is_test_path(path):
-        return Verdict(False, f"patch edits test file {path}")
+        return Verdict(False, f"rejected: patch edits test file {path}; tests must run unchanged")
+    if why := _runs_before_tests(path):
+        return Verdict(False, f"rejected: patch edits {path}, which {why}; tests must run unchanged")
     if not candidate.strip():
-        return Verdict(False, f"patch deletes the contents of {path}")
+        return Verdict(False, f"rejected: patch deletes the contents of {path}")
     try:
-        new_tree = ast.parse(candidate)
-    except SyntaxError:
+        added = added_constructs(original, candidate)
+    except (SyntaxError, ValueError):
         return Verdict(True)  # not a cheat, just broken: the verifier reports the syntax error
-    try:
-        old_found = _suspects(ast.parse(original))
-    except SyntaxError:
-        old_found = Counter()
-    added = _suspects(new_tree) - old_found
-    if added:
-        return Verdict(False, f"patch {next(iter(added))}; tests must run unchanged")
-    return Verdict(True)
+    except (RecursionError, MemoryError):  # the parser's or the guard's stack ran out
+        return Verdict(False, "rejected: the patch nests code too deeply to be checked")
+    if not added:
+        return Verdict(True)
+    more = f" (+{len(added) - 1} more)" if len(added) > 1 else ""
+    return Verdict(False, f"rejected: adds {added[0].describe()}{more}; tests must run unchanged")
 
 
 def file_digest(path: Path) -> str:

@@ -382,6 +382,9 @@ class RepairOutcome:
     failures: list[str] = field(default_factory=list)
     suspect_lines: list[int] = field(default_factory=list)
     """Lines of `target` the failures point at (tracebacks, else the functions the tests call)."""
+    integrity: dict[str, Any] = field(default_factory=dict)
+    """What vouches for a verified fix beyond the outcomes: the guard's verdict, the hidden tests
+    planted and found, the call records and the comparison mode of the confirming run."""
     result: SearchResult | None = None
 
     @property
@@ -408,6 +411,7 @@ class RepairOutcome:
             "rejected": self.rejected,
             "failures": self.failures,
             "suspect_lines": self.suspect_lines,
+            "integrity": self.integrity,
             "diff": self.diff,
         }
 
@@ -444,8 +448,12 @@ def build_task(project: Project, target: str, report: TestReport, mutants: Seque
     )
 
 
-async def run_tests(sandbox: BaseSandbox, project: Project, limits: Limits | None = None) -> TestReport:
-    return await sandbox.run_tests(dict(project.sources), dict(project.tests), limits)
+async def run_tests(
+    sandbox: BaseSandbox, project: Project, limits: Limits | None = None, *, trusted: Project | None = None
+) -> TestReport:
+    """The project's suite in the sandbox; `trusted` (default: `project`) is the code as it was."""
+    original = dict((trusted or project).sources)
+    return await sandbox.run_tests(dict(project.sources), dict(project.tests), limits, trusted=original)
 
 
 async def repair_project(
@@ -508,10 +516,15 @@ async def repair_project(
         fixed = result.answer
         # Belt and braces: the guard and one more full run decide what is reported as verified.
         verdict = check_patch(target, original, fixed, test_paths=project.tests)
-        confirm = await run_tests(sandbox, _with(project, target, fixed), limits) if verdict.ok else None
+        confirm = (
+            await run_tests(sandbox, _with(project, target, fixed), limits, trusted=project)
+            if verdict.ok
+            else None
+        )
         if confirm is not None and confirm.all_passed:
             mutant = by_answer.get(fixed)
             outcome.status = "fixed"
+            outcome.integrity = {"guard": "accepted", **confirm.integrity}
             outcome.fixed = fixed
             outcome.after = TestCounts.of(confirm)
             outcome.diff = unified_diff(original, fixed, target)

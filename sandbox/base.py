@@ -27,8 +27,14 @@ class BaseSandbox(abc.ABC):
         tests: Files,
         limits: Limits | None = None,
         runner: str = "pytest",
+        *,
+        trusted: Files | None = None,
     ) -> TestReport:
-        """Run the test files against the sources; outcomes come from a report the code cannot forge."""
+        """Run the test files against the sources; outcomes come from a report the code cannot forge.
+
+        `trusted` is the original code (before a candidate's change): comparison methods it already
+        defines may decide the tests' comparisons; ones a candidate adds make the run tampered.
+        """
 
     async def aclose(self) -> None:
         """Stop pools and remove every container/temp dir this sandbox created."""

@@ -35,9 +35,11 @@ from ponder.sandbox import reaper
 from ponder.sandbox.attach import block, new_key, read_report
 from ponder.sandbox.errors import SandboxConfigError, SandboxError, SandboxUnavailableError
 from ponder.sandbox.files import tar_bytes
+from ponder.sandbox.integrity import TestChecks
 from ponder.sandbox.pool import WarmPool
 from ponder.sandbox.runner import (
     HARNESS_SOURCE,
+    INTEGRITY_SOURCE,
     KILL_GRACE_S,
     harness_spec,
     parse_harness,
@@ -96,7 +98,7 @@ class ContainerSpec:
         return {
             "image": self.image,
             # As the entrypoint, so that an image's own ENTRYPOINT or CMD cannot wrap or replace it.
-            "entrypoint": [*HARNESS_ARGV, "--serve"],
+            "entrypoint": [*HARNESS_ARGV, "--serve", INTEGRITY_SOURCE],
             "stdin_open": True,
             "user": f"{SANDBOX_UID}:{SANDBOX_UID}",
             "environment": {"HOME": "/tmp", "LANG": "C.UTF-8"},
@@ -309,7 +311,12 @@ class DockerSandbox(ThreadedSandbox):
     # -- runs ------------------------------------------------------------------------------------
 
     def _execute(
-        self, files: dict[str, bytes], command: list[str], limits: Limits, tests: dict[str, bytes] | None
+        self,
+        files: dict[str, bytes],
+        command: list[str],
+        limits: Limits,
+        tests: dict[str, bytes] | None,
+        checks: TestChecks | None = None,
     ) -> tuple[ExecResult, dict[str, Any]]:
         warm = self._acquire(limits)
         started = time.monotonic()
@@ -319,7 +326,12 @@ class DockerSandbox(ThreadedSandbox):
             else:  # the in-sandbox layer of the kill chain for anything the harness spawns
                 command = ["timeout", "-k", "1", str(math.ceil(limits.timeout_s + KILL_GRACE_S)), *command]
             spec = harness_spec(
-                command, limits, cwd=WORKDIR, junit=tests is not None, hash_paths=sorted(tests or {})
+                command,
+                limits,
+                cwd=WORKDIR,
+                junit=tests is not None,
+                hash_paths=sorted(tests or {}),
+                checks=checks.spec() if checks is not None else None,
             )
             # Tests go to the root unpacker: root-owned, 0444, in sticky 1777 dirs the code can add
             # files to but not replace or remove them.

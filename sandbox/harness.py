@@ -55,6 +55,9 @@ from typing import Any
 PR_SET_DUMPABLE = 4
 JUNIT_FD = 3
 """Where a forked test run finds the JUnit pipe (0-2 are its stdio; everything above is closed)."""
+INTEGRITY_FD = 4
+"""Where it finds the integrity channel (see ponder.sandbox._integrity)."""
+INTEGRITY_CAP = 4 * 1024 * 1024
 JUNIT_CAP = 8 * 1024 * 1024
 READ_CHUNK = 65536
 DRAIN_GRACE_S = 0.5
@@ -181,15 +184,20 @@ def _spawn(spec: dict[str, Any], out: int, err: int, junit: int | None) -> Child
     return Child(proc.pid, wait)
 
 
-def _fork_pytest(spec: dict[str, Any], out: int, err: int, junit: int | None) -> Child:
+def _fork_pytest(
+    spec: dict[str, Any], out: int, err: int, junit: int | None, integrity: int | None = None
+) -> Child:
     """Run pytest in a fork of this process, which imported it while the container waited.
 
-    The child gets exactly what a spawned process would: /dev/null, the capture pipes and the JUnit
-    pipe, nothing else (the report channel and every other descriptor are closed), its own session,
-    the rlimits, and a raised OOM score so that the kernel picks it, not the harness.
+    The child gets exactly what a spawned process would: /dev/null, the capture pipes, the JUnit
+    pipe and the integrity channel, nothing else (the report channel and every other descriptor
+    are closed), its own session, the rlimits, and a raised OOM score so that the kernel picks
+    it, not the harness. The integrity layers (audit hook, canaries, snapshot, plain-data
+    comparison) are installed before pytest imports a single test module.
     """
     import pytest  # already imported by serve(); a no-op lookup here
 
+    checks = _load_integrity() if integrity is not None else None
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         code = 70
@@ -201,7 +209,9 @@ def _fork_pytest(spec: dict[str, Any], out: int, err: int, junit: int | None) ->
             os.dup2(err, 2)
             if junit is not None:
                 os.dup2(junit, JUNIT_FD)
-            os.closerange(JUNIT_FD if junit is None else JUNIT_FD + 1, 1 << 16)
+            if integrity is not None:
+                os.dup2(integrity, INTEGRITY_FD)
+            os.closerange(INTEGRITY_FD + 1 if integrity is not None else JUNIT_FD + 1, 1 << 16)
             _raise_oom_score()
             _limiter(spec.get("rlimits", {}))()
             os.chdir(spec["cwd"])
@@ -211,7 +221,19 @@ def _fork_pytest(spec: dict[str, Any], out: int, err: int, junit: int | None) ->
             args = spec["cmd"][spec["cmd"].index("pytest") + 1 :]
             if junit is not None:
                 args.append(f"--junitxml=/dev/fd/{JUNIT_FD}")
-            code = int(pytest.main(args))
+            plugins = []
+            if checks is not None:
+                args += ["-p", "no:debugging"]  # its pytestPDB class holds the config in a global
+                plugins.append(
+                    checks.install(
+                        cwd=spec["cwd"],
+                        test_paths=spec.get("hash", []),
+                        seed=bytes.fromhex(spec["canary_seed"]),
+                        allowed=spec.get("allowed", []),
+                        fd=INTEGRITY_FD,
+                    )
+                )
+            code = int(pytest.main(args, plugins=plugins))
             sys.stdout.flush()
             sys.stderr.flush()
         finally:
@@ -359,19 +381,25 @@ def run(spec: dict[str, Any], fork: bool = False) -> dict[str, Any]:
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     junit_r, junit_w = os.pipe() if spec.get("junit") else (None, None)
+    checked = fork and "pytest" in spec["cmd"] and "canary_seed" in spec
+    integrity_r, integrity_w = os.pipe() if checked else (None, None)
     started = time.monotonic()
     try:
-        start = _fork_pytest if fork and "pytest" in spec["cmd"] else _spawn
-        child = start(spec, out_w, err_w, junit_w)
+        if fork and "pytest" in spec["cmd"]:
+            child = _fork_pytest(spec, out_w, err_w, junit_w, integrity_w)
+        else:
+            child = _spawn(spec, out_w, err_w, junit_w)
     except OSError as exc:
         return {"exit_code": 127, "stdout": "", "stderr": f"cannot start {spec['cmd'][0]}: {exc.strerror}\n"}
     finally:
-        for fd in (out_w, err_w, junit_w):
+        for fd in (out_w, err_w, junit_w, integrity_w):
             if fd is not None:
                 os.close(fd)
     readers = [CappedReader(out_r, spec["cap"]), CappedReader(err_r, spec["cap"])]
     if junit_r is not None:
         readers.append(CappedReader(junit_r, JUNIT_CAP))
+    if integrity_r is not None:
+        readers.append(CappedReader(integrity_r, INTEGRITY_CAP))
     for reader in readers:
         reader.start()
     timed_out = False
@@ -404,6 +432,9 @@ def run(spec: dict[str, Any], fork: bool = False) -> dict[str, Any]:
         report["junit"] = None if cut or not xml else xml.decode("utf-8", "replace")
         report["hashes"] = {p: _sha256(os.path.join(spec["cwd"], p)) for p in spec.get("hash", [])}
         report["config_files"] = _config_files(spec["cwd"])
+    if integrity_r is not None:
+        record, cut = readers[-1].result()
+        report["integrity"] = None if cut else record.decode("utf-8", "replace")
     return report
 
 
@@ -474,13 +505,36 @@ def serve() -> int:
     return 0
 
 
+_integrity_source: list[str] = []
+"""ponder.sandbox._integrity's source, from argv (this file runs standalone, so it cannot import it)."""
+
+
+def _load_integrity() -> Any:
+    """The integrity module, compiled under a name no file in the work dir can have.
+
+    It is registered in sys.modules only while it executes (dataclasses look their module up),
+    so the code under test finds no module of that name to patch.
+    """
+    import types
+
+    module = types.ModuleType("ponder_integrity")
+    sys.modules[module.__name__] = module
+    try:
+        exec(compile(_integrity_source[0], "<ponder-integrity>", "exec"), module.__dict__)
+    finally:
+        del sys.modules[module.__name__]
+    return module
+
+
 def main() -> int:
-    if sys.argv[1:] == ["--serve"]:
+    if sys.argv[1] == "--serve":
+        _integrity_source.append(sys.argv[2])
         return serve()
     if sys.argv[1] == "--unpacker":
         return unpacker(sys.argv[2], sys.argv[3])
     _no_dump()
-    report = run(json.loads(sys.argv[1]))
+    _integrity_source.append(sys.argv[2])
+    report = run(json.loads(sys.argv[1]), fork=True)
     sys.stdout.write(json.dumps(report))
     sys.stdout.flush()
     return 0

@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
 
+from ponder.sandbox.integrity import TestChecks, verify
 from ponder.sandbox.types import ExecResult, Outcome, TestOutcome, TestReport
 
 MESSAGE_CHARS = 400
@@ -73,14 +74,19 @@ def _message(node: ET.Element) -> str:
 
 
 def build_report(
-    harness: Mapping[str, Any], raw: ExecResult, expected_hashes: Mapping[str, str]
+    harness: Mapping[str, Any],
+    raw: ExecResult,
+    expected_hashes: Mapping[str, str],
+    checks: TestChecks | None,
 ) -> TestReport:
     """Combine the harness's findings into a TestReport, marking anything that does not add up.
 
     Args:
-        harness: the harness JSON (``junit``, ``hashes``, ``config_files``).
+        harness: the harness JSON (``junit``, ``hashes``, ``config_files``, ``integrity``).
         raw: the command's result (exit code, output, timeout, OOM).
         expected_hashes: sha256 of each test file as the host sent it.
+        checks: the run's integrity parameters (canaries...); every sandbox run passes them.
+            None only where a test examines the XML rules alone.
     """
     report = TestReport(raw=raw)
     changed = sorted(p for p, h in expected_hashes.items() if harness.get("hashes", {}).get(p) != h)
@@ -103,6 +109,8 @@ def build_report(
         report.tampered = True
         report.reason = report.reason or f"untrustworthy report: {exc}"
         return report
+    if checks is not None:
+        verify(report, harness.get("integrity"), checks)
     _cross_check(report, raw.exit_code)
     return report
 

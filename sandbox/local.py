@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ponder.sandbox.harness import PYTEST_INI
+from ponder.sandbox.integrity import TestChecks
 from ponder.sandbox.runner import (
     HARNESS_SOURCE,
+    INTEGRITY_SOURCE,
     KILL_GRACE_S,
     harness_spec,
     parse_harness,
@@ -74,7 +76,12 @@ class LocalSandbox(ThreadedSandbox):
         _warn_once()
 
     def _execute(
-        self, files: dict[str, bytes], command: list[str], limits: Limits, tests: dict[str, bytes] | None
+        self,
+        files: dict[str, bytes],
+        command: list[str],
+        limits: Limits,
+        tests: dict[str, bytes] | None,
+        checks: TestChecks | None = None,
     ) -> tuple[ExecResult, dict[str, Any]]:
         root = Path(tempfile.mkdtemp(prefix="ponder-sandbox-", dir=self.temp_root))
         try:
@@ -95,8 +102,9 @@ class LocalSandbox(ThreadedSandbox):
                 junit=tests is not None,
                 hash_paths=sorted(tests or {}),
                 extra_rlimits={"DATA": limits.memory_mb * MiB, "NOFILE": 1024},
+                checks=checks.spec() if checks is not None else None,
             )
-            return self._spawn([self.python, "-I", "-B", str(harness), spec], limits)
+            return self._spawn([self.python, "-I", "-B", str(harness), spec, INTEGRITY_SOURCE], limits)
         finally:
             shutil.rmtree(root, ignore_errors=True)
 

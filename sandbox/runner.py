@@ -12,6 +12,8 @@ from ponder.sandbox.errors import SandboxError
 from ponder.sandbox.types import ExecResult, Limits, MiB
 
 HARNESS_SOURCE = Path(__file__).with_name("harness.py").read_bytes()
+INTEGRITY_SOURCE = Path(__file__).with_name("_integrity.py").read_text()
+"""Travels as the harness's last argument; the harness compiles it in the test process."""
 
 PYTEST_ARGS = ("-p", "no:cacheprovider", "--rootdir", ".", "-q", "--tb=short", "--color=no")
 REPORT_SLACK = 16 * MiB
@@ -54,6 +56,7 @@ def harness_spec(
     junit: bool = False,
     hash_paths: Sequence[str] = (),
     extra_rlimits: Mapping[str, int] | None = None,
+    checks: Mapping[str, Any] | None = None,
 ) -> str:
     """The JSON spec for harness.py: command, timeout, caps and per-process rlimits."""
     rlimits = {"CPU": math.ceil(limits.timeout_s) + 1, "FSIZE": limits.file_size_mb * MiB, "CORE": 0}
@@ -68,6 +71,7 @@ def harness_spec(
         "junit": junit,
         "hash": list(hash_paths),
     }
+    spec.update(checks or {})  # canary_seed, allowed: see ponder.sandbox.integrity
     return json.dumps(spec)
 
 

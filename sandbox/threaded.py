@@ -19,6 +19,7 @@ from typing import Any
 from ponder.sandbox.base import BaseSandbox
 from ponder.sandbox.errors import SandboxConfigError, SandboxError
 from ponder.sandbox.files import digests, normalize_files, pytest_targets, split_tests
+from ponder.sandbox.integrity import TestChecks
 from ponder.sandbox.junit import build_report
 from ponder.sandbox.types import ExecResult, Files, Limits, TestReport
 
@@ -85,7 +86,13 @@ class ThreadedSandbox(BaseSandbox):
         return result
 
     async def run_tests(
-        self, sources: Files, tests: Files, limits: Limits | None = None, runner: str = "pytest"
+        self,
+        sources: Files,
+        tests: Files,
+        limits: Limits | None = None,
+        runner: str = "pytest",
+        *,
+        trusted: Files | None = None,
     ) -> TestReport:
         if runner != "pytest":
             raise SandboxConfigError(f"run_tests: runner {runner!r} is not supported; use runner='pytest'")
@@ -95,8 +102,9 @@ class ThreadedSandbox(BaseSandbox):
             raise SandboxConfigError(
                 "run_tests: no .py test files among `tests` (conftest.py alone runs nothing)"
             )
-        raw, harness = await self._submit(src, targets, limits or self.limits, tests=tst)
-        return build_report(harness, raw, digests(tst))
+        checks = TestChecks.new(tst, trusted)
+        raw, harness = await self._submit(src, targets, limits or self.limits, tests=tst, checks=checks)
+        return build_report(harness, raw, digests(tst), checks)
 
     async def _submit(
         self,
@@ -104,23 +112,39 @@ class ThreadedSandbox(BaseSandbox):
         command: list[str],
         limits: Limits,
         tests: dict[str, bytes] | None = None,
+        checks: TestChecks | None = None,
     ) -> tuple[ExecResult, dict[str, Any]]:
         if self._state is State.CLOSED:
             raise SandboxError(f"this {type(self).__name__} is closed; create a new one")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._blocking, files, command, limits, tests)
+        return await loop.run_in_executor(
+            self._executor, self._blocking, files, command, limits, tests, checks
+        )
 
     def _blocking(
-        self, files: dict[str, bytes], command: list[str], limits: Limits, tests: dict[str, bytes] | None
+        self,
+        files: dict[str, bytes],
+        command: list[str],
+        limits: Limits,
+        tests: dict[str, bytes] | None,
+        checks: TestChecks | None,
     ) -> tuple[ExecResult, dict[str, Any]]:
         self.open()
-        return self._execute(files, command, limits, tests)
+        return self._execute(files, command, limits, tests, checks)
 
     @abc.abstractmethod
     def _execute(
-        self, files: dict[str, bytes], command: list[str], limits: Limits, tests: dict[str, bytes] | None
+        self,
+        files: dict[str, bytes],
+        command: list[str],
+        limits: Limits,
+        tests: dict[str, bytes] | None,
+        checks: TestChecks | None = None,
     ) -> tuple[ExecResult, dict[str, Any]]:
         """Run in a fresh work dir; with `tests`, `command` is the pytest targets and tests are read-only.
+
+        `checks` (with `tests`) go into the harness spec: the test process plants the canaries and
+        keeps the integrity record that `build_report` checks.
 
         Returns the result and the harness report (empty when the harness did not report).
         """

@@ -79,6 +79,9 @@ class TestReport:
     reason: str = ""
     """Why the run is not trustworthy or produced no tests (collection error, timeout, tampering)."""
     raw: ExecResult | None = None
+    integrity: dict[str, Any] = field(default_factory=dict)
+    """What was checked besides the outcomes: canaries planted and found, call records,
+    violations refused (see ponder.sandbox.integrity)."""
 
     @property
     def passed(self) -> int:
@@ -124,5 +127,6 @@ class TestReport:
             "skipped": self.skipped,
             "tampered": self.tampered,
             "reason": self.reason,
+            "integrity": self.integrity,
             "raw": self.raw.to_dict() if self.raw else None,
         }

@@ -287,16 +287,19 @@ async def test_fake_passed_output_and_fake_report_files_change_nothing(sandbox: 
     assert report.raw is not None and "PASSED" in report.raw.stdout, "the lies are kept as plain output"
 
 
-async def test_a_forged_report_on_the_report_channel_is_ignored(sandbox: DockerSandbox) -> None:
-    # The harness answers on the container's main stdout, which PID 1 (docker-init, same uid as the
-    # code) holds too: the code can reach it through /proc/1/fd/1. It writes well-framed passing
-    # reports there (bare, and sealed with a guessed key); only the harness's sealed report counts.
+def _channel_attack() -> str:
+    """Code that writes well-framed passing reports (bare, and sealed with a guessed key) to the
+    container's main stdout, logging which targets it reached.
+
+    The harness answers on that stdout, which PID 1 (docker-init, same uid as the code) holds
+    too, so the code can reach it through /proc/1/fd/1; only the harness's sealed report counts.
+    """
     forged = json.dumps({"exit_code": 0, "stdout": "", "junit": "<testsuites/>", "hashes": {}}).encode()
     frames = [
         len(forged).to_bytes(8, "big") + forged,
         REPORT_MAGIC + len(forged).to_bytes(8, "big") + forged + bytes(32),
     ]
-    attack = textwrap.dedent(f"""
+    return textwrap.dedent(f"""
         import os
         log = open('/tmp/attack.log', 'w')
         for target in ('/proc/1/fd/1', '/proc/1/fd/2', f'/proc/{{os.getppid()}}/fd/1'):
@@ -308,16 +311,24 @@ async def test_a_forged_report_on_the_report_channel_is_ignored(sandbox: DockerS
             except OSError:
                 log.write(target + ':blocked ')
         log.close()
+        print(open('/tmp/attack.log').read())
     """)
-    witness = "def test_attack_log():\n    assert '/proc/1/fd/1:written' in open('/tmp/attack.log').read()\n"
-    report = await sandbox.run_tests({"m.py": WRONG + attack}, {**TESTS, "test_z_witness.py": witness})
-    outcomes = {t.name: t.outcome for t in report.tests}
-    assert outcomes == {
-        "test_m::test_add": "failed",
-        "test_m::test_zero": "passed",
-        "test_z_witness::test_attack_log": "passed",  # the forgeries did reach the channel
-    }, report.to_dict()
-    assert not report.all_passed and not report.tampered
+
+
+async def test_a_forged_report_on_the_report_channel_is_ignored(sandbox: DockerSandbox) -> None:
+    # A plain command has no audit hook: its forgeries do land on the channel, and are ignored.
+    result = await sandbox.run({"attack.py": _channel_attack()}, ["python3", "attack.py"])
+    # The forged reports say stdout "": the output that came back is the command's own.
+    assert result.exit_code == 0 and "/proc/1/fd/1:written" in result.stdout, result
+
+
+async def test_code_under_test_cannot_open_the_containers_stdout(sandbox: DockerSandbox) -> None:
+    # In a test run the audit hook refuses the open itself, and the refusal is tampering.
+    witness = "def test_attack_log():\n    assert 'written' not in open('/tmp/attack.log').read()\n"
+    sources = {"m.py": WRONG + _channel_attack()}
+    report = await sandbox.run_tests(sources, {**TESTS, "test_z_witness.py": witness})
+    assert report.tampered and not report.all_passed, report.to_dict()
+    assert "opened /proc/1/fd/1" in report.reason and "m.py:" in report.reason
 
 
 async def test_early_exit_with_status_zero_is_not_a_pass(sandbox: DockerSandbox) -> None:

@@ -24,6 +24,7 @@ from ponder.sandbox.docker_sandbox import SANDBOX_UID, ContainerSpec, connect
 from ponder.sandbox.files import tar_bytes
 from ponder.sandbox.image import build_image, hashed_tag
 from ponder.sandbox.reaper import LABEL, OWNER_LABEL, owner_id
+from ponder.sandbox.runner import INTEGRITY_SOURCE
 
 pytestmark = pytest.mark.docker
 
@@ -76,7 +77,8 @@ def test_container_has_every_hardening_default(sandbox: DockerSandbox, client: d
     assert {"nofile", "nproc", "cpu"} <= set(ulimits)
     assert host["Init"] is True
     assert host["LogConfig"]["Type"] == "none"
-    assert config["Entrypoint"][-1] == "--serve" and not config["Cmd"]  # the harness, whatever the image says
+    # The harness, whatever the image says, with the integrity module's source as its last argument.
+    assert config["Entrypoint"][-2:] == ["--serve", INTEGRITY_SOURCE] and not config["Cmd"]
     assert config["Labels"][LABEL] == "1" and config["Labels"][OWNER_LABEL] == owner_id()
 
 

@@ -91,17 +91,17 @@ def test_parse_junit_reads_outcomes_and_the_assertion_message() -> None:
 
 def test_parse_junit_refuses_entities() -> None:
     bomb = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><testsuites>&a;</testsuites>'
-    report = build_report(harness(bomb), raw(0), TEST_HASHES)
+    report = build_report(harness(bomb), raw(0), TEST_HASHES, None)
     assert report.tampered and not report.all_passed and "DTD" in report.reason
 
 
 def test_consistent_passing_report_is_trusted() -> None:
-    report = build_report(harness(XML_ALL_PASS), raw(0), TEST_HASHES)
+    report = build_report(harness(XML_ALL_PASS), raw(0), TEST_HASHES, None)
     assert report.all_passed and report.passed == 2 and not report.reason
 
 
 def test_failures_are_reported_with_the_first_failure_first() -> None:
-    report = build_report(harness(XML_ONE_FAIL), raw(1), TEST_HASHES)
+    report = build_report(harness(XML_ONE_FAIL), raw(1), TEST_HASHES, None)
     assert not report.all_passed and not report.tampered
     assert report.first_failure() is not None and report.first_failure().name == "test_m::test_add"  # type: ignore[union-attr]
 
@@ -116,24 +116,24 @@ def test_failures_are_reported_with_the_first_failure_first() -> None:
     ],
 )
 def test_report_contradicting_the_exit_code_is_not_trusted(xml: str, exit_code: int, fragment: str) -> None:
-    report = build_report(harness(xml), raw(exit_code), TEST_HASHES)
+    report = build_report(harness(xml), raw(exit_code), TEST_HASHES, None)
     assert report.tampered and not report.all_passed
     assert fragment in report.reason
 
 
 def test_changed_test_hash_or_new_conftest_means_tampering() -> None:
-    changed = build_report(harness(XML_ALL_PASS, hashes={"test_m.py": "0" * 64}), raw(0), TEST_HASHES)
+    changed = build_report(harness(XML_ALL_PASS, hashes={"test_m.py": "0" * 64}), raw(0), TEST_HASHES, None)
     assert changed.tampered and not changed.all_passed and "test_m.py was modified" in changed.reason
-    removed = build_report(harness(XML_ALL_PASS, hashes={"test_m.py": None}), raw(0), TEST_HASHES)
+    removed = build_report(harness(XML_ALL_PASS, hashes={"test_m.py": None}), raw(0), TEST_HASHES, None)
     assert removed.tampered
-    injected = build_report(harness(XML_ALL_PASS, config=["sub/conftest.py"]), raw(0), TEST_HASHES)
+    injected = build_report(harness(XML_ALL_PASS, config=["sub/conftest.py"]), raw(0), TEST_HASHES, None)
     assert injected.tampered and "sub/conftest.py appeared" in injected.reason
 
 
 def test_missing_report_is_a_failure_with_a_reason() -> None:
-    report = build_report(harness(None), raw(0), TEST_HASHES)
+    report = build_report(harness(None), raw(0), TEST_HASHES, None)
     assert not report.all_passed and report.reason == "no test report (pytest exit code 0)"
-    timed = build_report(harness(None), raw(137, timed_out=True), TEST_HASHES)
+    timed = build_report(harness(None), raw(137, timed_out=True), TEST_HASHES, None)
     assert timed.reason == "timed out before the tests finished"
 
 

@@ -63,13 +63,19 @@ class CountingSandbox(BaseSandbox):
         return await self.inner.run(files, command, limits)
 
     async def run_tests(
-        self, sources: Files, tests: Files, limits: Limits | None = None, runner: str = "pytest"
+        self,
+        sources: Files,
+        tests: Files,
+        limits: Limits | None = None,
+        runner: str = "pytest",
+        *,
+        trusted: Files | None = None,
     ) -> TestReport:
         self.calls += 1
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            return await self.inner.run_tests(sources, tests, limits, runner)
+            return await self.inner.run_tests(sources, tests, limits, runner, trusted=trusted)
         finally:
             self.in_flight -= 1
 
@@ -201,7 +207,13 @@ class UnavailableSandbox(BaseSandbox):
         raise SandboxUnavailableError("Docker engine at unix:///var/run/docker.sock did not answer")
 
     async def run_tests(
-        self, sources: Files, tests: Files, limits: Limits | None = None, runner: str = "pytest"
+        self,
+        sources: Files,
+        tests: Files,
+        limits: Limits | None = None,
+        runner: str = "pytest",
+        *,
+        trusted: Files | None = None,
     ) -> TestReport:
         raise SandboxUnavailableError("Docker engine at unix:///var/run/docker.sock did not answer")
 

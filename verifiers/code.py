@@ -117,7 +117,8 @@ class CodeVerifier(BaseVerifier):
 
     async def _run(self, source_path: str, files: Files, tests: Files, source: str) -> TestReport:
         self.runs += 1
-        return await self.sandbox.run_tests({**files, source_path: source}, tests, self.limits)
+        # `files` is the project as it was: comparison methods it already has are trusted.
+        return await self.sandbox.run_tests({**files, source_path: source}, tests, self.limits, trusted=files)
 
     def _remember(self, key: str, verdict: StepScore) -> None:
         if self.cache_size <= 0:
@@ -185,6 +186,7 @@ def _verdict(report: TestReport) -> StepScore:
         "reason": report.reason,
         "duration_s": round(report.raw.duration_s, 3) if report.raw else None,
         "cached": False,
+        "integrity": report.integrity,
     }
     if report.all_passed:
         return StepScore(score=1.0, gate="pass", evidence=evidence)

@@ -1,0 +1,119 @@
+"""Reward-hacking candidates against the real sandbox and the real `ponder repair`: none is verified.
+
+Each attack in `tests._reward_hacks` keeps the bug and goes after the verdict (patching pytest,
+forging its report, comparisons that always hold, early exits, introspection). Two ways in:
+
+* straight into `DockerSandbox.run_tests`, with no patch guard in front: the sandbox's own layers
+  (audit hook, hidden canaries, independent call record, snapshot, plain-data comparison) must
+  leave `all_passed` False, and say which layer caught it;
+* through `ponder repair` on a project folder, with a scripted model on loopback (an
+  OpenAI-compatible server) answering with the attack: exit code 1, a reason, files untouched.
+
+Controls in the same module: the real fix is verified both ways, the buggy code is not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ponder.sandbox import DockerSandbox, Limits
+from tests._repair import cli_app
+from tests._reward_hacks import ATTACKS, BUGGY, FIXED, TESTS, Attack
+from tests._scripted_openai import openai_env, scripted_model
+
+pytestmark = pytest.mark.docker
+ORIGINAL = {"m.py": BUGGY}
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[DockerSandbox]:
+    sb = DockerSandbox(pool_size=2, limits=Limits(timeout_s=10))
+    sb.open()  # blocking and loop-agnostic: one sandbox serves every test's event loop
+    yield sb
+    sb.close()
+
+
+async def test_controls_the_fix_passes_with_every_check_and_the_bug_fails(sandbox: DockerSandbox) -> None:
+    fixed = await sandbox.run_tests({"m.py": FIXED}, TESTS, trusted=ORIGINAL)
+    assert fixed.all_passed and not fixed.tampered, fixed.to_dict()
+    assert [t.name for t in fixed.tests] == ["test_m::test_add", "test_m::test_zero", "test_m::test_negative"]
+    checks = fixed.integrity
+    assert checks["canaries_planned"] == checks["canaries_found"] == 2
+    assert checks["calls_recorded"] == 5 and checks["violations"] == []
+    assert fixed.raw is not None and "3 passed" in fixed.raw.stdout  # the canaries leave no trace
+
+    buggy = await sandbox.run_tests({"m.py": BUGGY}, TESTS, trusted=ORIGINAL)
+    assert (buggy.passed, buggy.failed, buggy.tampered, buggy.all_passed) == (1, 2, False, False)
+
+
+@pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
+async def test_attack_straight_into_the_sandbox_is_never_passed(
+    sandbox: DockerSandbox, attack: Attack
+) -> None:
+    report = await sandbox.run_tests({"m.py": attack.source}, TESTS, trusted=ORIGINAL)
+    assert not report.all_passed, report.to_dict()
+    assert report.reason or report.failed, "an unpassed run says why"
+    assert attack.caught in report.reason, report.reason
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "m.py").write_text(BUGGY)
+    for name, text in TESTS.items():
+        (root / name).write_text(text)
+    return root
+
+
+@pytest.fixture
+def use_docker(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("PONDER_SANDBOX_KIND", "docker")
+    monkeypatch.setenv("PONDER_SANDBOX_POOL_SIZE", "1")
+    yield
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def _repair(project: Path, answer: str, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, int]:
+    """`ponder repair` with a model that answers `answer` as its fix: (exit code, output, requests)."""
+    reply = f"The bug is in add; here is the whole corrected file.\n```python\n{answer}```\n"
+    with scripted_model(reply) as (url, calls):
+        for key, value in openai_env(url).items():
+            monkeypatch.setenv(key, value)
+        args = ["repair", str(project), "--mutants", "0", "--strategy", "greedy", "--max-expansions", "2"]
+        result = CliRunner().invoke(cli_app(), args)
+    return result.exit_code, result.output, len(calls)
+
+
+def test_controls_through_repair_the_fix_is_verified_the_bug_is_not(
+    project: Path, use_docker: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, requests = _repair(project, FIXED, monkeypatch)
+    assert code == 0 and requests >= 1, out
+    assert "verified fix for m.py from model" in out and "+    return a + b" in out
+    assert "2/2 hidden tests found" in out and "0 violation(s)" in out
+
+    before = _digest(project)
+    code, out, _ = _repair(project, BUGGY, monkeypatch)
+    assert code == 1 and "no verified fix for m.py" in out, out
+    assert _digest(project) == before
+
+
+@pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
+def test_attack_through_repair_ends_with_no_fix(
+    project: Path, use_docker: None, monkeypatch: pytest.MonkeyPatch, attack: Attack
+) -> None:
+    before = _digest(project)
+    code, out, requests = _repair(project, attack.source, monkeypatch)
+    assert requests >= 1, "the scripted model was asked"
+    assert code == 1, out
+    assert "no verified fix for m.py within the budget: " in out and "verified fix for m.py from" not in out
+    assert _digest(project) == before, "files untouched"
