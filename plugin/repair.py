@@ -336,6 +336,8 @@ class GuardedVerifier(BaseVerifier):
                 continue
             scored = await self.inner.score(task, [chains[i] for i in wave])
             for i, s in zip(wave, scored, strict=True):
+                if isinstance(s.evidence.get("integrity"), dict):
+                    s.evidence["integrity"]["guard"] = "accepted"  # it ran, so the guard let it through
                 results[i] = s
                 passed = passed or (s.gate == "pass" and chains[i].terminal)
         return [r for r in results if r is not None]

@@ -346,7 +346,8 @@ class Snapshot:
                     self._add(f"{name}.{value.__qualname__}", value)
         self._add("builtins", builtins)
         for obj in extra:
-            self._add(f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', obj)}", obj)
+            label = obj.__name__ if isinstance(obj, types.ModuleType) else f"{obj.__module__}.{obj.__qualname__}"
+            self._add(label, obj)
 
     def _add(self, label: str, space: Any) -> None:
         self.spaces[label] = (space, dict(vars(space)))

@@ -31,7 +31,8 @@ def judge(chain: Chain) -> StepScore:
     last = chain.steps[-1]
     if last.endswith("2"):
         return StepScore(score=0.0, gate="fail", evidence={"feedback": "bad step </script>"})
-    return StepScore(score=0.9 if last[-1] in "13" else 0.4, evidence={"why": ["a", 1]})
+    checks = {"guard": "accepted", "canaries_planned": 2, "canaries_found": 2, "violations": []}
+    return StepScore(score=0.9 if last[-1] in "13" else 0.4, evidence={"why": ["a", 1], "integrity": checks})
 
 
 @pytest.fixture
@@ -142,6 +143,7 @@ out.items = lis().length;
 out.chosen = lis().filter(li => label(li).classes.has("chosen")).map(li => li.dataset.id);
 out.pruned = lis().filter(li => label(li).classes.has("pruned")).map(li => li.dataset.id);
 out.detail = byId.detail.children[0].textContent;
+out.integrity = byId.detail.textContent;
 const target = lis().find(li => li.dataset.id === "n1");
 label(target).click();
 out.clicked = byId.detail.children[0].textContent;
@@ -180,3 +182,6 @@ def test_viewer_script_builds_the_tree_and_shows_evidence(result: SearchResult, 
     assert out["colour"].startswith("hsl(")
     assert out["collapsed"] and out["expanded"]
     assert out["status"] == result.status.replace("_", " ")
+    # A verified node's integrity checks get their own section, not only the raw evidence JSON.
+    assert "integrity checks" in out["integrity"] and "hidden tests found: 2 / 2" in out["integrity"]
+    assert "patch guard: accepted" in out["integrity"] and "violations: none" in out["integrity"]

@@ -42,6 +42,7 @@ from typing import Any
 
 from ponder.sandbox.base import BaseSandbox
 from ponder.sandbox.errors import SandboxError
+from ponder.sandbox.runner import INTEGRITY_SOURCE
 from ponder.sandbox.types import ExecResult, Limits
 from ponder.verifiers._numbers import SCALES, Amount, compare_answer, numbers_in, parse_amount
 from ponder.verifiers._table_checks import Cell, check_tables, index_cells, period_change_check
@@ -214,7 +215,11 @@ class FinanceVerifier(BaseVerifier):
     async def _run(self, tables: list[dict[str, Any]], paragraphs: list[str], codes: list[str]) -> _Run:
         nonce = f"PONDER-{secrets.token_hex(8)}:"
         payload = {"nonce": nonce, "tables": tables, "paragraphs": paragraphs, "steps": codes}
-        files = {"ponder_pot.json": json.dumps(payload), "ponder_pot_harness.py": HARNESS.read_text()}
+        files = {
+            "ponder_pot.json": json.dumps(payload),
+            "ponder_pot_harness.py": HARNESS.read_text(),
+            "ponder_integrity.py": INTEGRITY_SOURCE,  # the audit hook the harness puts over step code
+        }
         self.runs += 1
         try:
             raw = await self.sandbox.run(files, [self.python, "ponder_pot_harness.py"], self.limits)
