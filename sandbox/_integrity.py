@@ -40,7 +40,6 @@ import ast
 import builtins
 import functools
 import hashlib
-import json
 import os
 import sys
 import sysconfig
@@ -49,6 +48,15 @@ import types
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+# Bound when this module loads, before any code under test runs. The code under test can rebind
+# `os.write`, `sys._getframe` or `sys.modules` on those modules, but not these names: the harness
+# compiles this module privately, with its own copy of the builtins, and never registers it in
+# sys.modules, so nothing the code under test can name leads here.
+_getframe = sys._getframe
+_write = os.write
+_modules = sys.modules
+_sha256 = hashlib.sha256
 
 PLAIN_NAME = "@ponder_plain"
 """Builtins key of the comparison guard: not an identifier, so no source can name or shadow it."""
@@ -159,7 +167,7 @@ def test_names(source: str) -> list[str]:
 
 def canary_seed(key: bytes) -> bytes:
     """What the test process gets instead of the run's key: enough to place canaries, nothing more."""
-    return hashlib.sha256(b"ponder-canary\0" + key).digest()
+    return _sha256(b"ponder-canary\0" + key).digest()
 
 
 def canary_plan(seed: bytes, tests: Mapping[str, str]) -> list[Canary]:
@@ -175,7 +183,7 @@ def canary_plan(seed: bytes, tests: Mapping[str, str]) -> list[Canary]:
     taken = {n for p in files for n in test_names(tests[p])}
     out = []
     for index, must_fail in enumerate((False, True)):
-        digest = hashlib.sha256(seed + bytes([index])).digest()
+        digest = _sha256(seed + bytes([index])).digest()
         path = files[digest[0] % len(files)]
         stems = sorted({w for n in test_names(tests[path]) for w in n.split("_")[1:] if w.isalpha()}) or [
             "it"
@@ -194,19 +202,24 @@ def canary_plan(seed: bytes, tests: Mapping[str, str]) -> list[Canary]:
 
 
 class Channel:
-    """JSON lines to the host on one descriptor, written at once (nothing buffered in this process)."""
+    """Records to the host on one descriptor, a Python literal per line, written at once.
+
+    ``repr`` of plain dicts, strings and numbers runs in C, and the write is the `os.write` bound
+    at load: nothing the code under test can rebind (``json``, ``os.write``) shapes what is sent.
+    The host reads the lines with `ast.literal_eval`.
+    """
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.lock = threading.Lock()
 
     def send(self, record: dict[str, Any]) -> None:
-        data = (json.dumps(record) + "\n").encode()
+        data = (repr(record) + "\n").encode()
         with self.lock:
             view = memoryview(data)
             while view:
                 try:
-                    view = view[os.write(self.fd, view) :]
+                    view = view[_write(self.fd, view) :]
                 except OSError:
                     return
 
@@ -233,6 +246,9 @@ class Guard:
         self.stack_pass_through = (*self.pass_through, stdlib + "traceback.py")
         """The same for stack reads: ``traceback.walk_stack`` hands out the caller's frames."""
         self.test_paths = sorted(test_paths)
+        self.protected_fds = _inherited_fds()
+        """Descriptors this process started with beyond stdio (the report channels): a descriptor the
+        code under test opens itself (a temp file, a pipe) it may wrap with ``open`` as it likes."""
         self.busy = threading.local()
         self.violations: list[str] = []
 
@@ -296,11 +312,11 @@ class Guard:
         if event in ("open", "os.listdir", "os.scandir"):
             target = args[0] if args else None
             path = f"descriptor {target}" if isinstance(target, int) else str(target or "")
-            if not (isinstance(target, int) and target > 2) and not _sensitive_path(path):
+            if not (isinstance(target, int) and target in self.protected_fds) and not _sensitive_path(path):
                 return None
-            where = self.culprit(sys._getframe(2), anywhere=True)
+            where = self.culprit(_getframe(2), anywhere=True)
             return f"code under test opened {path} ({where})" if where else None
-        frame = sys._getframe(2)
+        frame = _getframe(2)
         if event in ALWAYS_REFUSED:
             where = self.culprit(frame, anywhere=True) or "test code"
             return f"{event} was called during the test run ({where})"
@@ -324,6 +340,13 @@ TRUSTED_PSEUDO_FILES = frozenset({"<ponder-integrity>", "<string>"})
 WATCHED = CALLER_EVENTS | ALWAYS_REFUSED | {"open", "os.listdir", "os.scandir"}
 
 
+def _inherited_fds() -> frozenset[int]:
+    try:
+        return frozenset(int(fd) for fd in os.listdir("/proc/self/fd") if int(fd) > 2)
+    except OSError:  # no /proc (not Linux): every descriptor above stdio is protected
+        return frozenset(range(3, 1024))
+
+
 def _sensitive_path(path: str) -> bool:
     if not path.startswith(SENSITIVE_PATHS):
         return False
@@ -337,7 +360,7 @@ class Snapshot:
 
     def __init__(self, extra: Iterable[Any] = ()) -> None:
         self.spaces: dict[str, tuple[Any, dict[str, Any]]] = {}
-        for name, module in list(sys.modules.items()):
+        for name, module in list(_modules.items()):
             if module is None or not (name in self.PREFIXES or name.split(".")[0] in self.PREFIXES):
                 continue
             self._add(name, module)
@@ -346,8 +369,8 @@ class Snapshot:
                     self._add(f"{name}.{value.__qualname__}", value)
         self._add("builtins", builtins)
         for obj in extra:
-            label = obj.__name__ if isinstance(obj, types.ModuleType) else f"{obj.__module__}.{obj.__qualname__}"
-            self._add(label, obj)
+            module = isinstance(obj, types.ModuleType)
+            self._add(obj.__name__ if module else f"{obj.__module__}.{obj.__qualname__}", obj)
 
     def _add(self, label: str, space: Any) -> None:
         self.spaces[label] = (space, dict(vars(space)))
@@ -414,10 +437,10 @@ def _origin(method: Any, cls: type, guard: Guard) -> str | None:
     if isinstance(method, types.FunctionType):
         filename = method.__code__.co_filename
         return guard.where(filename, 0).rsplit(":", 1)[0] if guard.untrusted(filename) else None
-    module = sys.modules.get(type.__dict__["__module__"].__get__(cls) or "")
+    module = _modules.get(type.__dict__["__module__"].__get__(cls) or "")
     if module is not None and getattr(module, cls.__name__, None) is cls:
         filename = getattr(module, "__file__", None) or ""
-        if filename and not guard.untrusted(os.path.realpath(filename)):
+        if filename and not guard.untrusted(filename):
             return None
     return "?"
 
@@ -464,7 +487,9 @@ class IntegrityPlugin:
 
     def pytest_sessionstart(self, session: Any) -> None:
         self.session = session
-        self.snapshot = Snapshot(extra=(type(self), Guard, Channel, Snapshot, PlainCompare))
+        # ast: the assertion-rewrite pass runs on test modules imported after code under test.
+        ours = (type(self), Guard, Channel, Snapshot, PlainCompare)
+        self.snapshot = Snapshot(extra=(*ours, ast, ast.NodeTransformer, ast.NodeVisitor))
         self.hooks = self._hook_functions()
 
     # -- after collection: plant the canaries ----------------------------------------------------
@@ -476,7 +501,7 @@ class IntegrityPlugin:
         for item in items:
             module = item.getparent(pytest.Module)
             if module is not None:
-                modules.setdefault(os.path.relpath(str(module.path), self.guard.cwd), module)
+                modules.setdefault(self.guard.where(str(module.path), 0).rsplit(":", 1)[0], module)
         for item in items:
             kind = "function" if type(item).__name__ == "Function" else "other"
             self.channel.send({"t": "item", "key": junit_key(item.nodeid), "kind": kind})
@@ -546,7 +571,7 @@ class IntegrityPlugin:
         for name, functions in self._hook_functions().items():
             for function in functions - self.hooks.get(name, set()):
                 code = getattr(function, "__code__", None)
-                filename = os.path.realpath(code.co_filename) if code is not None else "<builtin>"
+                filename = code.co_filename if code is not None else "<builtin>"
                 if filename not in self.guard.test_files:
                     out.append(f"{name} from {getattr(function, '__module__', '?')}")
         return sorted(out)
@@ -581,7 +606,7 @@ def _first_test_line(items: list[Any], module: Any) -> int:
 
 def _canary_function(canary: Canary, seed: bytes, path: str, line: int, module: str) -> Callable[[], None]:
     """A test function that looks like the suite's: same file, a nearby line, a plausible name."""
-    left = int.from_bytes(hashlib.sha256(seed + canary.name.encode()).digest()[:4], "big")
+    left = int.from_bytes(_sha256(seed + canary.name.encode()).digest()[:4], "big")
     right = left + 1 if canary.must_fail else left
 
     def test() -> None:

@@ -513,11 +513,14 @@ def _load_integrity() -> Any:
     """The integrity module, compiled under a name no file in the work dir can have.
 
     It is registered in sys.modules only while it executes (dataclasses look their module up),
-    so the code under test finds no module of that name to patch.
+    so the code under test finds no module of that name to patch, and it gets a private copy of
+    the builtins, taken before any code under test ran.
     """
+    import builtins
     import types
 
     module = types.ModuleType("ponder_integrity")
+    module.__dict__["__builtins__"] = dict(vars(builtins))  # its own: rebinding `vars` elsewhere is moot
     sys.modules[module.__name__] = module
     try:
         exec(compile(_integrity_source[0], "<ponder-integrity>", "exec"), module.__dict__)

@@ -18,6 +18,7 @@ code, together with ``ctypes``, tracing, ``exec`` and opening ``/proc/*/fd``), i
 parent is non-dumpable, so the child cannot read its memory through ``/proc`` either.
 """
 
+import builtins
 import contextlib
 import ctypes
 import io
@@ -163,6 +164,7 @@ def load_integrity():
         source = fh.read()
     os.remove(path)
     module = types.ModuleType("ponder_integrity")
+    module.__dict__["__builtins__"] = dict(vars(builtins))  # its own, copied before any step runs
     sys.modules[module.__name__] = module  # dataclasses look their module up while it executes
     try:
         exec(compile(source, "<ponder-integrity>", "exec"), module.__dict__)
