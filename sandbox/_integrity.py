@@ -38,14 +38,16 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import functools
 import hashlib
 import os
+import signal
 import sys
 import sysconfig
 import threading
 import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +56,8 @@ from typing import Any
 # compiles this module privately, with its own copy of the builtins, and never registers it in
 # sys.modules, so nothing the code under test can name leads here.
 _getframe = sys._getframe
+_signal = signal.signal
+_setitimer = signal.setitimer
 _write = os.write
 _modules = sys.modules
 _sha256 = hashlib.sha256
@@ -465,7 +469,9 @@ def _wrap(expr: ast.expr) -> ast.expr:
 class IntegrityPlugin:
     """The pytest plugin that keeps the independent record (registered before collection)."""
 
-    def __init__(self, guard: Guard, seed: bytes, allowed: frozenset[str]) -> None:
+    def __init__(
+        self, guard: Guard, seed: bytes, allowed: frozenset[str], test_timeout_s: float | None = None
+    ) -> None:
         import _pytest.python
 
         self.guard = guard
@@ -473,6 +479,7 @@ class IntegrityPlugin:
         self.seed = seed
         self.allowed = allowed
         self.call_test: Callable[[Any], object] = _pytest.python.pytest_pyfunc_call
+        self.test_timeout_s = test_timeout_s
         self.snapshot: Snapshot | None = None
         self.hooks: dict[str, set[Any]] = {}
         self.config: Any = None
@@ -528,7 +535,8 @@ class IntegrityPlugin:
     def pytest_pyfunc_call(self, pyfuncitem: Any) -> bool:
         key = junit_key(pyfuncitem.nodeid)
         try:
-            self.call_test(pyfuncitem)
+            with _time_limit(self.test_timeout_s):
+                self.call_test(pyfuncitem)
         except BaseException as exc:
             self.channel.send({"t": "call", "key": key, "result": "raised", "error": type(exc).__name__})
             raise
@@ -577,6 +585,32 @@ class IntegrityPlugin:
         return sorted(out)
 
 
+class TestTimeout(Exception):
+    """One test ran past its own limit (the run's other tests still run and report)."""
+
+    __test__ = False
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise TestTimeout in this (the main) thread after `seconds`; a hang in one test costs that
+    test only, so the rest of the suite still reports and repair has evidence to localise with."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise TestTimeout(f"this test ran longer than its {seconds:g} s limit (the other tests still ran)")
+
+    previous = _signal(signal.SIGALRM, expire)
+    _setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        _setitimer(signal.ITIMER_REAL, 0)
+        _signal(signal.SIGALRM, previous)
+
+
 def _hookimpl(function: Any, *, tryfirst: bool = False, trylast: bool = False) -> None:
     """pluggy's hookimpl marker, set by hand: this module must import without pytest (on the host)."""
     function.pytest_impl = {
@@ -619,7 +653,13 @@ def _canary_function(canary: Canary, seed: bytes, path: str, line: int, module: 
 
 
 def install(
-    *, cwd: str, test_paths: Iterable[str], seed: bytes, allowed: Iterable[str], fd: int
+    *,
+    cwd: str,
+    test_paths: Iterable[str],
+    seed: bytes,
+    allowed: Iterable[str],
+    fd: int,
+    test_timeout_s: float | None = None,
 ) -> IntegrityPlugin:
     """Set up every layer in this (the test) process; returns the plugin to hand to ``pytest.main``.
 
@@ -651,6 +691,6 @@ def install(
 
     rewrite.rewrite_asserts = rewrite_asserts  # type: ignore[assignment]
     vars(builtins)[PLAIN_NAME] = plain
-    plugin = IntegrityPlugin(guard, seed, allowed_set)
+    plugin = IntegrityPlugin(guard, seed, allowed_set, test_timeout_s)
     sys.addaudithook(guard.hook)
     return plugin

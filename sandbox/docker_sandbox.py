@@ -35,7 +35,7 @@ from ponder.sandbox import reaper
 from ponder.sandbox.attach import block, new_key, read_report
 from ponder.sandbox.errors import SandboxConfigError, SandboxError, SandboxUnavailableError
 from ponder.sandbox.files import tar_bytes
-from ponder.sandbox.integrity import TestChecks
+from ponder.sandbox.integrity import TestChecks, test_timeout
 from ponder.sandbox.pool import WarmPool
 from ponder.sandbox.runner import (
     HARNESS_SOURCE,
@@ -331,7 +331,7 @@ class DockerSandbox(ThreadedSandbox):
                 cwd=WORKDIR,
                 junit=tests is not None,
                 hash_paths=sorted(tests or {}),
-                checks=checks.spec() if checks is not None else None,
+                checks=checks.spec(test_timeout(limits)) if checks is not None else None,
             )
             # Tests go to the root unpacker: root-owned, 0444, in sticky 1777 dirs the code can add
             # files to but not replace or remove them.

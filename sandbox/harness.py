@@ -231,6 +231,7 @@ def _fork_pytest(
                         seed=bytes.fromhex(spec["canary_seed"]),
                         allowed=spec.get("allowed", []),
                         fd=INTEGRITY_FD,
+                        test_timeout_s=spec.get("test_timeout_s"),
                     )
                 )
             code = int(pytest.main(args, plugins=plugins))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ponder.sandbox._integrity import SUSPECT_DUNDERS, Canary, canary_plan, canary_seed
-from ponder.sandbox.types import TestOutcome, TestReport
+from ponder.sandbox.types import Limits, TestOutcome, TestReport
 
 __all__ = ["TestChecks", "allowed_dunders", "describe", "verify"]
 
@@ -42,9 +42,18 @@ class TestChecks:
             allowed=allowed_dunders(trusted or {}),
         )
 
-    def spec(self) -> dict[str, Any]:
-        """What the harness spec carries: the seed (names are derived from it) and the allowed methods."""
-        return {"canary_seed": self.seed.hex(), "allowed": sorted(self.allowed)}
+    def spec(self, test_timeout_s: float | None = None) -> dict[str, Any]:
+        """What the harness spec carries: the seed (names are derived from it), the allowed methods
+        and the per-test time limit."""
+        out: dict[str, Any] = {"canary_seed": self.seed.hex(), "allowed": sorted(self.allowed)}
+        if test_timeout_s:
+            out["test_timeout_s"] = test_timeout_s
+        return out
+
+
+def test_timeout(limits: Limits) -> float:
+    """One test's time limit: the configured one, else half the run's, so one hang leaves room."""
+    return limits.test_timeout_s if limits.test_timeout_s else limits.timeout_s / 2
 
 
 def allowed_dunders(sources: Mapping[str, str | bytes]) -> frozenset[str]:

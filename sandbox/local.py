@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ponder.sandbox.harness import PYTEST_INI
-from ponder.sandbox.integrity import TestChecks
+from ponder.sandbox.integrity import TestChecks, test_timeout
 from ponder.sandbox.runner import (
     HARNESS_SOURCE,
     INTEGRITY_SOURCE,
@@ -102,7 +102,7 @@ class LocalSandbox(ThreadedSandbox):
                 junit=tests is not None,
                 hash_paths=sorted(tests or {}),
                 extra_rlimits={"DATA": limits.memory_mb * MiB, "NOFILE": 1024},
-                checks=checks.spec() if checks is not None else None,
+                checks=checks.spec(test_timeout(limits)) if checks is not None else None,
             )
             return self._spawn([self.python, "-I", "-B", str(harness), spec, INTEGRITY_SOURCE], limits)
         finally:

@@ -15,6 +15,9 @@ class Limits:
 
     timeout_s: float = 10.0
     """Wall-clock seconds for the command; it is killed after this (plus a short grace)."""
+    test_timeout_s: float | None = None
+    """Seconds one test function may run in `run_tests` before it fails on its own, so that the
+    others still report; None = half of `timeout_s`."""
     memory_mb: int = 512
     """Memory (and memory+swap) limit; exceeding it is reported as `oom_killed`."""
     pids: int = 128

@@ -127,6 +127,31 @@ async def test_run_tests_reports_per_test_outcomes(sandbox: DockerSandbox) -> No
     assert "assert -2 == 0" in bad.tests[1].message
 
 
+async def test_a_hanging_test_costs_that_test_only(sandbox: DockerSandbox) -> None:
+    # A busy loop and a long sleep each fail on the per-test limit; the tests around them report.
+    tests = {
+        "test_m.py": "import time\nfrom m import add, spin\n\n"
+        "def test_add():\n    assert add(2, 2) == 4\n\n"
+        "def test_spin():\n    spin()\n\n"
+        "def test_sleep():\n    time.sleep(100)\n\n"
+        "def test_zero():\n    assert add(0, 1) == 0\n",
+    }
+    source = "def add(a, b):\n    return a + b\n\ndef spin():\n    while True:\n        pass\n"
+    started = time.monotonic()
+    report = await sandbox.run_tests({"m.py": source}, tests, Limits(timeout_s=8, test_timeout_s=1.0))
+    outcomes = {t.name.split("::")[1]: t for t in report.tests}
+    assert time.monotonic() - started < 8 and report.raw is not None and not report.raw.timed_out
+    assert [outcomes[n].outcome for n in ("test_add", "test_spin", "test_sleep", "test_zero")] == [
+        "passed",
+        "failed",
+        "failed",
+        "failed",
+    ]
+    assert "longer than its 1 s limit" in outcomes["test_spin"].message
+    assert "longer than its 1 s limit" in outcomes["test_sleep"].message
+    assert "assert 1 == 0" in outcomes["test_zero"].message and not report.tampered
+
+
 async def test_collection_error_is_an_error_outcome(sandbox: DockerSandbox) -> None:
     report = await sandbox.run_tests({"m.py": "def add(a, b) return"}, {"test_m.py": "from m import add\n"})
     assert not report.all_passed and report.errors == 1
