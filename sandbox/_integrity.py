@@ -441,11 +441,11 @@ def _origin(method: Any, cls: type, guard: Guard) -> str | None:
     if isinstance(method, types.FunctionType):
         filename = method.__code__.co_filename
         return guard.where(filename, 0).rsplit(":", 1)[0] if guard.untrusted(filename) else None
+    # Not code of its own (``__hash__ = int.__hash__``): charged to the module the class is in.
     module = _modules.get(type.__dict__["__module__"].__get__(cls) or "")
-    if module is not None and getattr(module, cls.__name__, None) is cls:
-        filename = getattr(module, "__file__", None) or ""
-        if filename and not guard.untrusted(filename):
-            return None
+    filename = (getattr(module, "__file__", None) or "") if module is not None else ""
+    if filename and getattr(module, cls.__name__, None) is cls:
+        return guard.where(filename, 0).rsplit(":", 1)[0] if guard.untrusted(filename) else None
     return "?"
 
 
@@ -462,8 +462,10 @@ class PlainCompare(ast.NodeTransformer):
 
 
 def _wrap(expr: ast.expr) -> ast.expr:
-    call = ast.Call(func=ast.Name(id=PLAIN_NAME, ctx=ast.Load()), args=[expr], keywords=[])
-    return ast.copy_location(call, expr)
+    # Every new node takes the operand's location: `fix_missing_locations` would also "fix" nodes
+    # pytest inserted without an end line (its ``import builtins``), into an invalid range.
+    name = ast.copy_location(ast.Name(id=PLAIN_NAME, ctx=ast.Load()), expr)
+    return ast.copy_location(ast.Call(func=name, args=[expr], keywords=[]), expr)
 
 
 class IntegrityPlugin:
@@ -640,11 +642,16 @@ def _first_test_line(items: list[Any], module: Any) -> int:
 
 def _canary_function(canary: Canary, seed: bytes, path: str, line: int, module: str) -> Callable[[], None]:
     """A test function that looks like the suite's: same file, a nearby line, a plausible name."""
-    left = int.from_bytes(_sha256(seed + canary.name.encode()).digest()[:4], "big")
-    right = left + 1 if canary.must_fail else left
+    import pytest
+
+    value = int.from_bytes(_sha256(seed + canary.name.encode()).digest()[:4], "big")
+    fail = pytest.fail
 
     def test() -> None:
-        assert left == right
+        # A failure without a traceback: pytest reports it through the same path as any other,
+        # but skips formatting source it would have to look up in the test file.
+        if canary.must_fail:
+            fail(f"assert {value} == {value + 1}", pytrace=False)
 
     test.__code__ = test.__code__.replace(co_filename=path, co_firstlineno=line, co_name=canary.name)
     test.__name__ = test.__qualname__ = canary.name
@@ -678,7 +685,6 @@ def install(
     ) -> None:
         original_rewrite(mod, source, module_path, config)
         PlainCompare().visit(mod)
-        ast.fix_missing_locations(mod)
 
     def plain(value: Any) -> Any:
         problem = plain_problem(value, guard, allowed_set)
