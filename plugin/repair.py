@@ -12,10 +12,13 @@ and only when the caller asks.
 from __future__ import annotations
 
 import ast
+import base64
 import re
+import shutil
+import subprocess
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +38,11 @@ SKIP_DIRS = {".git", ".hg", ".venv", "venv", "env", "__pycache__", "node_modules
 CONFIG_FILES = ("pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini")
 """Carried with the sources because code may read them; the sandbox runs pytest with its own
 config, so they cannot change how (or whether) tests run. Imports resolve from the project root."""
-MAX_FILES = 200
-MAX_BYTES = 2_000_000
+MAX_FILES = 5000
+MAX_BYTES = 20_000_000
+"""Everything carried into the sandbox for one run (it travels in every request)."""
+MAX_FILE_BYTES = 5_000_000
+"""One data file; larger ones are left out (and listed in `Project.skipped`)."""
 
 
 class RepairInputError(PonderError, ValueError):
@@ -52,6 +58,15 @@ class Project:
     """Code under test, plus pytest config files; one of them is the repair target."""
     tests: dict[str, str]
     """Test modules and conftest files: run, hashed, never edited."""
+    data: dict[str, bytes] = field(default_factory=dict)
+    """Every other file the tests may read (JSON cases, fixtures, templates, binaries): carried
+    read-only with the tests, hashed like them, never a repair target."""
+    skipped: tuple[str, ...] = ()
+    """Files left out for their size (over MAX_FILE_BYTES)."""
+
+    def checked_files(self) -> dict[str, str | bytes]:
+        """What the sandbox runs as tests: the test files and the data they read, read-only."""
+        return {**self.tests, **self.data}
 
 
 def _read(path: Path) -> str:
@@ -83,29 +98,58 @@ def load_project(
         raise RepairInputError(f"{path} does not exist; pass a project folder or --file/--tests")
     sources: dict[str, str] = {}
     test_files: dict[str, str] = {}
+    data: dict[str, bytes] = {}
+    skipped: list[str] = []
     total = 0
-    for file_path in sorted(path.rglob("*")):
-        rel = file_path.relative_to(path)
-        if any(part in SKIP_DIRS or part.startswith(".") or part.endswith(".egg-info") for part in rel.parts):
+    for key in _project_files(path):
+        file_path = path / key
+        size = file_path.stat().st_size
+        if not key.endswith(".py") and key not in CONFIG_FILES and size > MAX_FILE_BYTES:
+            skipped.append(key)
             continue
-        if not file_path.is_file() or not (file_path.suffix == ".py" or rel.as_posix() in CONFIG_FILES):
-            continue
-        if len(sources) + len(test_files) >= MAX_FILES or total > MAX_BYTES:
+        total += size
+        if len(sources) + len(test_files) + len(data) >= MAX_FILES or total > MAX_BYTES:
             raise RepairInputError(
-                f"{path} has more than {MAX_FILES} Python files or {MAX_BYTES // 1_000_000} MB; "
-                "point repair at the package folder, or use --file/--tests"
+                f"{path} has more than {MAX_FILES} files or {MAX_BYTES // 1_000_000} MB to carry into "
+                "the sandbox; point repair at the package folder, .gitignore the bulk, or use --file/--tests"
             )
-        text = _read(file_path)
-        total += len(text)
-        key = rel.as_posix()
-        (test_files if file_path.suffix == ".py" and is_test_path(key) else sources)[key] = text
+        if key.endswith(".py"):
+            (test_files if is_test_path(key) else sources)[key] = _read(file_path)
+        elif key in CONFIG_FILES:
+            sources[key] = _read(file_path)
+        else:
+            data[key] = file_path.read_bytes()
     for extra in tests:
         test_files[extra.name] = _read(extra)
     if not any(is_test_path(p) and Path(p).name != "conftest.py" for p in test_files):
         raise RepairInputError(f"no tests found in {path}: add test_*.py or pass --tests")
     if not any(p.endswith(".py") for p in sources):
         raise RepairInputError(f"no source files found in {path}: nothing to repair besides tests")
-    return Project(root=path, sources=sources, tests=test_files)
+    return Project(root=path, sources=sources, tests=test_files, data=data, skipped=tuple(skipped))
+
+
+def _project_files(root: Path) -> list[str]:
+    """The project's files, relative and sorted: what git tracks or would track (``.gitignore``
+    respected) in a checkout, else every file outside build, cache and hidden folders."""
+    if (root / ".git").exists() and shutil.which("git"):
+        listed = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        if listed.returncode == 0:
+            names = {n for n in listed.stdout.decode("utf-8", "replace").split("\0") if n}
+            return sorted(n for n in names if (root / n).is_file() and not _skipped(Path(n)))
+    return sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and not _skipped(p.relative_to(root))
+    )
+
+
+def _skipped(rel: Path) -> bool:
+    return any(part in SKIP_DIRS or part.startswith(".") or part.endswith(".egg-info") for part in rel.parts)
 
 
 def _load_files(file: Path, tests: Sequence[Path]) -> Project:
@@ -441,7 +485,12 @@ def build_task(project: Project, target: str, report: TestReport, mutants: Seque
         verify=VerifyTask(
             kind="code",
             question=f"fix {target} so that the tests pass",
-            inputs={"source_path": target, "files": dict(project.sources), "tests": dict(project.tests)},
+            inputs={
+                "source_path": target,
+                "files": dict(project.sources),
+                "tests": dict(project.tests),
+                "data": {p: base64.b64encode(b).decode() for p, b in project.data.items()},
+            },
         ),
         answer_format="code",
         seeds=[Seed(answer=m.source, source="mutation", description=m.description) for m in mutants],
@@ -455,7 +504,7 @@ async def run_tests(
 ) -> TestReport:
     """The project's suite in the sandbox; `trusted` (default: `project`) is the code as it was."""
     original = dict((trusted or project).sources)
-    return await sandbox.run_tests(dict(project.sources), dict(project.tests), limits, trusted=original)
+    return await sandbox.run_tests(dict(project.sources), project.checked_files(), limits, trusted=original)
 
 
 async def repair_project(
@@ -545,4 +594,4 @@ async def repair_project(
 
 
 def _with(project: Project, path: str, text: str) -> Project:
-    return Project(root=project.root, sources={**project.sources, path: text}, tests=project.tests)
+    return replace(project, sources={**project.sources, path: text})

@@ -22,6 +22,8 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import json
 import re
@@ -47,8 +49,10 @@ _ERROR_LINE = re.compile(r"^(E\s|[\w.-][\w./-]*\.py:\d+:)")
 class CodeVerifier(BaseVerifier):
     """Outcome verifier for code tasks: compile, then run the tests in the sandbox.
 
-    Reads `task.inputs`: `source_path` (the file the candidate replaces), `files` (the rest of
-    the project, path -> text) and `tests` (test files, path -> text). A terminal chain's
+    Reads `task.inputs`: `source_path` (the file the candidate replaces), `files` (the project
+    as it is, path -> text; the entry for `source_path` is the original, whose comparison methods
+    the sandbox trusts), `tests` (test files, path -> text) and optionally `data` (other files the
+    tests read, path -> base64; they travel read-only with the tests). A terminal chain's
     `answer` is the candidate's full source for `source_path`.
 
     Args:
@@ -71,6 +75,7 @@ class CodeVerifier(BaseVerifier):
 
     async def score(self, task: VerifyTask, chains: Sequence[Chain]) -> list[StepScore]:
         source_path, files, tests = _code_inputs(task)
+        original = {**files, **_original(task, source_path)}
         results: list[StepScore | None] = [None] * len(chains)
         pending: dict[str, list[int]] = {}
         sources: dict[str, str] = {}
@@ -100,7 +105,8 @@ class CodeVerifier(BaseVerifier):
 
         keys = list(pending)
         reports = await asyncio.gather(
-            *(self._run(source_path, files, tests, sources[key]) for key in keys), return_exceptions=True
+            *(self._run(source_path, files, tests, sources[key], original) for key in keys),
+            return_exceptions=True,
         )
         for key, report in zip(keys, reports, strict=True):
             if isinstance(report, SandboxError):
@@ -115,10 +121,14 @@ class CodeVerifier(BaseVerifier):
                 results[i] = _copy(verdict, cached=n > 0)  # callers may annotate; the cache stays intact
         return [r for r in results if r is not None]
 
-    async def _run(self, source_path: str, files: Files, tests: Files, source: str) -> TestReport:
+    async def _run(
+        self, source_path: str, files: Files, tests: Files, source: str, original: Files
+    ) -> TestReport:
         self.runs += 1
-        # `files` is the project as it was: comparison methods it already has are trusted.
-        return await self.sandbox.run_tests({**files, source_path: source}, tests, self.limits, trusted=files)
+        # `original` is the project as it was: comparison methods it already has are trusted.
+        return await self.sandbox.run_tests(
+            {**files, source_path: source}, tests, self.limits, trusted=original
+        )
 
     def _remember(self, key: str, verdict: StepScore) -> None:
         if self.cache_size <= 0:
@@ -142,7 +152,23 @@ def _code_inputs(task: VerifyTask) -> tuple[str, Files, Files]:
         )
     files = dict(inputs.get("files") or {})
     files.pop(source_path, None)
-    return source_path, files, dict(tests)
+    # Data the tests read travel with the tests: read-only and hashed, so that no candidate can
+    # rewrite the expected outputs it is judged against.
+    checked: dict[str, str | bytes] = dict(tests)
+    for path, encoded in (inputs.get("data") or {}).items():
+        try:
+            checked[path] = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            raise VerifierError(
+                f'code verifier: task.inputs["data"][{path!r}] is not base64; encode data files with base64'
+            ) from None
+    return source_path, files, checked
+
+
+def _original(task: VerifyTask, source_path: str) -> dict[str, str]:
+    """The file being repaired as it was, when the task carries it (the repair workflow does)."""
+    before = (task.inputs.get("files") or {}).get(source_path)
+    return {source_path: before} if isinstance(before, str) else {}
 
 
 def _syntax_error(source: str, path: str) -> str | None:

@@ -1,0 +1,135 @@
+"""`ponder repair` on projects shaped like real ones: tests that read data files, git checkouts,
+classes the tests compare. The model is scripted (an OpenAI-compatible server on loopback), the
+sandbox is the real Docker one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ponder.plugin.repair import MAX_FILE_BYTES, load_project
+from tests._repair import cli_app
+from tests._scripted_openai import openai_env, scripted_model
+
+SCALE_BUG = "def scale(values, factor):\n    return [v + factor for v in values]\n"
+SCALE_FIX = "def scale(values, factor):\n    return [v * factor for v in values]\n"
+DATA_TESTS = (
+    "import json\nfrom pathlib import Path\n\nfrom scaler import scale\n\n"
+    "CASES = json.loads((Path(__file__).parent / 'data' / 'cases.json').read_text())\n\n\n"
+    "def test_cases():\n    for case in CASES:\n"
+    "        assert scale(case['values'], case['factor']) == case['expected']\n\n\n"
+    "def test_empty():\n    assert scale([], 3) == []\n"
+)
+CASES = [{"values": [1, 2], "factor": 3, "expected": [3, 6]}, {"values": [0], "factor": 5, "expected": [0]}]
+
+
+def _data_project(root: Path) -> Path:
+    (root / "tests" / "data").mkdir(parents=True)
+    (root / "scaler.py").write_text(SCALE_BUG)
+    (root / "tests" / "test_scaler.py").write_text(DATA_TESTS)
+    (root / "tests" / "data" / "cases.json").write_text(json.dumps(CASES))
+    (root / "tests" / "data" / "blob.bin").write_bytes(bytes(range(256)))
+    return root
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and ".git" not in p.parts
+    }
+
+
+def test_data_files_travel_with_the_tests_and_big_ones_are_left_out(tmp_path: Path) -> None:
+    root = _data_project(tmp_path)
+    (root / "huge.dat").write_bytes(b"\0" * (MAX_FILE_BYTES + 1))
+    project = load_project(root)
+    assert set(project.sources) == {"scaler.py"} and set(project.tests) == {"tests/test_scaler.py"}
+    assert set(project.data) == {"tests/data/cases.json", "tests/data/blob.bin"}
+    assert project.data["tests/data/blob.bin"] == bytes(range(256))  # binary, byte for byte
+    assert project.skipped == ("huge.dat",)
+    assert set(project.checked_files()) == {"tests/test_scaler.py", *project.data}
+
+
+def test_a_git_checkout_is_read_as_git_sees_it(tmp_path: Path) -> None:
+    root = _data_project(tmp_path)
+    (root / "build.log").write_text("noise\n")
+    (root / "scratch").mkdir()
+    (root / "scratch" / "notes.txt").write_text("mine\n")
+    (root / ".gitignore").write_text("*.log\nscratch/\n")
+    subprocess.run(["git", "init", "-q", str(root)], check=True, timeout=30)
+    project = load_project(root)
+    assert "build.log" not in project.data and "scratch/notes.txt" not in project.data
+    assert "tests/data/cases.json" in project.data, "untracked but not ignored files still count"
+
+
+@pytest.fixture
+def use_docker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PONDER_SANDBOX_KIND", "docker")
+    monkeypatch.setenv("PONDER_SANDBOX_POOL_SIZE", "1")
+
+
+def _repair(root: Path, answer: str, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    with scripted_model(f"Fixed.\n```python\n{answer}```\n") as (url, _calls):
+        for key, value in openai_env(url).items():
+            monkeypatch.setenv(key, value)
+        args = ["repair", str(root), "--mutants", "0", "--strategy", "greedy", "--max-expansions", "2"]
+        result = CliRunner().invoke(cli_app(), args)
+    return result.exit_code, result.output
+
+
+@pytest.mark.docker
+def test_a_project_whose_tests_read_json_beside_them_is_repaired(
+    tmp_path: Path, use_docker: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _data_project(tmp_path)
+    before = _digest(root)
+    code, out = _repair(root, SCALE_FIX, monkeypatch)
+    assert code == 0, out
+    assert "verified fix for scaler.py from model" in out and "tests: 1/2 passed → 2/2 passed" in out
+    assert _digest(root) == before  # nothing written without --apply
+
+
+@pytest.mark.docker
+def test_a_candidate_that_rewrites_the_expected_data_is_not_verified(
+    tmp_path: Path, use_docker: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The bug stays; the "fix" rewrites the expected outputs it is judged against, at import time.
+    # Written so the patch guard lets it through: the sandbox must be what stops it.
+    rewrite = (
+        "from pathlib import Path\n\n"
+        "_cases = Path(__file__).parent / 'tests' / 'data' / 'cases.json'\n"
+        "try:\n    _cases.write_text('[]')\nexcept OSError:\n    pass\n\n" + SCALE_BUG
+    )
+    root = _data_project(tmp_path)
+    before = _digest(root)
+    code, out = _repair(root, rewrite, monkeypatch)
+    assert code == 1 and "no verified fix for scaler.py" in out, out
+    assert _digest(root) == before
+
+
+DATACLASS_BUG = (
+    "from dataclasses import dataclass\n\n\n@dataclass\nclass Point:\n    x: int\n    y: int\n\n\n"
+    "def shift(p, dx):\n    return Point(p.x - dx, p.y)\n"
+)
+
+
+@pytest.mark.docker
+def test_comparison_methods_the_original_code_has_are_trusted(
+    tmp_path: Path, use_docker: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The tests compare Points; the dataclass's __eq__ is the original's, so the fix is verified.
+    (tmp_path / "geo.py").write_text(DATACLASS_BUG)
+    (tmp_path / "test_geo.py").write_text(
+        "from geo import Point, shift\n\n\n"
+        "def test_shift():\n    assert shift(Point(1, 2), 3) == Point(4, 2)\n\n\n"
+        "def test_zero():\n    assert shift(Point(1, 2), 0) == Point(1, 2)\n"
+    )
+    code, out = _repair(tmp_path, DATACLASS_BUG.replace("p.x - dx", "p.x + dx"), monkeypatch)
+    assert code == 0 and "verified fix for geo.py" in out and "0 violation(s)" in out, out
