@@ -1,5 +1,6 @@
 # Two entry points for people: `make demo` (the main job on the embedded default) and `make test`.
-# Both install what they need first; re-running skips work already done.
+# Both install what they need first; re-running skips work already done. While working on the code,
+# `make lint` and `make unit` are the fast loop: neither needs Docker, the sandbox image or the model.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -19,7 +20,7 @@ endif
 CPU_KEY := $(shell (uname -m; grep -m1 '^flags' /proc/cpuinfo 2>/dev/null; echo "$(LLAMA_CMAKE_ARGS)") | sha1sum | cut -c1-10)
 WHEELS  := $(HOME)/.cache/ponder/wheels/llama-cpp-python-$(LLAMA_CPP_VERSION)-$(CPU_KEY)
 
-.PHONY: install image demo test typecheck bench clean
+.PHONY: install image demo test lint unit typecheck bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ponder needs Python >= 3.11: set PYTHON=python3.11")'
@@ -46,10 +47,20 @@ demo: image
 	$(BIN)/ponder repair examples/buggy_project --report ponder-report
 
 test: image
+	$(MAKE) --no-print-directory lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory typecheck
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Tests that need neither Docker nor the model (markers `docker`, `model`), nor the benchmark-wide
+# sweeps (`slow`): `make test` runs those. DOCKER_HOST points at no engine, so a test that needs
+# Docker without its marker fails here instead of quietly using the machine's engine.
+UNIT_MARKERS ?= not docker and not model and not slow
+unit: install
+	DOCKER_HOST=unix:///nonexistent/docker.sock $(BIN)/python -m pytest -m "$(UNIT_MARKERS)" $(PYTEST_ARGS)
 
 # mypy cannot follow the editable install's package-dir mapping (ponder.graph = graph/ ...), so it
 # checks a throwaway tree that lays the folders out under their installed names.

@@ -1,10 +1,29 @@
 """Generation backends behind one interface (see base.BaseBackend)."""
 
-from ponder.backends.embedded import EmbeddedBackend
+from __future__ import annotations
 
-__all__ = ["EmbeddedBackend"]
-from ponder.backends.factory import make_backend
-from ponder.backends.openai_compat import OpenAICompatBackend
-from ponder.backends.sglang import SGLangBackend
+from typing import TYPE_CHECKING
 
-__all__ += ["OpenAICompatBackend", "SGLangBackend", "make_backend"]
+from ponder._lazy import attach
+
+if TYPE_CHECKING:
+    from ponder.backends.embedded import EmbeddedBackend
+    from ponder.backends.factory import make_backend
+    from ponder.backends.openai_compat import OpenAICompatBackend
+    from ponder.backends.sglang import SGLangBackend
+
+__all__ = ["EmbeddedBackend", "OpenAICompatBackend", "SGLangBackend", "make_backend"]
+
+# Submodules load on first use (PEP 562): naming one backend must not import llama.cpp or openai.
+# Hidden from type checkers, which read the imports above, so a misspelt name is still an error.
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = attach(
+        __name__,
+        __all__,
+        {
+            "embedded": ("EmbeddedBackend",),
+            "factory": ("make_backend",),
+            "openai_compat": ("OpenAICompatBackend",),
+            "sglang": ("SGLangBackend",),
+        },
+    )

@@ -12,11 +12,12 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, TypeVar
 
 from ponder.backends.errors import BackendError
+
+if TYPE_CHECKING:  # only annotations here; `ponder.verifiers.prm` reaches this from `ponder --help`
+    import httpx
 
 T = TypeVar("T")
 

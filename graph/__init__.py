@@ -8,23 +8,28 @@ write_report(result, Path("ponder-report"))
 
 from __future__ import annotations
 
-from ponder.graph.checkpoint import open_checkpointer
-from ponder.graph.export import TreeFormatError, export_tree, load_tree, save_tree, validate_tree
-from ponder.graph.search import build_search_graph, run_search, stream_search
-from ponder.graph.strategies import STRATEGIES, Strategy, get_strategy
-from ponder.graph.types import (
-    AnswerFormat,
-    Budget,
-    EventKind,
-    SearchConfig,
-    SearchEvent,
-    SearchResult,
-    SearchTask,
-    Seed,
-    Spend,
-    StrategyName,
-)
-from ponder.graph.viewer import render_html, write_report
+from typing import TYPE_CHECKING
+
+from ponder._lazy import attach
+
+if TYPE_CHECKING:
+    from ponder.graph.checkpoint import open_checkpointer
+    from ponder.graph.export import TreeFormatError, export_tree, load_tree, save_tree, validate_tree
+    from ponder.graph.search import build_search_graph, run_search, stream_search
+    from ponder.graph.strategies import STRATEGIES, Strategy, get_strategy
+    from ponder.graph.types import (
+        AnswerFormat,
+        Budget,
+        EventKind,
+        SearchConfig,
+        SearchEvent,
+        SearchResult,
+        SearchTask,
+        Seed,
+        Spend,
+        StrategyName,
+    )
+    from ponder.graph.viewer import render_html, write_report
 
 __all__ = [
     "STRATEGIES",
@@ -52,3 +57,30 @@ __all__ = [
     "validate_tree",
     "write_report",
 ]
+
+# Submodules load on first use (PEP 562): `ponder.graph.types` alone must not pull in LangGraph.
+# Hidden from type checkers, which read the imports above, so a misspelt name is still an error.
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = attach(
+        __name__,
+        __all__,
+        {
+            "checkpoint": ("open_checkpointer",),
+            "export": ("TreeFormatError", "export_tree", "load_tree", "save_tree", "validate_tree"),
+            "search": ("build_search_graph", "run_search", "stream_search"),
+            "strategies": ("STRATEGIES", "Strategy", "get_strategy"),
+            "types": (
+                "AnswerFormat",
+                "Budget",
+                "EventKind",
+                "SearchConfig",
+                "SearchEvent",
+                "SearchResult",
+                "SearchTask",
+                "Seed",
+                "Spend",
+                "StrategyName",
+            ),
+            "viewer": ("render_html", "write_report"),
+        },
+    )

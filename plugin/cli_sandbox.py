@@ -10,13 +10,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from ponder.plugin.settings import load_settings
-from ponder.sandbox import Limits, SandboxSettings, make_sandbox
-from ponder.sandbox.docker_sandbox import connect, engine_summary
 from ponder.sandbox.errors import SandboxError
-from ponder.sandbox.image import build_image, find_image
-from ponder.sandbox.reaper import LABEL, owner_alive
-from ponder.sandbox.reaper import OWNER_LABEL as OWNER
+from ponder.sandbox.settings import SandboxSettings
+from ponder.sandbox.types import Limits
+
+# The docker SDK (behind docker_sandbox, image, reaper and factory) and the settings loader are imported
+# inside the commands so that `ponder --help` and every other command start without them.
 
 app = typer.Typer(no_args_is_help=True, help="Build, check and use the Docker sandbox.")
 err = Console(stderr=True, highlight=False)
@@ -27,6 +26,8 @@ EXIT_SETUP = 2
 
 
 def _settings(image: str | None = None) -> SandboxSettings:
+    from ponder.plugin.settings import load_settings
+
     return load_settings({"sandbox": {"image": image}} if image else None).sandbox
 
 
@@ -54,6 +55,9 @@ def build_image_cmd(
     """Build (or reuse) the sandbox image: python3, pytest, numpy, pandas."""
     if source not in ("auto", "debootstrap", "dockerfile"):
         raise typer.BadParameter("use auto, debootstrap or dockerfile", param_hint="--from")
+    from ponder.sandbox.docker_sandbox import connect
+    from ponder.sandbox.image import build_image
+
     target = _settings(image).image
     try:
         client = connect()
@@ -74,6 +78,11 @@ def build_image_cmd(
 @app.command()
 def doctor() -> None:
     """Check engine, image and runtime; say what to do about anything missing."""
+    from ponder.sandbox.docker_sandbox import connect, engine_summary
+    from ponder.sandbox.image import find_image
+    from ponder.sandbox.reaper import LABEL, owner_alive
+    from ponder.sandbox.reaper import OWNER_LABEL as OWNER
+
     settings = _settings()
     problems: list[str] = []
     try:
@@ -132,6 +141,8 @@ _PROBE = (
 
 
 def _run_once(settings: SandboxSettings, limits: Limits, command: list[str]) -> str:
+    from ponder.sandbox.factory import make_sandbox
+
     async def go() -> str:
         sandbox = make_sandbox(settings.model_copy(update={"pool_size": 0}), limits=limits)
         async with sandbox:
@@ -151,6 +162,8 @@ def run(
     memory: Annotated[int, typer.Option(help="Memory limit in MiB.")] = DEFAULT_LIMITS.memory_mb,
 ) -> None:
     """Run one command in a fresh sandbox with the default limits; exit with its exit code."""
+    from ponder.sandbox.factory import make_sandbox
+
     settings = _settings().model_copy(update={"pool_size": 0})
     limits = Limits(timeout_s=timeout, memory_mb=memory)
 

@@ -8,7 +8,6 @@ import typer
 
 from ponder.errors import PonderError
 from ponder.plugin.cli import err_console, fail
-from ponder.plugin.settings import load_settings
 
 LOOPBACK = "127.0.0.1"
 
@@ -31,6 +30,8 @@ def serve(
         from ponder.plugin.server import create_app, model_ids
     except ImportError as exc:
         fail(f"`ponder serve` needs the server extra ({exc.name} is missing): pip install 'ponder[server]'")
+    from ponder.plugin.settings import load_settings
+
     try:
         settings = load_settings()
     except PonderError as exc:

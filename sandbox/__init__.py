@@ -4,13 +4,20 @@
 `DockerSandbox` and `LocalSandbox` can be used directly. Nothing here imports the rest of ponder.
 """
 
-from ponder.sandbox.base import BaseSandbox
-from ponder.sandbox.docker_sandbox import DockerSandbox
-from ponder.sandbox.errors import SandboxConfigError, SandboxError, SandboxUnavailableError
-from ponder.sandbox.factory import make_sandbox, open_sandbox
-from ponder.sandbox.local import LocalSandbox
-from ponder.sandbox.settings import DEFAULT_IMAGE, SandboxSettings
-from ponder.sandbox.types import ExecResult, Files, Limits, TestOutcome, TestReport
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ponder._lazy import attach
+
+if TYPE_CHECKING:
+    from ponder.sandbox.base import BaseSandbox
+    from ponder.sandbox.docker_sandbox import DockerSandbox
+    from ponder.sandbox.errors import SandboxConfigError, SandboxError, SandboxUnavailableError
+    from ponder.sandbox.factory import make_sandbox, open_sandbox
+    from ponder.sandbox.local import LocalSandbox
+    from ponder.sandbox.settings import DEFAULT_IMAGE, SandboxSettings
+    from ponder.sandbox.types import ExecResult, Files, Limits, TestOutcome, TestReport
 
 __all__ = [
     "DEFAULT_IMAGE",
@@ -29,3 +36,20 @@ __all__ = [
     "make_sandbox",
     "open_sandbox",
 ]
+
+# Submodules load on first use (PEP 562): settings and result types must not import the docker SDK.
+# Hidden from type checkers, which read the imports above, so a misspelt name is still an error.
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = attach(
+        __name__,
+        __all__,
+        {
+            "base": ("BaseSandbox",),
+            "docker_sandbox": ("DockerSandbox",),
+            "errors": ("SandboxConfigError", "SandboxError", "SandboxUnavailableError"),
+            "factory": ("make_sandbox", "open_sandbox"),
+            "local": ("LocalSandbox",),
+            "settings": ("DEFAULT_IMAGE", "SandboxSettings"),
+            "types": ("ExecResult", "Files", "Limits", "TestOutcome", "TestReport"),
+        },
+    )

@@ -128,6 +128,7 @@ async def local_sandbox() -> Any:
         yield sandbox
 
 
+@pytest.mark.slow  # every HumanEvalFix item, fixed and buggy, in the subprocess sandbox
 async def test_humanevalfix_canonical_passes_and_buggy_fails(local_sandbox: LocalSandbox) -> None:
     items = load_items("humanevalfix")
     assert await check_code_many([(i, i.gold) for i in items], local_sandbox) == [True] * len(items)
@@ -155,6 +156,7 @@ def {entry}(*args, **kwargs):
 '''
 
 
+@pytest.mark.slow  # every HumanEval item, right and wrong, in the subprocess sandbox
 async def test_humaneval_canonical_passes_and_wrong_values_fail(local_sandbox: LocalSandbox) -> None:
     items = load_items("humaneval")
     assert await check_code_many([(i, i.gold) for i in items], local_sandbox) == [True] * len(items)

@@ -47,6 +47,7 @@ def test_wheel_has_only_the_ponder_namespace(wheel: Path) -> None:
     for sub in SUBPACKAGES:
         assert f"ponder/{sub}/__init__.py" in names
     assert "ponder/graph/viewer.html" in names, "the tree viewer template must ship as package data"
+    assert "ponder/py.typed" in names, "the PEP 561 marker must ship: type checkers then read the hints"
 
 
 def test_wheel_imports_in_a_fresh_venv(wheel: Path, tmp_path: Path) -> None:

@@ -21,9 +21,8 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ponder.backends.retry import RetryableStatus, RetryPolicy, server_error, with_retries
@@ -31,6 +30,11 @@ from ponder.verifiers.base import BaseVerifier
 from ponder.verifiers.errors import VerifierError
 from ponder.verifiers.step_format import PLAIN, QWEN_MATH_PRM, StepFormat, get_step_format
 from ponder.verifiers.types import Chain, StepScore, VerifyTask
+
+if TYPE_CHECKING:
+    # httpx is imported where a client is made or an error classified: `PrmSettings` embeds
+    # `RewardServerSettings`, so every settings load (and `ponder --help`) imports this module.
+    import httpx
 
 RewardProtocol = Literal["sglang_classify", "vllm_pooling"]
 RewardMapping = Literal["sigmoid", "identity"]
@@ -109,6 +113,8 @@ class _JsonClient:
         self._policy = RetryPolicy(
             max_retries=settings.max_retries, backoff_s=settings.backoff_s, max_backoff_s=math.inf
         )
+        import httpx
+
         self._client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s)
         )
@@ -146,6 +152,8 @@ class _JsonClient:
         A retryable error is only raised once the retries are spent, so its message can say how
         many attempts were made.
         """
+        import httpx
+
         s = self._settings
         attempts = s.max_retries + 1
         if isinstance(exc, RetryableStatus):
