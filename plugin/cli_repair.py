@@ -12,17 +12,21 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ponder.errors import PonderError
-from ponder.graph.types import SearchConfig, SearchResult, StrategyName
+from ponder.graph.types import StrategyName
 from ponder.plugin.cli import EXIT_ERROR, fail
-from ponder.plugin.progress import SearchProgress
-from ponder.plugin.settings import PonderSettings, load_settings
-from ponder.sandbox.integrity import describe as integrity_line
 from ponder.verifiers.prm import PrmKind
+
+if TYPE_CHECKING:
+    from ponder.graph.types import SearchConfig, SearchResult
+    from ponder.plugin.settings import PonderSettings
+
+# Only what the option declarations need is imported above: Typer reads the signatures at start-up,
+# so anything else a command uses is imported inside it to keep `ponder --help` fast.
 
 EXIT_OK = 0
 EXIT_NO_FIX = 1
@@ -123,8 +127,10 @@ def repair(
     Prints the diff of the verified fix and a summary; changes nothing on disk without --apply.
     """
     from ponder.plugin.patching import apply_patch
+    from ponder.plugin.progress import SearchProgress
     from ponder.plugin.repair import load_project, repair_project
     from ponder.plugin.runtime import open_runtime
+    from ponder.plugin.settings import load_settings
     from ponder.sandbox.types import Limits
 
     async def run() -> Any:
@@ -185,7 +191,11 @@ def _print_repair(outcome: Any, summary: dict[str, Any]) -> None:
         f"mutants: {summary['mutants'] - summary['unrun']} of {summary['mutants']} tested   "
         f"time: {summary['seconds']:.1f}s"
     )
+    if outcome.suspects:
+        typer.echo(f"suspects: {', '.join(outcome.suspects[:3])}")
     if outcome.verified and outcome.integrity:
+        from ponder.sandbox.integrity import describe as integrity_line
+
         typer.echo(f"integrity: {integrity_line(outcome.integrity)}")
     if outcome.rejected:
         typer.echo(f"rejected {len(outcome.rejected)} cheating candidate(s), e.g.: {outcome.rejected[0]}")
@@ -216,7 +226,9 @@ def solve(
     quiet: QuietOpt = False,
 ) -> None:
     """Solve a math or word problem step by step; with --reference, the answer is verified against it."""
+    from ponder.plugin.progress import SearchProgress
     from ponder.plugin.runtime import open_runtime
+    from ponder.plugin.settings import load_settings
     from ponder.plugin.solve import solve_question
 
     async def run() -> Any:

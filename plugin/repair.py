@@ -25,6 +25,7 @@ from typing import Any
 from ponder.backends.base import BaseBackend
 from ponder.errors import PonderError
 from ponder.graph.types import SearchConfig, SearchEvent, SearchResult, SearchTask, Seed
+from ponder.plugin import localize
 from ponder.plugin.mutations import Mutant, generate_mutants
 from ponder.plugin.patching import check_patch, is_test_path, unified_diff
 from ponder.plugin.prompts import REPAIR_FEEDBACK, repair_messages
@@ -248,14 +249,27 @@ def called_function_lines(
     return found
 
 
+SUSPECT_SHARE = 0.5
+"""Lines within this share of the top suspect's score are where mutants and the prompt focus."""
+
+
 def choose_target(project: Project, report: TestReport) -> tuple[str, set[int]]:
     """The source file to repair and the lines implicated in it.
 
-    Traceback lines win (the failure happened there); otherwise the file defining the functions the
-    failing tests call; a project with a single source file needs no evidence.
+    With the baseline's line coverage, the most suspicious line by spectrum (Ochiai, see
+    `ponder.plugin.localize`) decides the file, across files; its lines within SUSPECT_SHARE of
+    the top score are the focus. Without coverage: traceback lines (the failure happened there),
+    else the file defining the functions the failing tests call; a project with a single source
+    file needs no evidence.
     """
     py_sources = {p: t for p, t in project.sources.items() if p.endswith(".py")}
     by_traceback = traceback_lines(report, py_sources)
+    suspects = localize.rank(report, py_sources, by_traceback)
+    if suspects:
+        target = suspects[0].path
+        floor = suspects[0].score * SUSPECT_SHARE
+        lines = {s.line for s in suspects if s.path == target and s.score >= floor}
+        return target, lines | by_traceback.get(target, set())
     if by_traceback:
         # Several files can appear in one traceback (callers and callees); the file with the most
         # frames is where the failing tests spend their failing time.
@@ -428,6 +442,8 @@ class RepairOutcome:
     failures: list[str] = field(default_factory=list)
     suspect_lines: list[int] = field(default_factory=list)
     """Lines of `target` the failures point at (tracebacks, else the functions the tests call)."""
+    suspects: list[str] = field(default_factory=list)
+    """The most suspicious lines across files, ``path:line (score)``, from the baseline's coverage."""
     integrity: dict[str, Any] = field(default_factory=dict)
     """What vouches for a verified fix beyond the outcomes: the guard's verdict, the hidden tests
     planted and found, the call records and the comparison mode of the confirming run."""
@@ -457,6 +473,7 @@ class RepairOutcome:
             "rejected": self.rejected,
             "failures": self.failures,
             "suspect_lines": self.suspect_lines,
+            "suspects": self.suspects,
             "integrity": self.integrity,
             "diff": self.diff,
         }
@@ -500,11 +517,19 @@ def build_task(project: Project, target: str, report: TestReport, mutants: Seque
 
 
 async def run_tests(
-    sandbox: BaseSandbox, project: Project, limits: Limits | None = None, *, trusted: Project | None = None
+    sandbox: BaseSandbox,
+    project: Project,
+    limits: Limits | None = None,
+    *,
+    trusted: Project | None = None,
+    coverage: bool = False,
 ) -> TestReport:
-    """The project's suite in the sandbox; `trusted` (default: `project`) is the code as it was."""
+    """The project's suite in the sandbox; `trusted` (default: `project`) is the code as it was;
+    `coverage` records each test's lines for fault localisation."""
     original = dict((trusted or project).sources)
-    return await sandbox.run_tests(dict(project.sources), project.checked_files(), limits, trusted=original)
+    return await sandbox.run_tests(
+        dict(project.sources), project.checked_files(), limits, trusted=original, coverage=coverage
+    )
 
 
 async def repair_project(
@@ -527,7 +552,7 @@ async def repair_project(
     """
     started = time.monotonic()
     sandbox = rt.require_sandbox()
-    baseline = await run_tests(sandbox, project, limits)
+    baseline = await run_tests(sandbox, project, limits, coverage=True)
     before = TestCounts.of(baseline)
     if baseline.all_passed:
         return RepairOutcome(
@@ -541,6 +566,8 @@ async def repair_project(
     if baseline.tampered:
         raise RepairInputError(f"the baseline test run in {project.root} is untrustworthy: {baseline.reason}")
     target, lines = choose_target(project, baseline)
+    py_sources = {p: t for p, t in project.sources.items() if p.endswith(".py")}
+    ranked = localize.rank(baseline, py_sources, traceback_lines(baseline, py_sources))
     original = project.sources[target]
     mutants = generate_mutants(original, path=target, focus_lines=lines, max_mutants=max_mutants)
     by_answer = {m.source: m for m in mutants}
@@ -561,6 +588,7 @@ async def repair_project(
         unrun=verifier.skipped,
         failures=describe_failures(baseline),
         suspect_lines=sorted(lines),
+        suspects=[str(s) for s in ranked[:5]],
         result=result,
     )
     if result.verified and result.answer is not None:

@@ -57,6 +57,7 @@ from typing import Any
 # sys.modules, so nothing the code under test can name leads here.
 _getframe = sys._getframe
 _signal = signal.signal
+_settrace = sys.settrace
 _setitimer = signal.setitimer
 _write = os.write
 _modules = sys.modules
@@ -271,11 +272,15 @@ class Guard:
             return not (filename.startswith("<frozen ") or filename in TRUSTED_PSEUDO_FILES)
         return filename.startswith(self.roots) and filename not in self.test_files
 
-    def where(self, filename: str, line: int) -> str:
+    def relative(self, filename: str) -> str:
+        """`filename` relative to the work dir (as the host names it), or as it is."""
         for root in self.roots:
             if filename.startswith(root):
-                return f"{filename[len(root) :]}:{line}"
-        return f"{filename}:{line}"
+                return filename[len(root) :]
+        return filename
+
+    def where(self, filename: str, line: int) -> str:
+        return f"{self.relative(filename)}:{line}"
 
     def culprit(
         self, frame: types.FrameType | None, *, anywhere: bool = False, through: tuple[str, ...] = ()
@@ -321,6 +326,8 @@ class Guard:
             where = self.culprit(_getframe(2), anywhere=True)
             return f"code under test opened {path} ({where})" if where else None
         frame = _getframe(2)
+        if event == "sys.settrace" and frame.f_code.co_filename == INTEGRITY_FILE:
+            return None  # this plugin's own line coverage (see _covered)
         if event in ALWAYS_REFUSED:
             where = self.culprit(frame, anywhere=True) or "test code"
             return f"{event} was called during the test run ({where})"
@@ -339,7 +346,9 @@ class Guard:
         raise PermissionError(f"ponder sandbox: {why}: not allowed in code under test")
 
 
-TRUSTED_PSEUDO_FILES = frozenset({"<ponder-integrity>", "<string>"})
+INTEGRITY_FILE = "<ponder-integrity>"
+"""The name the harnesses compile this module under."""
+TRUSTED_PSEUDO_FILES = frozenset({INTEGRITY_FILE, "<string>"})
 """The harness runs from ``-c`` (``<string>``); exec/compile from the code under test are refused."""
 WATCHED = CALLER_EVENTS | ALWAYS_REFUSED | {"open", "os.listdir", "os.scandir"}
 
@@ -440,12 +449,12 @@ def _origin(method: Any, cls: type, guard: Guard) -> str | None:
         method = method.func
     if isinstance(method, types.FunctionType):
         filename = method.__code__.co_filename
-        return guard.where(filename, 0).rsplit(":", 1)[0] if guard.untrusted(filename) else None
+        return guard.relative(filename) if guard.untrusted(filename) else None
     # Not code of its own (``__hash__ = int.__hash__``): charged to the module the class is in.
     module = _modules.get(type.__dict__["__module__"].__get__(cls) or "")
     filename = (getattr(module, "__file__", None) or "") if module is not None else ""
     if filename and getattr(module, cls.__name__, None) is cls:
-        return guard.where(filename, 0).rsplit(":", 1)[0] if guard.untrusted(filename) else None
+        return guard.relative(filename) if guard.untrusted(filename) else None
     return "?"
 
 
@@ -472,7 +481,12 @@ class IntegrityPlugin:
     """The pytest plugin that keeps the independent record (registered before collection)."""
 
     def __init__(
-        self, guard: Guard, seed: bytes, allowed: frozenset[str], test_timeout_s: float | None = None
+        self,
+        guard: Guard,
+        seed: bytes,
+        allowed: frozenset[str],
+        test_timeout_s: float | None = None,
+        coverage: bool = False,
     ) -> None:
         import _pytest.python
 
@@ -482,6 +496,7 @@ class IntegrityPlugin:
         self.allowed = allowed
         self.call_test: Callable[[Any], object] = _pytest.python.pytest_pyfunc_call
         self.test_timeout_s = test_timeout_s
+        self.coverage = coverage
         self.snapshot: Snapshot | None = None
         self.hooks: dict[str, set[Any]] = {}
         self.config: Any = None
@@ -510,7 +525,7 @@ class IntegrityPlugin:
         for item in items:
             module = item.getparent(pytest.Module)
             if module is not None:
-                modules.setdefault(self.guard.where(str(module.path), 0).rsplit(":", 1)[0], module)
+                modules.setdefault(self.guard.relative(str(module.path)), module)
         for item in items:
             kind = "function" if type(item).__name__ == "Function" else "other"
             self.channel.send({"t": "item", "key": junit_key(item.nodeid), "kind": kind})
@@ -536,13 +551,19 @@ class IntegrityPlugin:
 
     def pytest_pyfunc_call(self, pyfuncitem: Any) -> bool:
         key = junit_key(pyfuncitem.nodeid)
+        lines: dict[str, set[int]] = {}
         try:
-            with _time_limit(self.test_timeout_s):
+            with _time_limit(self.test_timeout_s), _covered(self.guard, lines, self.coverage):
                 self.call_test(pyfuncitem)
         except BaseException as exc:
             self.channel.send({"t": "call", "key": key, "result": "raised", "error": type(exc).__name__})
             raise
-        self.channel.send({"t": "call", "key": key, "result": "returned"})
+        else:
+            self.channel.send({"t": "call", "key": key, "result": "returned"})
+        finally:
+            if self.coverage:
+                files = {path: sorted(numbers) for path, numbers in lines.items()}
+                self.channel.send({"t": "lines", "key": key, "files": files})
         return True
 
     def pytest_runtest_logreport(self, report: Any) -> None:
@@ -613,6 +634,35 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
         _signal(signal.SIGALRM, previous)
 
 
+@contextlib.contextmanager
+def _covered(guard: Guard, lines: dict[str, set[int]], on: bool) -> Iterator[None]:
+    """Record the lines of the code under test that run (for fault localisation, not the verdict).
+
+    Only frames of the code under test get a line tracer, so library code runs at almost full
+    speed. What the code under test does to the tracer can only blur its own localisation.
+    """
+    if not on:
+        yield
+        return
+
+    def local(frame: types.FrameType, event: str, arg: Any) -> Any:
+        if event == "line":
+            lines.setdefault(guard.relative(frame.f_code.co_filename), set()).add(frame.f_lineno)
+        return local
+
+    def calls(frame: types.FrameType, event: str, arg: Any) -> Any:
+        filename = frame.f_code.co_filename
+        return (
+            local if event == "call" and not filename.startswith("<") and guard.untrusted(filename) else None
+        )
+
+    _settrace(calls)
+    try:
+        yield
+    finally:
+        _settrace(None)
+
+
 def _hookimpl(function: Any, *, tryfirst: bool = False, trylast: bool = False) -> None:
     """pluggy's hookimpl marker, set by hand: this module must import without pytest (on the host)."""
     function.pytest_impl = {
@@ -667,6 +717,7 @@ def install(
     allowed: Iterable[str],
     fd: int,
     test_timeout_s: float | None = None,
+    coverage: bool = False,
 ) -> IntegrityPlugin:
     """Set up every layer in this (the test) process; returns the plugin to hand to ``pytest.main``.
 
@@ -697,6 +748,6 @@ def install(
 
     rewrite.rewrite_asserts = rewrite_asserts  # type: ignore[assignment]
     vars(builtins)[PLAIN_NAME] = plain
-    plugin = IntegrityPlugin(guard, seed, allowed_set, test_timeout_s)
+    plugin = IntegrityPlugin(guard, seed, allowed_set, test_timeout_s, coverage)
     sys.addaudithook(guard.hook)
     return plugin

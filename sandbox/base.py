@@ -29,11 +29,13 @@ class BaseSandbox(abc.ABC):
         runner: str = "pytest",
         *,
         trusted: Files | None = None,
+        coverage: bool = False,
     ) -> TestReport:
         """Run the test files against the sources; outcomes come from a report the code cannot forge.
 
         `trusted` is the original code (before a candidate's change): comparison methods it already
         defines may decide the tests' comparisons; ones a candidate adds make the run tampered.
+        `coverage` records the lines each test runs in `TestReport.coverage` (fault localisation).
         """
 
     async def aclose(self) -> None:

@@ -232,6 +232,7 @@ def _fork_pytest(
                         allowed=spec.get("allowed", []),
                         fd=INTEGRITY_FD,
                         test_timeout_s=spec.get("test_timeout_s"),
+                        coverage=bool(spec.get("coverage")),
                     )
                 )
             code = int(pytest.main(args, plugins=plugins))

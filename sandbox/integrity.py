@@ -30,22 +30,33 @@ class TestChecks:
     seed: bytes
     canaries: tuple[Canary, ...]
     allowed: frozenset[str] = field(default_factory=frozenset)
+    coverage: bool = False
+    """Also record which lines of the code under test each test ran (fault localisation)."""
 
     @classmethod
-    def new(cls, tests: Mapping[str, bytes], trusted: Mapping[str, str | bytes] | None = None) -> TestChecks:
+    def new(
+        cls,
+        tests: Mapping[str, bytes],
+        trusted: Mapping[str, str | bytes] | None = None,
+        *,
+        coverage: bool = False,
+    ) -> TestChecks:
         """Checks for a run of `tests`; `trusted` is the original code, whose comparison methods stand."""
         seed = canary_seed(secrets.token_bytes(32))
-        sources = {p: data.decode("utf-8", "replace") for p, data in tests.items()}
+        sources = {p: data.decode("utf-8", "replace") for p, data in tests.items() if p.endswith(".py")}
         return cls(
             seed=seed,
             canaries=tuple(canary_plan(seed, sources)),
             allowed=allowed_dunders(trusted or {}),
+            coverage=coverage,
         )
 
     def spec(self, test_timeout_s: float | None = None) -> dict[str, Any]:
         """What the harness spec carries: the seed (names are derived from it), the allowed methods
         and the per-test time limit."""
         out: dict[str, Any] = {"canary_seed": self.seed.hex(), "allowed": sorted(self.allowed)}
+        if self.coverage:
+            out["coverage"] = True
         if test_timeout_s:
             out["test_timeout_s"] = test_timeout_s
         return out
@@ -175,6 +186,7 @@ def _verify(
     if extra:
         return f"more call records than tests for {extra[0]}: something else wrote to the integrity record"
     summary["calls_recorded"] = sum(n.total() for n in calls.values())
+    report.coverage = _coverage(by_kind.get("lines", []), checks)
     outcomes = {t.name: t for t in report.tests}
     for canary in checks.canaries:
         why = _canary_problem(canary, canary.key in placed, outcomes.get(canary.key), calls.get(canary.key))
@@ -192,6 +204,21 @@ def _verify(
     if checks.canaries and not placed and report.passed and not report.failed + report.errors:
         return "the canary tests were not planted, yet every test passed"
     return None
+
+
+def _coverage(records: list[dict[str, Any]], checks: TestChecks) -> dict[str, dict[str, list[int]]]:
+    """Test key -> {source path -> lines run}, canaries left out (they run no code under test)."""
+    canaries = {c.key for c in checks.canaries}
+    out: dict[str, dict[str, list[int]]] = {}
+    for record in records:
+        key, files = str(record.get("key")), record.get("files")
+        if key in canaries or not isinstance(files, dict):
+            continue
+        merged = out.setdefault(key, {})
+        for path, lines in files.items():
+            if isinstance(path, str) and isinstance(lines, list):
+                merged[path] = sorted({*merged.get(path, []), *(n for n in lines if isinstance(n, int))})
+    return out
 
 
 def _canary_problem(

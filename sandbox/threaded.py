@@ -93,6 +93,7 @@ class ThreadedSandbox(BaseSandbox):
         runner: str = "pytest",
         *,
         trusted: Files | None = None,
+        coverage: bool = False,
     ) -> TestReport:
         if runner != "pytest":
             raise SandboxConfigError(f"run_tests: runner {runner!r} is not supported; use runner='pytest'")
@@ -102,7 +103,7 @@ class ThreadedSandbox(BaseSandbox):
             raise SandboxConfigError(
                 "run_tests: no .py test files among `tests` (conftest.py alone runs nothing)"
             )
-        checks = TestChecks.new(tst, trusted)
+        checks = TestChecks.new(tst, trusted, coverage=coverage)
         raw, harness = await self._submit(src, targets, limits or self.limits, tests=tst, checks=checks)
         return build_report(harness, raw, digests(tst), checks)
 

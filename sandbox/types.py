@@ -82,6 +82,8 @@ class TestReport:
     reason: str = ""
     """Why the run is not trustworthy or produced no tests (collection error, timeout, tampering)."""
     raw: ExecResult | None = None
+    coverage: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    """Per test (JUnit name): the lines of each source file it ran, when asked for (`coverage=True`)."""
     integrity: dict[str, Any] = field(default_factory=dict)
     """What was checked besides the outcomes: canaries planted and found, call records,
     violations refused (see ponder.sandbox.integrity)."""

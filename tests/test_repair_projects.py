@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import subprocess
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from ponder.plugin.localize import ochiai, rank
 from ponder.plugin.repair import MAX_FILE_BYTES, load_project
+from ponder.sandbox.types import TestOutcome, TestReport
 from tests._repair import cli_app
 from tests._scripted_openai import openai_env, scripted_model
 
@@ -133,3 +136,54 @@ def test_comparison_methods_the_original_code_has_are_trusted(
     )
     code, out = _repair(tmp_path, DATACLASS_BUG.replace("p.x - dx", "p.x + dx"), monkeypatch)
     assert code == 0 and "verified fix for geo.py" in out and "0 violation(s)" in out, out
+
+
+def _outcomes(*names: tuple[str, str]) -> list[TestOutcome]:
+    return [TestOutcome(name=name, outcome=outcome) for name, outcome in names]  # type: ignore[arg-type]
+
+
+def test_ochiai_ranks_the_line_only_failing_tests_run_first() -> None:
+    report = TestReport(
+        tests=_outcomes(("t::a", "failed"), ("t::b", "passed"), ("t::c", "failed")),
+        coverage={
+            "t::a": {"main.py": [1, 2], "helper.py": [5, 6]},
+            "t::b": {"main.py": [1, 3], "helper.py": [5]},
+            "t::c": {"main.py": [1, 2], "helper.py": [5, 6]},
+        },
+    )
+    sources = {"main.py": "", "helper.py": ""}
+    ranked = ochiai(report, sources)
+    assert [(s.path, s.line) for s in ranked[:2]] == [("helper.py", 6), ("main.py", 2)]
+    assert ranked[0].score == pytest.approx(1.0) and ranked[-1].score == pytest.approx(2 / math.sqrt(2 * 3))
+    bonus = rank(report, sources, {"main.py": {3}})
+    assert ("main.py", 3) in {(s.path, s.line) for s in bonus}, (
+        "a traceback line counts even if no failing test ran it"
+    )
+    assert ochiai(TestReport(tests=_outcomes(("t::b", "passed"))), sources) == []
+
+
+HELPER = "def rate(kind):\n    if kind == 'gold':\n        return 0.2\n    return 0.1\n"
+HELPER_BUG = HELPER.replace("return 0.2", "return 0.02")
+MAIN = (
+    "from helper import rate\n\n\n"
+    "def price(amount, kind):\n    discount = rate(kind)\n    return amount * (1 - discount)\n"
+)
+PRICE_TESTS = (
+    "import pytest\n\nfrom main import price\n\n\n"
+    "def test_gold():\n    assert price(100, 'gold') == pytest.approx(80)\n\n\n"
+    "def test_plain():\n    assert price(100, 'plain') == pytest.approx(90)\n"
+)
+
+
+@pytest.mark.docker
+def test_a_bug_in_a_helper_module_is_localised_to_that_module(
+    tmp_path: Path, use_docker: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The failing test calls main.price; its traceback ends in the test (a wrong value, no raise).
+    # Only the spectrum says the one line that the failing test alone runs is in helper.py.
+    (tmp_path / "main.py").write_text(MAIN)
+    (tmp_path / "helper.py").write_text(HELPER_BUG)
+    (tmp_path / "test_price.py").write_text(PRICE_TESTS)
+    code, out = _repair(tmp_path, HELPER, monkeypatch)
+    assert code == 0 and "verified fix for helper.py from model" in out, out
+    assert "suspects: helper.py:3 (1.00)" in out
