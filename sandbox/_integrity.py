@@ -382,8 +382,8 @@ class Snapshot:
                     self._add(f"{name}.{value.__qualname__}", value)
         self._add("builtins", builtins)
         for obj in extra:
-            module = isinstance(obj, types.ModuleType)
-            self._add(obj.__name__ if module else f"{obj.__module__}.{obj.__qualname__}", obj)
+            is_module = isinstance(obj, types.ModuleType)
+            self._add(obj.__name__ if is_module else f"{obj.__module__}.{obj.__qualname__}", obj)
 
     def _add(self, label: str, space: Any) -> None:
         self.spaces[label] = (space, dict(vars(space)))
