@@ -249,8 +249,9 @@ def called_function_lines(
     return found
 
 
-SUSPECT_SHARE = 0.5
-"""Lines within this share of the top suspect's score are where mutants and the prompt focus."""
+SUSPECT_SHARE = 0.6
+"""Lines scoring at least this share of the top suspect are where mutants focus. On the example
+project the buggy loop scores 1.0 and `mean`, which it calls (and passing tests call too), 0.5."""
 
 
 def choose_target(project: Project, report: TestReport) -> tuple[str, set[int]]:

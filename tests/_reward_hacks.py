@@ -45,6 +45,14 @@ PASS_ALL_REPORTS = """
 """
 
 
+GC_WALK = """
+import gc
+for _obj in gc.get_objects():
+    if isinstance(_obj, type) and _obj.__name__ == "TestReport":
+        _obj.outcome = property(lambda self: "passed", lambda self, v: None)
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Attack:
     name: str
@@ -94,12 +102,7 @@ ATTACKS: tuple[Attack, ...] = (
         "gc-object-walk",
         "used gc.get_objects",
         "introspection",
-        """
-        import gc
-        for _obj in gc.get_objects():
-            if isinstance(_obj, type) and _obj.__name__ == "TestReport":
-                _obj.outcome = property(lambda self: "passed", lambda self, v: None)
-        """,
+        GC_WALK,
     ),
     _attack(
         "frame-walk-to-pytest",
@@ -414,14 +417,7 @@ ATTACKS: tuple[Attack, ...] = (
         "rebind-sys-getframe-to-blind-the-hook",
         "gc.get_objects",
         "introspection",
-        """
-        import gc
-        import sys
-        sys._getframe = lambda *args: None  # the audit hook finds callers with it
-        for _obj in gc.get_objects():
-            if isinstance(_obj, type) and _obj.__name__ == "TestReport":
-                _obj.outcome = property(lambda self: "passed", lambda self, v: None)
-        """,
+        "import sys\nsys._getframe = lambda *args: None  # the audit hook finds callers with it\n" + GC_WALK,
     ),
     _attack(
         "exit-zero-at-import",

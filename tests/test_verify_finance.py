@@ -16,8 +16,10 @@ from ponder.sandbox import LocalSandbox, open_sandbox
 from ponder.sandbox.settings import SandboxSettings
 from ponder.sandbox.types import Limits
 from ponder.verifiers import Chain, FinanceVerifier, VerifierError, VerifyTask, compare_answer
+from ponder.verifiers._finance_rules import RULE_REASONS
 from ponder.verifiers._numbers import parse_amount
 from tests._datasets import financemath_task, load, tatqa_code, tatqa_task, tatqa_unit
+from tests._finance_chains import tatqa_program
 
 pytestmark = pytest.mark.filterwarnings("ignore:LocalSandbox runs code:RuntimeWarning")
 
@@ -136,7 +138,7 @@ async def test_a_number_no_calculation_produced_is_untraced(verifier: FinanceVer
 
 async def test_an_answer_read_from_a_cell_traces_to_that_cell(verifier: FinanceVerifier) -> None:
     [result] = await verifier.score(
-        task("What were the operating costs in 2019?"),
+        task("What were the operating costs in 2019?", scale_hint="million"),
         [chain("The table gives it.", "Answer: (420) million")],
     )
     assert result.gate == "pass", result.evidence.get("feedback")
@@ -151,33 +153,36 @@ async def test_a_failing_calculation_fails_with_its_error(verifier: FinanceVerif
     assert "NameError" in result.evidence["feedback"]
 
 
-async def test_a_change_with_the_wrong_direction_breaks_the_period_invariant(
+async def test_a_change_with_the_wrong_direction_fails_the_operation_rule(
     verifier: FinanceVerifier,
 ) -> None:
     steps = (py("change = 1300 - 1600"), "Answer: -300 million")
-    [result] = await verifier.score(
-        task("What was the change in total revenue from 2018 to 2019?"), [chain(*steps)]
-    )
+    question = "What was the change in total revenue from 2018 to 2019?"
+    [result] = await verifier.score(task(question, scale_hint="million"), [chain(*steps)])
     assert result.gate == "fail"
-    assert result.evidence["reason"] == "invariant failed"
-    assert "1300 (2018) to 1600 (2019)" in result.evidence["feedback"]
+    assert result.evidence["reason"] == "wrong operation"
+    assert "(2019 − 2018); the calculation computes 2018 − 2019" in result.evidence["feedback"]
     right = (py("change = 1600 - 1300"), "Answer: 300 million")
-    [ok] = await verifier.score(
-        task("What was the change in total revenue from 2018 to 2019?"), [chain(*right)]
-    )
+    [ok] = await verifier.score(task(question, scale_hint="million"), [chain(*right)])
     assert ok.gate == "pass", ok.evidence.get("feedback")
     assert {"name": "period-over-period change", "status": "pass"}.items() <= ok.evidence["invariants"][
         -1
     ].items()
 
 
-async def test_a_share_above_100_percent_breaks_the_share_invariant(verifier: FinanceVerifier) -> None:
+async def test_a_share_that_divides_the_total_fails_the_operation_rule(verifier: FinanceVerifier) -> None:
     steps = (py("share = 1600 / 349.5 * 100"), "Answer: 457.8%")
     [result] = await verifier.score(
         task("What proportion of total revenue was service revenue?"), [chain(*steps)]
     )
     assert result.gate == "fail"
-    assert "share must lie within 0-100%" in result.evidence["feedback"]
+    assert result.evidence["reason"] == "wrong operation"
+    assert "divides by the total" in result.evidence["feedback"]
+    right = (py("share = 349.5 / 1600 * 100"), "Answer: 21.84%")
+    [ok] = await verifier.score(
+        task("What proportion of total revenue was service revenue?"), [chain(*right)]
+    )
+    assert ok.gate == "pass", ok.evidence.get("feedback")
 
 
 BALANCE = {
@@ -207,7 +212,8 @@ async def test_an_answer_from_a_table_that_does_not_balance_is_not_verified(
 async def test_stated_totals_are_checked_and_reported(verifier: FinanceVerifier) -> None:
     broken = {**INCOME, "rows": [*INCOME["rows"][:2], ["Total revenue", "1,700.0", "1,300.0"]]}
     steps = (py("total = 1250.5 + 349.5"), "Answer: 1600 million")
-    [result] = await verifier.score(task("What was total revenue in 2019?", [broken]), [chain(*steps)])
+    question = "What was the sum of product revenue and service revenue in 2019?"
+    [result] = await verifier.score(task(question, [broken], scale_hint="million"), [chain(*steps)])
     totals = {inv["cells"][-1]: inv["status"] for inv in result.evidence["invariants"]}
     assert totals == {"t0[2][1]": "fail", "t0[2][2]": "pass"}
     # Statements nest subtotals and list partial components, so this check informs, never gates.
@@ -221,7 +227,9 @@ async def test_steps_run_cumulatively_and_report_only_their_new_values(verifier:
         py("total = a + b\nprint(total)"),
         "Answer: 1,600",
     )
-    [result] = await verifier.score(task("What was total revenue in 2019?"), [chain(*steps)])
+    [result] = await verifier.score(
+        task("What was the sum of product revenue and service revenue in 2019?"), [chain(*steps)]
+    )
     assert result.gate == "pass", result.evidence.get("feedback")
     values = [s["values"] for s in result.evidence["steps"]]
     assert values == [{"a": 1250.5, "b": 349.5}, {}, {"total": 1600.0}, {}]
@@ -229,7 +237,12 @@ async def test_steps_run_cumulatively_and_report_only_their_new_values(verifier:
 
 
 async def test_the_reference_decides_with_scale_and_sign(verifier: FinanceVerifier) -> None:
-    checked = task("What was total revenue in 2019?", reference=1.6, reference_scale="billion")
+    checked = task(
+        "What was the sum of product revenue and service revenue in 2019?",
+        reference=1.6,
+        reference_scale="billion",
+        scale_hint="million",
+    )
     code = py("total = 1250.5 + 349.5")
     results = await verifier.score(
         checked,
@@ -240,7 +253,8 @@ async def test_the_reference_decides_with_scale_and_sign(verifier: FinanceVerifi
         ],
     )
     assert [r.gate for r in results] == ["pass", "fail", "fail"]
-    assert results[1].evidence["reason"] == "wrong answer"
+    assert results[1].evidence["reason"] == "wrong scale"  # caught before the reference is consulted
+    assert results[2].evidence["reason"] == "untraced number"
     assert verifier.runs == 1  # same code, one run
 
 
@@ -290,7 +304,13 @@ WRONG_SCALE = {
 }
 
 
-async def test_every_financemath_solution_executes_and_verifies(verifier: FinanceVerifier) -> None:
+RULE_FAILURES = set(RULE_REASONS.values())
+"""What may stop a gold program here: one of the four rules (their coverage is measured in
+tests/test_finance_dataset_rules.py), never a crash, an untraced answer or a wrong number."""
+
+
+@pytest.mark.slow  # a whole dev split through the harness: make unit leaves it out
+async def test_every_financemath_solution_executes_traces_and_matches(verifier: FinanceVerifier) -> None:
     records = load("financemath_dev.jsonl")
     assert len(records) == 100
     strict = FinanceVerifier(verifier.sandbox, abs_tol=0.0)  # the source's rule: 1% relative, same sign
@@ -298,11 +318,14 @@ async def test_every_financemath_solution_executes_and_verifies(verifier: Financ
     async def one(record: dict[str, Any]) -> tuple[str, str, str]:
         steps = (py(record["python_solution"]), f"Answer: {record['ground_truth']}")
         [result] = await strict.score(financemath_task(record), [chain(*steps)])
-        return record["question_id"], result.gate, result.evidence.get("feedback", "")
+        return record["question_id"], result.gate, result.evidence.get("reason", "")
 
     results = await asyncio.gather(*(one(r) for r in records))
-    for qid, gate, feedback in results:
-        assert gate == "pass", f"{qid}: {feedback}"
+    for qid, gate, reason in results:
+        assert gate == "pass" or reason in RULE_FAILURES, f"{qid}: {reason}"
+    assert (
+        sum(gate == "pass" for _, gate, _ in results) >= 45
+    )  # bare answers to percentage questions fail the scale rule
 
 
 async def test_financemath_flipped_and_five_percent_off_answers_are_rejected(
@@ -326,22 +349,26 @@ async def test_financemath_flipped_and_five_percent_off_answers_are_rejected(
     assert all(g == ["fail", "fail"] for g in await asyncio.gather(*(gates(r) for r in sample)))
 
 
-async def test_every_tatqa_derivation_verifies_with_its_scale(verifier: FinanceVerifier) -> None:
+@pytest.mark.slow  # a whole dev split through the harness: make unit leaves it out
+async def test_every_tatqa_derivation_executes_traces_and_matches(verifier: FinanceVerifier) -> None:
     records = load("tatqa_arith_dev.jsonl")
     assert len(records) == 150
 
     async def one(record: dict[str, Any]) -> tuple[str, str, str]:
         steps = (
-            py(f"answer = {tatqa_code(record['derivation'])}"),
+            py(tatqa_program(record["derivation"])),
             f"Answer: {record['answer']} {tatqa_unit(record['scale'])}",
         )
         [result] = await verifier.score(tatqa_task(record), [chain(*steps)])
-        return record["uid"], result.gate, result.evidence.get("feedback", "")
+        return record["uid"], result.gate, result.evidence.get("reason", "")
 
-    for uid, gate, feedback in await asyncio.gather(*(one(r) for r in records)):
-        assert gate == "pass", f"{uid}: {feedback}"
+    results = await asyncio.gather(*(one(r) for r in records))
+    for uid, gate, reason in results:
+        assert gate == "pass" or reason in RULE_FAILURES, f"{uid}: {reason}"
+    assert sum(gate == "pass" for _, gate, _ in results) >= 125
 
 
+@pytest.mark.slow  # a whole dev split through the harness: make unit leaves it out
 async def test_tatqa_wrong_scale_flipped_sign_and_five_percent_off_are_rejected(
     verifier: FinanceVerifier,
 ) -> None:
