@@ -7,6 +7,12 @@ Execution verifiers (target >= 0.99) on the dev data, gold against perturbed:
   - FinanceVerifier without a reference, TAT-QA: the gold calculation's answer vs a number
     5% off that no calculation produced (what tracing alone catches).
   - MathVerifier, GSM8K: the gold solution vs an off-by-one final answer.
+FinanceVerifier rules rows, TAT-QA / FinanceMath, no reference (targets: precision >= 0.99,
+coverage >= 0.85): the gold derivation as a program and four constructed wrong chains per record
+(another cell, a number from nowhere, the right value in the wrong scale, a difference reversed;
+tests/_finance_chains.py), each stating what its program computes. Verified precision is the
+share of VERIFIED chains that are right; coverage the share of gold chains VERIFIED; the share of
+each wrong kind left UNVERIFIED is printed beside them.
 The PRM rows (embedded model) come from `_bench_prm.py` unless `--skip-prm`.
 
 Run: `python benchmarks/bench_verifiers.py [--local] [--skip-prm] [--prm-items N]`
@@ -45,8 +51,12 @@ from tests._datasets import (
     tatqa_task,
     tatqa_unit,
 )
+from tests._finance_chains import WRONG_KINDS
+from tests._finance_chains import financemath_cases as rule_financemath_cases
+from tests._finance_chains import tatqa_cases as rule_tatqa_cases
 
 TARGET = 0.99
+COVERAGE_TARGET = 0.85
 WRONG_SCALE = {
     "": "million",
     "thousand": "million",
@@ -166,6 +176,49 @@ async def exec_rows(code_sandbox: BaseSandbox, calc_sandbox: BaseSandbox) -> lis
     return rows
 
 
+async def rules_rows(sandbox: BaseSandbox) -> list[dict[str, Any]]:
+    """Verified precision and coverage of the finance rules, gold + constructed wrong chains."""
+    rows = []
+    for data, cases in (
+        ("TAT-QA dev", rule_tatqa_cases(load("tatqa_arith_dev.jsonl"))),
+        ("FinanceMath dev", rule_financemath_cases(load("financemath_dev.jsonl"))),
+    ):
+        started = time.perf_counter()
+        verifier = FinanceVerifier(sandbox)
+        results = await asyncio.gather(*(verifier.score(c.task, [c.chain]) for c in cases))
+        passed = [r.gate == "pass" for [r] in results]
+        verified = [c for c, ok in zip(cases, passed, strict=True) if ok]
+        gold = [ok for c, ok in zip(cases, passed, strict=True) if c.kind == "gold"]
+        rejected = {}
+        for kind in WRONG_KINDS:
+            wrong = [ok for c, ok in zip(cases, passed, strict=True) if c.kind == kind and not c.right]
+            if wrong:
+                rejected[kind] = (1 - sum(wrong) / len(wrong), len(wrong))
+        row = {
+            "data": data,
+            "precision": sum(c.right for c in verified) / max(1, len(verified)),
+            "coverage": sum(gold) / len(gold),
+            "verified": len(verified),
+            "gold": len(gold),
+            "rejected": rejected,
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        rows.append(row)
+        below_p = "" if row["precision"] >= TARGET else " BELOW TARGET"
+        below_c = "" if row["coverage"] >= COVERAGE_TARGET else " BELOW TARGET"
+        marks = [
+            f"precision={row['precision']:.3f} (target >= {TARGET}){below_p}",
+            f"coverage={row['coverage']:.3f} (target >= {COVERAGE_TARGET}){below_c}",
+        ]
+        kinds = ", ".join(f"{k} {share:.3f} of {n}" for k, (share, n) in rejected.items())
+        print(
+            f"FinanceVerifier  rules, {data:<15} verified={row['verified']} gold={row['gold']}  "
+            f"{'  '.join(marks)}  unverified wrong: {kinds}  [{row['seconds']}s]",
+            flush=True,
+        )
+    return rows
+
+
 def _print(row: dict[str, Any], *, target: float | None) -> None:
     value = row["auroc"]
     shown = "n/a" if value is None else f"{value:.3f}"
@@ -183,6 +236,7 @@ def _print(row: dict[str, Any], *, target: float | None) -> None:
 async def main(*, local: bool) -> None:
     # The finance rows run trusted dataset code, so the faster subprocess sandbox serves.
     async with LocalSandbox() as calc_sandbox:
+        await rules_rows(calc_sandbox)
         if local:
             await exec_rows(calc_sandbox, calc_sandbox)
         else:

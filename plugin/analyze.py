@@ -44,6 +44,8 @@ class AnalyzeRequest:
     """The tables' scale ("thousand", "million", ...); guessed from headers and text when None."""
     reference: Any = None
     reference_scale: str | None = None
+    require_agreement: bool = False
+    """Verified also needs two different programs that reached the same value (`--require-agreement`)."""
 
 
 def build_analyze_task(request: AnalyzeRequest) -> SearchTask:
@@ -80,12 +82,16 @@ class AnalyzeOutcome:
 
     @property
     def status(self) -> AnalyzeStatus:
-        """`verified` requires the search's hard gate AND an answer traced to a calculation or cell."""
+        """`verified` needs the search's hard gate, a traced answer, every rule holding (provenance,
+        grounding, operation, scale) and, when required, two agreeing derivations."""
         if self.result.answer is None:
             return "no_answer"
         ev = finance_evidence(self.result.evidence)
         traced = bool(ev.get("trace")) and bool(ev.get("answer"))
-        return "verified" if self.result.verified and traced else "unverified"
+        rules = ev.get("rules") or []
+        ruled = bool(rules) and not any(r.get("status") == "fail" for r in rules)
+        agreed = not self.request.require_agreement or self.agreement()["agree"]
+        return "verified" if self.result.verified and traced and ruled and agreed else "unverified"
 
     @property
     def verified(self) -> bool:
@@ -95,16 +101,49 @@ class AnalyzeOutcome:
     def answer(self) -> str | None:
         return self.result.answer
 
+    def agreement(self) -> dict[str, Any]:
+        """Rule 5: how many different programs the search verified with the chosen answer's value.
+
+        Two independent derivations of one number are stronger evidence than one; the audit says
+        how many there were, and `require_agreement` makes two a condition of "verified".
+        """
+        chosen = finance_evidence(self.result.evidence).get("derivation") or {}
+        value = chosen.get("value")
+        programs: set[str] = set()
+        for node in self.result.tree.get("nodes", []):
+            if node.get("gate") != "pass":
+                continue
+            derivation = finance_evidence(node.get("evidence") or {}).get("derivation") or {}
+            other = derivation.get("value")
+            if value is not None and isinstance(other, int | float) and _same(other, value):
+                programs.add(str(derivation.get("program")))
+        count = len(programs)
+        detail = (
+            f"{count} different programs computed this value"
+            if count >= 2
+            else "one program computed this value (no independent second derivation)"
+            if count == 1
+            else "no verified derivation"
+        )
+        return {"rule": "agreement", "programs": count, "agree": count >= 2, "detail": detail}
+
     @property
     def reason(self) -> str:
         """Why the status is what it is, in one line."""
         ev = finance_evidence(self.result.evidence)
         if self.status == "verified":
             trace = ev["trace"]
-            checked = "matches the reference; " if ev.get("reference", {}).get("match") else ""
-            return f"{checked}the answer is {trace['source']} (= {trace['value']:g}); invariants hold"
+            checked = "matches the reference; " if (ev.get("reference") or {}).get("match") else ""
+            agreement = self.agreement()
+            agreed = f"; {agreement['detail']}" if agreement["programs"] >= 2 else ""
+            return (
+                f"{checked}the answer is {trace['source']} (= {trace['value']:g}); operands traced, "
+                f"cells as asked, operation and scale checked, invariants hold{agreed}"
+            )
         if self.status == "no_answer":
             return self.result.reason or "the search produced no answer"
+        if self.result.verified and self.request.require_agreement and not self.agreement()["agree"]:
+            return f"no agreement: {self.agreement()['detail']} (--require-agreement)"
         if ev.get("feedback"):
             return f"{ev.get('reason', 'rejected')}: {ev['feedback']}"
         return self.result.reason or "no hard check passed"
@@ -161,6 +200,8 @@ class AnalyzeOutcome:
             "verified": self.verified,
             "reason": self.reason,
             "trace": ev.get("trace"),
+            "rules": [*(ev.get("rules") or []), self.agreement()],
+            "operands": ev.get("operands", []),
             "invariants": ev.get("invariants", []),
             "reference": ev.get("reference"),
             "score": self.result.score,
@@ -184,6 +225,10 @@ async def analyze(
     task = build_analyze_task(request)
     result = await rt.search(task, config, verifier=verifier or rt.finance_verifier(), on_event=on_event)
     return AnalyzeOutcome(request=request, result=result)
+
+
+def _same(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
 
 
 def _cells_read(record: dict[str, Any]) -> list[str]:
@@ -213,6 +258,9 @@ def format_audit(outcome: AnalyzeOutcome) -> Sequence[str]:
             lines.append(f"    used {cell['cell']}: {where} = {cell.get('value')}")
         if step["error"]:
             lines.append(f"    error: {step['error'].strip().splitlines()[-1]}")
+    for rule in s["rules"]:
+        status = rule.get("status") or ("pass" if rule.get("agree") else "n/a")
+        lines.append(f"rule {rule['rule']}: {status} — {rule.get('detail', '')}")
     for inv in s["invariants"]:
         lines.append(f"check {inv['status']}: {inv.get('name', '')} — {inv.get('detail', '')}")
     lines.append(

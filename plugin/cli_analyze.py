@@ -30,8 +30,6 @@ from ponder.plugin.cli_repair import (
     _search_overrides,
     _write_report,
 )
-from ponder.plugin.progress import SearchProgress
-from ponder.plugin.settings import load_settings
 
 EXIT_UNVERIFIED = EXIT_NO_FIX
 
@@ -51,6 +49,13 @@ def analyze(
     reference: Annotated[
         str | None, typer.Option("--reference", help="Known answer: the result must also match it.")
     ] = None,
+    require_agreement: Annotated[
+        bool,
+        typer.Option(
+            "--require-agreement",
+            help="Verified also needs two different programs of the search to reach the same value.",
+        ),
+    ] = False,
     strategy: StrategyOpt = None,
     max_expansions: ExpansionsOpt = None,
     max_tokens: TokensOpt = None,
@@ -65,7 +70,9 @@ def analyze(
     whether it is verified (and why not), and the audit trail."""
     from ponder.plugin.analyze import AnalyzeRequest, format_audit
     from ponder.plugin.analyze import analyze as run_analysis
+    from ponder.plugin.progress import SearchProgress
     from ponder.plugin.runtime import open_runtime
+    from ponder.plugin.settings import load_settings
     from ponder.plugin.tables import load_paragraphs, load_tables
 
     if scale is not None and scale not in ("thousand", "million", "billion", "percent"):
@@ -88,6 +95,7 @@ def analyze(
             paragraphs=load_paragraphs(text) if text else [],
             scale=scale,
             reference=reference,
+            require_agreement=require_agreement,
         )
         async with open_runtime(settings) as rt:
             config = rt.search_config(**overrides)

@@ -149,7 +149,7 @@ async def test_executed_traced_answer_is_verified_with_a_complete_audit_trail() 
         pytest.param(
             _two_steps("```python\nx = t0.iloc[0, 1] - t0.iloc[1, 1]\n```", "1806 million"),
             525,
-            "wrong answer",
+            "not the cells asked for",
             id="computed-but-wrong",
         ),
         pytest.param(

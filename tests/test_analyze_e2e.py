@@ -1,8 +1,11 @@
-"""`ponder analyze` end to end: a shared TAT-QA record, the real Docker sandbox, the embedded model.
+"""`ponder analyze` end to end: the real Docker sandbox, a scripted model over HTTP, the embedded model.
 
-The model is not expected to be right (135M parameters); what is asserted is the contract: a
-verification status, a complete audit trail, and never "verified" for a number that is not the
-record's gold answer.
+The scripted model sits behind the `openai` backend on loopback (tests/_scripted_openai.py) and
+answers every request with one fixed chain, so the CLI, the prompts, the search, the sandbox and
+the verifier are all the shipped ones: the README example's table and question, answered right
+and answered wrong in each way the four rules catch. The embedded model is not expected to be
+right (135M parameters); what is asserted for it is the contract: a complete audit trail, and
+never "verified" for a number that is not right.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from ponder.sandbox.base import BaseSandbox
 from ponder.verifiers.finance import compare_answer
 from tests._cli import command_app
 from tests._datasets import load
+from tests._scripted_openai import openai_env, scripted_model
 
 pytestmark = pytest.mark.docker
 TENK = Path(__file__).resolve().parent.parent / "examples" / "tenk_table.csv"
@@ -106,8 +110,8 @@ async def test_tatqa_record_in_docker_verifies_only_the_gold_number(
     first = outcome.audit()[0]
     assert first["values"]["difference"] == float(answer)
     assert {c["row"] for c in first["cells_used"]} == {"Investment income", "Financing costs"}
-    if status == "unverified":
-        assert outcome.reason.startswith("wrong answer")
+    if status == "unverified":  # a sum where a difference is asked: the operation rule says so first
+        assert outcome.reason.startswith("wrong operation")
 
 
 @pytest.mark.model
@@ -142,6 +146,94 @@ def test_command_with_the_embedded_model_and_docker(monkeypatch: pytest.MonkeyPa
     assert result.exit_code in (0, 1), result.output
     out = json.loads(result.stdout)
     assert (result.exit_code == 0) == (out["status"] == "verified")
-    if out["status"] == "verified":  # a verified answer is the executed change, 371 - 268
-        assert out["value"] == pytest.approx(103) and out["trace"]
+    if out["status"] == "verified":  # never verified wrong: a verified answer is the change, 371 - 268
+        assert out["value"] == pytest.approx(103) and out["scale"] == "million" and out["trace"]
+    else:
+        assert "VERIFIED" not in out["reason"]
     assert all(set(step) >= {"code", "values", "cells_used"} for step in out["audit"])
+    assert {r["rule"] for r in out["rules"]} >= {"provenance", "grounding", "operation", "scale"} or (
+        out["status"] != "verified"
+    )
+
+
+README_QUESTION = "What was the change in net income from FY2022 to FY2023?"
+NET_INCOME = "ni23 = t0.iloc[6, 1]\nni22 = t0.iloc[6, 2]\n"
+CHAINS = {
+    "gold": (NET_INCOME + "change = ni23 - ni22", "103 million"),
+    "other_cell": ("op23 = t0.iloc[5, 1]\nni22 = t0.iloc[6, 2]\nchange = op23 - ni22", "225 million"),
+    "nowhere": (NET_INCOME + "change = ni23 - 16.94", "354.06 million"),
+    "wrong_scale": (NET_INCOME + "change = ni23 - ni22", "103 thousand"),
+    "reversed": (NET_INCOME + "change = ni22 - ni23", "-103 million"),
+}
+"""The README's question over examples/tenk_table.csv, answered by a fixed chain: right, and wrong
+in each of the ways the rules catch (another row, a number from nowhere, the wrong scale, the
+difference reversed)."""
+
+
+def _scripted_analyze(monkeypatch: pytest.MonkeyPatch, reply: str, *extra: str) -> tuple[int, dict[str, Any]]:
+    monkeypatch.setenv("PONDER_SANDBOX_KIND", "docker")
+    monkeypatch.setenv("PONDER_SANDBOX_POOL_SIZE", "1")
+    with scripted_model(reply) as (url, calls):
+        for key, value in openai_env(url).items():
+            monkeypatch.setenv(key, value)
+        args = ["analyze", "--data", str(TENK), "--question", README_QUESTION, "--json", "-q"]
+        args += ["--strategy", "greedy", "--max-expansions", "2", *extra]
+        result = CliRunner().invoke(command_app(cli_analyze), args)
+    assert calls, "the scripted model was asked"
+    assert result.exit_code in (0, 1), result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+def _chain(code: str, answer: str) -> str:
+    return f"The net income row has both years.\n```python\n{code}\n```\nAnswer: {answer}"
+
+
+@pytest.mark.parametrize(
+    ("kind", "rule"),
+    [
+        ("other_cell", "grounding"),
+        ("nowhere", "provenance"),
+        ("wrong_scale", "scale"),
+        ("reversed", "operation"),
+    ],
+)
+def test_scripted_wrong_chain_through_the_cli_is_unverified(
+    monkeypatch: pytest.MonkeyPatch, kind: str, rule: str
+) -> None:
+    code, out = _scripted_analyze(monkeypatch, _chain(*CHAINS[kind]))
+    assert code == 1 and out["status"] == "unverified" and not out["verified"], out["reason"]
+    failed = [r for r in out["rules"] if r.get("status") == "fail"]
+    assert failed and failed[0]["rule"] == rule, out["rules"]
+    assert out["audit"] and out["audit"][0]["code"].startswith(CHAINS[kind][0].splitlines()[0])
+
+
+def test_scripted_gold_chain_through_the_cli_is_verified_with_every_rule(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    code, out = _scripted_analyze(monkeypatch, _chain(*CHAINS["gold"]))
+    assert code == 0 and out["status"] == "verified", out["reason"]
+    assert out["value"] == 103 and out["scale"] == "million"
+    verdicts = {r["rule"]: r.get("status") for r in out["rules"]}
+    assert verdicts == {
+        "provenance": "pass",
+        "grounding": "pass",
+        "operation": "pass",
+        "scale": "pass",
+        "agreement": None,
+    }
+    assert {o["item"] for o in out["operands"]} == {"Net income FY2023", "Net income FY2022"}
+
+
+def test_require_agreement_needs_two_programs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One fixed chain is one program: with --require-agreement it is not enough."""
+    code, out = _scripted_analyze(monkeypatch, _chain(*CHAINS["gold"]), "--require-agreement")
+    assert code == 1 and out["status"] == "unverified"
+    assert out["reason"].startswith("no agreement: one program computed this value")
+
+
+def test_the_readme_answer_is_not_verified(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The answer the README once showed as VERIFIED ("3 (million)", traced to the 262 cell "as a
+    fraction") is no longer traced to anything."""
+    code, out = _scripted_analyze(monkeypatch, "The net income changed.\nAnswer: 3 (million)")
+    assert code == 1 and out["status"] == "unverified"
+    assert out["reason"].startswith("untraced number")

@@ -285,10 +285,14 @@ async def test_pandas_calculation_runs_in_the_docker_image() -> None:
     async with open_sandbox(SandboxSettings(kind="docker")) as sandbox:
         verifier = FinanceVerifier(sandbox)
         steps = (
-            py('total = t0.iloc[0:2, 1].str.replace(",", "").astype(float).sum()'),
+            # The Total row, read through pandas' string methods (the summed parts would be other
+            # line items than the question names: grounding refuses them).
+            py('total = t0.iloc[2:3, 1].str.replace(",", "").astype(float).sum()'),
             "Answer: 1,600 million",
         )
-        [result] = await verifier.score(task("What was total revenue in 2019?"), [chain(*steps)])
+        [result] = await verifier.score(
+            task("What was total revenue in 2019?", scale_hint="million"), [chain(*steps)]
+        )
     assert result.gate == "pass", result.evidence.get("feedback")
     assert result.evidence["steps"][0]["values"] == {"total": 1600.0}
 

@@ -93,7 +93,7 @@ def parse_cell(cell: object) -> float | None:
         return float(cell) if math.isfinite(cell) else None
     if not isinstance(cell, str):
         return None
-    text = cell.strip()
+    text = re.sub(rf"^({_CURRENCY})\s*\(", "(", cell.strip(), flags=re.I)  # "$(17,334)" = (17,334)
     if not re.fullmatch(rf"(?:{_NUM})\s*\)?\s*(%|[a-zA-Z]{{0,8}})?", text, re.IGNORECASE):
         return None
     parsed = _number_value(text)

@@ -44,6 +44,8 @@ from ponder.sandbox.base import BaseSandbox
 from ponder.sandbox.errors import SandboxError
 from ponder.sandbox.runner import INTEGRITY_SOURCE
 from ponder.sandbox.types import ExecResult, Limits
+from ponder.verifiers._finance_calc import Calculation, Expr, Opaque, Operand, analyse
+from ponder.verifiers._finance_rules import RULE_REASONS, check_rules
 from ponder.verifiers._numbers import SCALES, Amount, compare_answer, numbers_in, parse_amount
 from ponder.verifiers._table_checks import Cell, check_tables, index_cells, period_change_check
 from ponder.verifiers.answers import extract_after_answer, python_blocks
@@ -57,6 +59,7 @@ HARNESS = Path(__file__).with_name("_pot_harness.py")
 DEFAULT_LIMITS = Limits(timeout_s=20.0, memory_mb=768)
 """pandas alone takes ~1 s and ~100 MB to import; the rest is the model's arithmetic."""
 CACHE_SIZE = 256
+_AMOUNT_SCALES = ("thousand", "million", "billion")
 
 _SHARE = re.compile(
     r"\b(proportion|percentage of|portion of|fraction of|what percent|as a percentage of)\b", re.I
@@ -131,24 +134,25 @@ class FinanceVerifier(BaseVerifier):
             return _fail(evidence, "calculation error", f"a calculation raised an error:\n{run.error}", 0.0)
 
         answer_text = chain.answer or extract_after_answer(chain.steps[-1] if chain.steps else "")
-        hint = str(task.inputs.get("scale_hint") or "")
-        amount = parse_amount(answer_text or "", default_scale=hint if hint in SCALES else "")
+        raw_hint = task.inputs.get("scale_hint")
+        hint = str(raw_hint) if raw_hint is not None and str(raw_hint) in SCALES else None
+        if hint == "percent":
+            hint = ""
+        written = parse_amount(answer_text or "")
+        amount = parse_amount(answer_text or "", default_scale=hint if hint in _AMOUNT_SCALES else "")
         evidence["answer"] = (
             {"text": answer_text, "value": amount.value, "scale": amount.scale} if amount else None
         )
-        if amount is None:
+        if amount is None or written is None:
             return _fail(evidence, "no answer", "end with a line 'Answer: <value> <unit>'", 0.0)
 
         executed = [
-            (f"step {s['step'] + 1}: {name}", float(v))
-            for s in steps_evidence
-            for name, v in s["values"].items()
+            (s["step"], name, float(v))
+            for s in reversed(steps_evidence)
+            for name, v in reversed(s["values"].items())
             if isinstance(v, int | float) and not isinstance(v, bool)
         ]
-        inputs = [(f"cell {c.where}", c.value) for c in cells] + [
-            (f"paragraph {i + 1}", v) for i, p in enumerate(paragraphs) for v in numbers_in(p)
-        ]
-        trace = _trace(amount, executed, inputs, hint)
+        trace = _trace(written, executed, cells, paragraphs, hint)
         evidence["trace"] = trace
         if trace is None:
             return _fail(
@@ -158,8 +162,47 @@ class FinanceVerifier(BaseVerifier):
                 "```python block from the table values",
                 0.1,
             )
+        calc = analyse(codes, tables, run.steps if run is not None else [])
+        if calc.table_writes:
+            return _fail(
+                evidence,
+                "table modified",
+                f"the calculation writes to the input table ({calc.table_writes[0]}); read the values, "
+                "do not change them",
+                0.0,
+            )
+        if calc.mismatches:
+            return _fail(
+                evidence,
+                "calculation not followed",
+                f"the code does not compute what it reads as ({calc.mismatches[0]}); write the arithmetic "
+                "plainly on the table values",
+                0.1,
+            )
+        expr = _answer_expr(trace, calc, cells)
+        rules, operand_audit = check_rules(
+            question=task.question,
+            expr=expr,
+            answer=written,
+            tables=tables,
+            paragraphs=paragraphs,
+            cells=cells,
+            hint=hint,
+            traced_value=trace["value"],
+            conditions=calc.conditions,
+        )
+        evidence["rules"] = rules
+        evidence["operands"] = operand_audit
+        evidence["derivation"] = {
+            "program": hashlib.sha256("\n".join(c.strip() for c in codes).encode()).hexdigest()[:16],
+            "value": amount.units,
+        }
+        failed = next((r for r in rules if r["status"] == "fail"), None)
+        if failed is not None:
+            return _fail(evidence, RULE_REASONS[failed["rule"]], failed["detail"], 0.3)
 
         used = {where for s in steps_evidence for where in s["cells_used"]}
+        used |= {o["cell"] for o in operand_audit if o.get("cell")}
         invariants = check_tables(tables, cells)
         invariants += _answer_invariants(task.question, amount, cells, used)
         evidence["invariants"] = invariants
@@ -277,23 +320,55 @@ def _steps_evidence(
 
 
 def _matches(answer: Amount, value: float) -> bool:
-    """The answer is `value` as written to the answer's precision (rounded, not re-derived)."""
-    tol = max(0.5 * 10 ** (-answer.decimals), 1e-3 * abs(answer.value), 1e-9)
-    return abs(answer.value - value) <= tol
+    """The answer is `value` as written to the answer's precision: rounded, not approximated
+    (2.62 is not "3": rounding must also stay within 1%, or 0.01 absolute)."""
+    diff = abs(answer.value - value)
+    rounding = 0.5 * 10 ** (-answer.decimals) + 1e-9 * max(1.0, abs(value))
+    return diff <= rounding and diff <= max(0.01 * abs(value), 0.01)
 
 
 def _trace(
-    answer: Amount, executed: list[tuple[str, float]], inputs: list[tuple[str, float]], hint: str
+    answer: Amount,
+    executed: list[tuple[int, str, float]],
+    cells: list[Cell],
+    paragraphs: list[str],
+    hint: str | None,
 ) -> dict[str, Any] | None:
-    """The first executed value (else input cell) the answer's number is a rendering of."""
-    factors = {1.0: "", 100.0: " as a percent", 0.01: " as a fraction"}
-    if answer.scale in ("thousand", "million", "billion") and hint in ("thousand", "million", "billion"):
-        factors.setdefault(SCALES[hint] / SCALES[answer.scale], f" converted from {hint}")
-    for source, value in [*executed, *inputs]:
+    """The value the answer states, latest calculation first, then a cell, then the text.
+
+    The number may be shown differently only in ways that keep it the same quantity: a fraction
+    as a percentage when the answer says "%", or the same amount in another scale word.
+    """
+    factors = {1.0: ""}
+    if answer.scale == "percent":
+        factors[100.0] = " as a percent"
+    if answer.scale in _AMOUNT_SCALES and hint in _AMOUNT_SCALES and answer.scale != hint:
+        factors[SCALES[hint] / SCALES[answer.scale]] = f" converted from {hint}"
+    sources: list[tuple[dict[str, Any], float]] = [
+        ({"source": f"step {step + 1}: {name}", "step": step, "name": name}, v) for step, name, v in executed
+    ]
+    sources += [({"source": f"cell {c.where}", "cell": c.where}, c.value) for c in cells]
+    sources += [
+        ({"source": f"paragraph {i + 1}", "paragraph": i}, v)
+        for i, p in enumerate(paragraphs)
+        for v in numbers_in(p)
+    ]
+    for origin, value in sources:
         for factor, how in factors.items():
             if _matches(answer, value * factor):
-                return {"source": source + how, "value": value}
+                return {**origin, "source": origin["source"] + how, "value": value, "factor": factor}
     return None
+
+
+def _answer_expr(trace: dict[str, Any], calc: Calculation, cells: list[Cell]) -> Expr:
+    """The expression behind the traced answer: the calculation's, or the cell or text number itself."""
+    if "step" in trace:
+        expr = calc.values.get((trace["step"], trace["name"]))
+        return expr if expr is not None else Opaque(f"{trace['name']} (not read)", traceable=False)
+    if "cell" in trace:
+        cell = next(c for c in cells if c.where == trace["cell"])
+        return Operand(cell.value, cell.where, "read", ((cell.table, cell.row, cell.col),))
+    return Operand(trace["value"], trace["source"], "literal")
 
 
 def _answer_invariants(

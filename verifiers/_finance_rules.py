@@ -1,0 +1,282 @@
+"""The four rules a verified finance answer must pass, each with its verdict and reason.
+
+Given the answer's expression (what the calculation computes, from `_finance_calc`), this runs
+in order: provenance (every operand traced), grounding (the cells are the line items and periods
+the question names), operation (the formula has the question's form and direction) and scale.
+Every rule reports `pass`, `fail` or `n/a` with a one-line reason; the verifier gates on the
+first failure, and `ponder analyze --json` lists all four.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from ponder.verifiers._finance_calc import Expr, Op, Operand, evaluate, operands, unwrap
+from ponder.verifiers._finance_grounding import asked_for, cell_verdict, ground, read_layout
+from ponder.verifiers._finance_operation import Context, check_operation, check_sign
+from ponder.verifiers._finance_provenance import Sources, Trace, trace_all
+from ponder.verifiers._finance_question import asks_for_percent, normalise, parse_question, question_form
+from ponder.verifiers._finance_scale import check_scale, is_ratio
+from ponder.verifiers._numbers import Amount, parse_cell
+from ponder.verifiers._table_checks import Cell
+
+RULE_REASONS = {
+    "provenance": "untraced operand",
+    "grounding": "not the cells asked for",
+    "operation": "wrong operation",
+    "scale": "wrong scale",
+}
+"""The verifier's `reason` when a rule fails (the detail goes in `feedback`)."""
+
+CellRef = tuple[int, int, int]
+
+
+def check_rules(
+    *,
+    question: str,
+    expr: Expr,
+    answer: Amount,
+    tables: list[dict[str, Any]],
+    paragraphs: list[str],
+    cells: list[Cell],
+    hint: str | None,
+    traced_value: float,
+    conditions: list[Expr] | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Each rule's verdict, and each operand's source for the audit trail; `conditions` are the
+    operands of the `if` tests the calculation's branches were read by (traced, not computed)."""
+    q = parse_question(question)
+    layouts = [read_layout(t) for t in tables]
+    groundings = [ground(t, q, layouts[i]) for i, t in enumerate(tables)]
+    percent_cols = _percent_columns(tables, cells)
+    percent_cells = {
+        (c.table, c.row, c.col)
+        for c in cells
+        if c.col in layouts[c.table].percent_cols
+        or (c.table, c.col) in percent_cols
+        or _percent_text(tables, c)
+    }
+    headers = [" | ".join(str(c) for c in t.get("columns") or []) for t in tables]
+    sources = Sources(cells, paragraphs, question, hint or "", percent_cells, span=q.span, headers=headers)
+    traced = trace_all(expr, sources)
+
+    chosen: dict[Operand, CellRef] = {}
+    factors: dict[Operand, float] = {}
+    for k, (operand, trace) in enumerate(traced):
+        if trace.kind == "cell" and trace.cells:
+            grounded = [
+                ref for ref in trace.cells if cell_verdict(groundings[ref[0]], q, ref[1], ref[2]) is None
+            ]
+            if not grounded and trace.constant:
+                traced[k] = (operand, Trace("constant", trace.constant))  # 2 is "2", not some other row's 2
+                continue
+            chosen[operand] = (grounded or list(trace.cells))[0]
+        factors[operand] = trace.factor
+
+    tests = [pair for c in conditions or [] for pair in trace_all(c, sources)]
+    audit = [_audit(o, t, chosen.get(o), layouts) for o, t in traced]
+    audit += [{**_audit(o, t, None, layouts), "in": "a branch test"} for o, t in tests]
+    rules = [_provenance(traced + tests, _mixed_normalisation(traced, chosen, layouts, percent_cells))]
+    rules.append(_grounding(chosen, groundings, q, layouts))
+
+    kinds = {id(o): t for o, t in traced}
+
+    def is_constant(op: Operand) -> bool:
+        trace = kinds.get(id(op)) or next((t for o, t in traced if o == op), None)
+        return trace is not None and trace.kind in ("constant", "count")
+
+    def is_constant_expr(e: Expr) -> bool:
+        ops = list(operands(e))
+        return bool(ops) and all(is_constant(o) for o in ops)
+
+    ctx = Context(
+        cell_of=chosen.get,
+        factor_of=lambda o: factors.get(o, 1.0),
+        years_of=lambda ref: layouts[ref[0]].years_of(ref[1], ref[2]),
+        label_of=lambda item: layouts[item[0]].row_text.get(item[1], f"row {item[1]}"),
+        label_words=lambda item: layouts[item[0]].row_words.get(item[1], []),
+        cell_value=lambda ref: parse_cell(tables[ref[0]]["rows"][ref[1]][ref[2]]) or 0.0,
+        is_constant=is_constant,
+    )
+    if chosen:
+        used_labels = {layouts[t].row_text.get(r, "") for t, r, _ in chosen.values()}
+        used_labels |= {layouts[t].col_text.get(c, "") for t, _, c in chosen.values()}
+        ignore = {normalise(w) for label in used_labels for w in re.findall(r"[A-Za-z]+", label)}
+        form = question_form(question, ignore)
+    else:
+        form = None
+    negative_inputs = any(t.negative for _, t in traced)
+    if chosen:
+        rules.append(
+            check_operation(
+                form, expr, ctx, q, percent_answer=answer.scale == "percent", negative_inputs=negative_inputs
+            )
+        )
+    elif question_form(question, set()) == "difference" and (evaluate(expr) or 0.0) < 0:
+        rules.append(
+            {
+                "rule": "operation",
+                "status": "fail",
+                "detail": "the question asks how much more or less one value is; the calculation makes it "
+                "negative",
+            }
+        )
+    else:
+        rules.append(check_sign(expr, ctx, q, negative_inputs))
+
+    ratio = is_ratio(expr, is_constant_expr)
+    variable = [t for o, t in traced if t.kind not in ("constant", "count")]
+    percent_operands = (
+        not ratio
+        and bool(variable)
+        and all(t.how == "a percent as written" or _is_percent_cell(t, percent_cells) for t in variable)
+    )
+    texts = [*paragraphs, *(str(t.get("name", "")) for t in tables)]
+    texts += [str(c) for t in tables for c in t.get("columns") or []]
+    texts += [str(c) for t in tables for row in t["rows"][:4] if isinstance(row, list) for c in row]
+    rules.append(
+        check_scale(
+            answer,
+            asks_percent=asks_for_percent(question),
+            percent_operands=percent_operands,
+            ratio=ratio or _percent_scaled(expr, is_constant_expr),
+            hint=hint,
+            same_amount_as=traced_value * _conversion(expr, is_constant_expr),
+            texts=texts,
+        )
+    )
+    return rules, audit
+
+
+def _percent_columns(tables: list[dict[str, Any]], cells: list[Cell]) -> set[tuple[int, int]]:
+    """Columns of rates: some cell says "%" and none is a currency amount (a tax-rate reconciliation)."""
+    raw: dict[tuple[int, int], list[str]] = {}
+    for c in cells:
+        row = tables[c.table]["rows"][c.row]
+        raw.setdefault((c.table, c.col), []).append(str(row[c.col]) if isinstance(row, list) else "")
+    return {
+        key
+        for key, texts in raw.items()
+        if "%" in texts[0] and "%" in texts[-1] and not any(re.search(r"[$€£¥]", t) for t in texts)
+    }
+
+
+def _percent_text(tables: list[dict[str, Any]], cell: Cell) -> bool:
+    row = tables[cell.table]["rows"][cell.row]
+    raw = row[cell.col] if isinstance(row, list) and cell.col < len(row) else ""
+    return "%" in str(raw) or bool(re.search(r"(?<![\d.])%|\bpercent", cell.label, re.I))
+
+
+def _is_percent_cell(trace: Trace, percent_cells: set[CellRef]) -> bool:
+    """A percent cell used as the percentage it states (not divided down to a fraction)."""
+    as_stated = trace.how in ("as written", "read from the table") and trace.kind == "cell"
+    return as_stated and bool(trace.cells) and all(r in percent_cells for r in trace.cells)
+
+
+def _conversion(expr: Expr, is_constant_expr: Any) -> float:
+    """How much larger the result's unit is than the tables' (`x / 1000`: thousand -> million)."""
+    core = unwrap(expr)
+    if isinstance(core, Op) and core.op in ("/", "*") and len(core.args) == 2:
+        factor = core.args[1]
+        if is_constant_expr(factor) and isinstance(factor, Operand) and factor.value in (1e3, 1e6, 1e9):
+            return factor.value if core.op == "/" else 1 / factor.value
+    return 1.0
+
+
+def _percent_scaled(expr: Expr, is_constant_expr: Any) -> bool:
+    """`x * 100` at the top: a fraction turned into a percentage number (a ratio in disguise)."""
+    core = unwrap(expr)
+    return (
+        isinstance(core, Op)
+        and core.op == "*"
+        and any(is_constant_expr(a) and _value_is(a, 100.0) for a in core.args)
+    )
+
+
+def _value_is(expr: Expr, value: float) -> bool:
+    return isinstance(expr, Operand) and expr.value is not None and math.isclose(expr.value, value)
+
+
+def _mixed_normalisation(
+    traced: list[tuple[Operand, Trace]],
+    chosen: dict[Operand, CellRef],
+    layouts: list[Any],
+    percent_cells: set[CellRef],
+) -> str | None:
+    """The percentages of one column are one kind of number, so one calculation reads them one
+    way: 12% and 5% as growth factors 1.12 and 1.05 make a third "1.0" the cell 1% read as
+    written, not its factor 1.01. The first column whose percent cells the calculation
+    normalises differently, or None. (A key-value column mixing amounts and rates is not one
+    kind of number: only percent cells are compared.)"""
+    seen: dict[tuple[int, int], tuple[str, CellRef]] = {}
+    for operand, trace in traced:
+        ref = chosen.get(operand)
+        if trace.kind != "cell" or ref is None or ref not in percent_cells:
+            continue
+        if trace.constant or trace.how in ("", "read from the table"):
+            continue  # a documented constant (the 1 of `x - 1`) may equal a cell without being one
+        key = (ref[0], ref[2])
+        first = seen.setdefault(key, (trace.how, ref))
+        if first[0] != trace.how and first[1] != ref:
+            t = ref[0]
+            return (
+                f"{layouts[t].describe(ref[1], ref[2])} is used {trace.how}, but "
+                f"{layouts[t].describe(first[1][1], first[1][2])} of the same column {first[0]}: "
+                "one column's cells are read one way"
+            )
+    return None
+
+
+def _provenance(traced: list[tuple[Operand, Trace]], mixed: str | None = None) -> dict[str, Any]:
+    if mixed is not None:
+        return {"rule": "provenance", "status": "fail", "detail": mixed}
+    bad = [t for _, t in traced if t.kind in ("untraced", "opaque")]
+    if bad:
+        first = bad[0]
+        detail = (
+            first.where
+            if first.kind == "untraced"
+            else f"an operand the verifier cannot trace ({first.where})"
+        )
+        return {"rule": "provenance", "status": "fail", "detail": detail}
+    if not traced:
+        return {"rule": "provenance", "status": "fail", "detail": "the calculation uses no operand"}
+    kinds = sorted({t.kind for _, t in traced})
+    return {
+        "rule": "provenance",
+        "status": "pass",
+        "detail": f"{len(traced)} operands traced ({', '.join(kinds)})",
+    }
+
+
+def _grounding(
+    chosen: dict[Operand, CellRef], groundings: list[Any], q: Any, layouts: list[Any]
+) -> dict[str, Any]:
+    if not chosen:
+        return {"rule": "grounding", "status": "n/a", "detail": "no table cell is used"}
+    for t, r, c in dict.fromkeys(chosen.values()):
+        g = groundings[t]
+        why = cell_verdict(g, q, r, c)
+        if why is None:
+            continue
+        if not g.names_anything:
+            detail = (
+                f"the question names no line item of table t{t}, so the cells it asks for cannot be checked "
+                f"(used {layouts[t].describe(r, c)})"
+            )
+        else:
+            detail = f"used {layouts[t].describe(r, c)} ({why}); the question asks for {asked_for(g, q)}"
+        return {"rule": "grounding", "status": "fail", "detail": detail}
+    named = ", ".join(dict.fromkeys(layouts[t].describe(r, c) for t, r, c in chosen.values()))
+    return {"rule": "grounding", "status": "pass", "detail": f"used {named}: what the question names"}
+
+
+def _audit(operand: Operand, trace: Trace, cell: CellRef | None, layouts: list[Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"operand": operand.text, "value": operand.value, **trace.as_dict()}
+    if cell is not None:
+        t, r, c = cell
+        out["cell"] = f"t{t}[{r}][{c}]"
+        out["item"] = layouts[t].describe(r, c)
+    return out
