@@ -570,7 +570,7 @@ class IntegrityPlugin:
         if report.failed and self.canaries.get(report.nodeid) and self.session is not None:
             self.session.testsfailed -= 1  # pytest's exit status stays the suite's own
         if report.when == "teardown":
-            self.check(f"after {report.nodeid}")
+            self.check(f"after {report.nodeid}", hooks=False)
 
     def pytest_sessionfinish(self, session: Any, exitstatus: int) -> None:
         self.check("at the end")
@@ -578,9 +578,14 @@ class IntegrityPlugin:
 
     # -- checks ----------------------------------------------------------------------------------
 
-    def check(self, when: str) -> None:
+    def check(self, when: str, *, hooks: bool = True) -> None:
+        """Report what was replaced (and, with `hooks`, which hook implementations appeared).
+
+        Namespaces after every test (a patch is caught while it is in place); hooks after
+        collection and at the end only: a hook only matters if it is still there to be called.
+        """
         changed = self.snapshot.changes() if self.snapshot is not None else []
-        added = self._added_hooks()
+        added = self._added_hooks() if hooks else []
         for what in changed[:5]:
             self.channel.send({"t": "violation", "what": f"{what} was replaced {when}"})
         for what in added[:5]:
