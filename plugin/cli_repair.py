@@ -128,7 +128,8 @@ def repair(
     """
     from ponder.plugin.patching import apply_patch
     from ponder.plugin.progress import SearchProgress
-    from ponder.plugin.repair import load_project, repair_project
+    from ponder.plugin.project import load_project
+    from ponder.plugin.repair import repair_project
     from ponder.plugin.runtime import open_runtime
     from ponder.plugin.settings import load_settings
     from ponder.sandbox.types import Limits

@@ -13,282 +13,24 @@ from __future__ import annotations
 
 import ast
 import base64
-import re
-import shutil
-import subprocess
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from ponder.backends.base import BaseBackend
-from ponder.errors import PonderError
 from ponder.graph.types import SearchConfig, SearchEvent, SearchResult, SearchTask, Seed
 from ponder.plugin import localize
+from ponder.plugin.localize import choose_target, function_of_test, traceback_lines
 from ponder.plugin.mutations import Mutant, generate_mutants
-from ponder.plugin.patching import check_patch, is_test_path, unified_diff
+from ponder.plugin.patching import check_patch, unified_diff
+from ponder.plugin.project import Project, RepairInputError
 from ponder.plugin.prompts import REPAIR_FEEDBACK, repair_messages
 from ponder.plugin.runtime import Runtime
 from ponder.sandbox.base import BaseSandbox
 from ponder.sandbox.types import Limits, TestReport
 from ponder.verifiers.base import BaseVerifier
 from ponder.verifiers.types import Chain, StepScore, VerifyTask
-
-SKIP_DIRS = {".git", ".hg", ".venv", "venv", "env", "__pycache__", "node_modules", "build", "dist", ".tox"}
-CONFIG_FILES = ("pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini")
-"""Carried with the sources because code may read them; the sandbox runs pytest with its own
-config, so they cannot change how (or whether) tests run. Imports resolve from the project root."""
-MAX_FILES = 5000
-MAX_BYTES = 20_000_000
-"""Everything carried into the sandbox for one run (it travels in every request)."""
-MAX_FILE_BYTES = 5_000_000
-"""One data file; larger ones are left out (and listed in `Project.skipped`)."""
-
-
-class RepairInputError(PonderError, ValueError):
-    """The project cannot be repaired as given (no tests, no sources, unreadable files)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Project:
-    """A project's text, keyed by path relative to `root` (as the sandbox lays it out)."""
-
-    root: Path
-    sources: dict[str, str]
-    """Code under test, plus pytest config files; one of them is the repair target."""
-    tests: dict[str, str]
-    """Test modules and conftest files: run, hashed, never edited."""
-    data: dict[str, bytes] = field(default_factory=dict)
-    """Every other file the tests may read (JSON cases, fixtures, templates, binaries): carried
-    read-only with the tests, hashed like them, never a repair target."""
-    skipped: tuple[str, ...] = ()
-    """Files left out for their size (over MAX_FILE_BYTES)."""
-
-    def checked_files(self) -> dict[str, str | bytes]:
-        """What the sandbox runs as tests: the test files and the data they read, read-only."""
-        return {**self.tests, **self.data}
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RepairInputError(f"cannot read {path}: {exc}; pass a readable UTF-8 file") from exc
-
-
-def load_project(
-    path: Path | None = None, *, file: Path | None = None, tests: Sequence[Path] = ()
-) -> Project:
-    """Collect the sources and tests of a folder, or of one file and its test files.
-
-    Raises:
-        RepairInputError: nothing to test or nothing to fix, with the flag that fixes it.
-    """
-    if file is not None:
-        return _load_files(file, tests)
-    if path is None:
-        raise RepairInputError(
-            "nothing to repair: pass a project folder, or --file buggy.py --tests test_x.py"
-        )
-    if path.is_file():
-        if not tests:
-            raise RepairInputError(f"{path} is a file: pass its tests too (--file {path} --tests test_x.py)")
-        return _load_files(path, tests)
-    if not path.is_dir():
-        raise RepairInputError(f"{path} does not exist; pass a project folder or --file/--tests")
-    sources: dict[str, str] = {}
-    test_files: dict[str, str] = {}
-    data: dict[str, bytes] = {}
-    skipped: list[str] = []
-    total = 0
-    for key in _project_files(path):
-        file_path = path / key
-        size = file_path.stat().st_size
-        if not key.endswith(".py") and key not in CONFIG_FILES and size > MAX_FILE_BYTES:
-            skipped.append(key)
-            continue
-        total += size
-        if len(sources) + len(test_files) + len(data) >= MAX_FILES or total > MAX_BYTES:
-            raise RepairInputError(
-                f"{path} has more than {MAX_FILES} files or {MAX_BYTES // 1_000_000} MB to carry into "
-                "the sandbox; point repair at the package folder, .gitignore the bulk, or use --file/--tests"
-            )
-        if key.endswith(".py"):
-            (test_files if is_test_path(key) else sources)[key] = _read(file_path)
-        elif key in CONFIG_FILES:
-            sources[key] = _read(file_path)
-        else:
-            data[key] = file_path.read_bytes()
-    for extra in tests:
-        test_files[extra.name] = _read(extra)
-    if not any(is_test_path(p) and Path(p).name != "conftest.py" for p in test_files):
-        raise RepairInputError(f"no tests found in {path}: add test_*.py or pass --tests")
-    if not any(p.endswith(".py") for p in sources):
-        raise RepairInputError(f"no source files found in {path}: nothing to repair besides tests")
-    return Project(root=path, sources=sources, tests=test_files, data=data, skipped=tuple(skipped))
-
-
-def _project_files(root: Path) -> list[str]:
-    """The project's files, relative and sorted: what git tracks or would track (``.gitignore``
-    respected) in a checkout, else every file outside build, cache and hidden folders."""
-    if (root / ".git").exists() and shutil.which("git"):
-        listed = subprocess.run(
-            ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-        if listed.returncode == 0:
-            names = {n for n in listed.stdout.decode("utf-8", "replace").split("\0") if n}
-            return sorted(n for n in names if (root / n).is_file() and not _skipped(Path(n)))
-    return sorted(
-        p.relative_to(root).as_posix()
-        for p in root.rglob("*")
-        if p.is_file() and not _skipped(p.relative_to(root))
-    )
-
-
-def _skipped(rel: Path) -> bool:
-    return any(part in SKIP_DIRS or part.startswith(".") or part.endswith(".egg-info") for part in rel.parts)
-
-
-def _load_files(file: Path, tests: Sequence[Path]) -> Project:
-    if not file.is_file():
-        raise RepairInputError(f"{file} does not exist; pass the file to repair with --file")
-    if not tests:
-        raise RepairInputError(f"no tests given for {file}: pass --tests test_x.py")
-    if is_test_path(file.name):
-        raise RepairInputError(f"{file} is a test file; pass the code under test with --file")
-    test_files = {}
-    for t in tests:
-        if not t.is_file():
-            raise RepairInputError(f"test file {t} does not exist; check --tests")
-        test_files[t.name] = _read(t)
-    # Flattened next to each other so `import buggy` in the tests finds the file in the sandbox.
-    return Project(root=file.parent, sources={file.name: _read(file)}, tests=test_files)
-
-
-# ---------------------------------------------------------------- where do the tests fail?
-
-_PYTEST_LOC = re.compile(r"(?m)^\s*([^\s:\"']+\.py):(\d+):")
-_PYTHON_LOC = re.compile(r"File \"([^\"]+\.py)\", line (\d+)")
-
-
-def _match_source(reported: str, sources: Collection[str]) -> str | None:
-    reported = reported.replace("\\", "/")
-    if reported in sources:
-        return reported
-    hits = [s for s in sources if reported.endswith("/" + s) or s.endswith("/" + reported)]
-    if len(hits) == 1:
-        return hits[0]
-    base = reported.rsplit("/", 1)[-1]
-    hits = [s for s in sources if s.rsplit("/", 1)[-1] == base]
-    return hits[0] if len(hits) == 1 else None
-
-
-def _report_text(report: TestReport) -> str:
-    parts = [t.message for t in report.tests if t.outcome in ("failed", "error")]
-    if report.raw is not None:
-        parts += [report.raw.stdout, report.raw.stderr]
-    return "\n".join([*parts, report.reason])
-
-
-def traceback_lines(report: TestReport, sources: Collection[str]) -> dict[str, set[int]]:
-    """Source lines named in the failures' tracebacks, per source file."""
-    found: dict[str, set[int]] = {}
-    text = _report_text(report)
-    for pattern in (_PYTEST_LOC, _PYTHON_LOC):
-        for match in pattern.finditer(text):
-            path = _match_source(match.group(1), sources)
-            if path is not None and not is_test_path(path):
-                found.setdefault(path, set()).add(int(match.group(2)))
-    return found
-
-
-def _test_function_name(test_id: str) -> str:
-    name = re.sub(r"\[.*\]$", "", test_id)
-    return re.split(r"::|\.", name)[-1]
-
-
-def called_function_lines(
-    report: TestReport, tests: dict[str, str], sources: dict[str, str]
-) -> dict[str, set[int]]:
-    """Lines of the source functions that failing tests call by name.
-
-    An assertion on a wrong return value fails inside the test, so its traceback never enters the
-    buggy function; the functions the test calls are then the best place to look.
-    """
-    failing = {_test_function_name(t.name) for t in report.tests if t.outcome in ("failed", "error")}
-    called: set[str] = set()
-    for text in tests.values():
-        try:
-            tree = ast.parse(text)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and (
-                node.name in failing or not failing
-            ):
-                for sub in ast.walk(node):
-                    if isinstance(sub, ast.Call):
-                        func = sub.func
-                        called.add(func.id if isinstance(func, ast.Name) else getattr(func, "attr", ""))
-    found: dict[str, set[int]] = {}
-    for path, text in sources.items():
-        if not path.endswith(".py"):
-            continue
-        try:
-            tree = ast.parse(text)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in called:
-                end = node.end_lineno or node.lineno
-                found.setdefault(path, set()).update(range(node.lineno, end + 1))
-    return found
-
-
-SUSPECT_SHARE = 0.6
-"""Lines scoring at least this share of the top suspect are where mutants focus. On the example
-project the buggy loop scores 1.0 and `mean`, which it calls (and passing tests call too), 0.5."""
-
-
-def choose_target(project: Project, report: TestReport) -> tuple[str, set[int]]:
-    """The source file to repair and the lines implicated in it.
-
-    With the baseline's line coverage, the most suspicious line by spectrum (Ochiai, see
-    `ponder.plugin.localize`) decides the file, across files; its lines within SUSPECT_SHARE of
-    the top score are the focus. Without coverage: traceback lines (the failure happened there),
-    else the file defining the functions the failing tests call; a project with a single source
-    file needs no evidence.
-    """
-    py_sources = {p: t for p, t in project.sources.items() if p.endswith(".py")}
-    by_traceback = traceback_lines(report, py_sources)
-    suspects = localize.rank(report, py_sources, by_traceback)
-    if suspects:
-        target = suspects[0].path
-        floor = suspects[0].score * SUSPECT_SHARE
-        lines = {s.line for s in suspects if s.path == target and s.score >= floor}
-        return target, lines | by_traceback.get(target, set())
-    if by_traceback:
-        # Several files can appear in one traceback (callers and callees); the file with the most
-        # frames is where the failing tests spend their failing time.
-        target = max(by_traceback, key=lambda p: len(by_traceback[p]))
-        lines = set(by_traceback[target])
-        lines |= called_function_lines(report, project.tests, {target: py_sources[target]}).get(target, set())
-        return target, lines
-    by_call = called_function_lines(report, project.tests, py_sources)
-    if by_call:
-        target = max(by_call, key=lambda p: len(by_call[p]))
-        return target, by_call[target]
-    candidates = [p for p in py_sources if not p.endswith("__init__.py")] or list(py_sources)
-    if len(candidates) == 1:
-        return candidates[0], set()
-    raise RepairInputError(
-        f"cannot tell which file in {project.root} the failing tests exercise; "
-        "pass it with --file and --tests"
-    )
 
 
 def describe_failures(report: TestReport) -> list[str]:
@@ -309,7 +51,7 @@ def failing_test_code(report: TestReport, tests: dict[str, str]) -> dict[str, st
     Showing only what failed keeps the prompt short (prefill dominates a small model's cost) and
     keeps the model's attention on the behaviour it has to restore.
     """
-    failing = {_test_function_name(t.name) for t in report.tests if t.outcome in ("failed", "error")}
+    failing = {function_of_test(t.name) for t in report.tests if t.outcome in ("failed", "error")}
     shown: dict[str, str] = {}
     for path, text in tests.items():
         try:

@@ -57,7 +57,8 @@ def make_tools(
             yield rt
 
     async def repair_code(source: str, tests: str, module_name: str = "solution") -> dict[str, Any]:
-        from ponder.plugin.repair import Project, repair_project
+        from ponder.plugin.project import Project
+        from ponder.plugin.repair import repair_project
 
         target = f"{module_name}.py"
         project = Project(root=Path("."), sources={target: source}, tests={f"test_{module_name}.py": tests})

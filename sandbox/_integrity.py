@@ -31,7 +31,9 @@ Everything is written to the integrity channel as JSON lines, immediately, so th
 code tries to overwrite later has already left the process; the host rejects duplicates.
 
 This module is standard library only (it also runs on the host, for `canary_plan`), and pytest is
-imported lazily inside the sandbox.
+imported lazily inside the sandbox. It is longer than a module here usually is on purpose: it
+travels into the sandbox as one source string (the harness's last argument) and is compiled
+there privately, so every layer the test process needs is in this one file.
 """
 
 from __future__ import annotations

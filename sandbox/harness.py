@@ -16,6 +16,9 @@ deliberately rewrites pytest's in-memory reports can still lie in the XML. The h
 cross-checks the XML against pytest's exit code and the test-file hashes reported here (see
 ponder.sandbox.junit), and the container is discarded after one run.
 
+Why one long file: it runs standalone in the container (``python3 -I -c <source>``), so it can
+import nothing of ponder; what the test process adds lives in ``_integrity.py``, sent beside it.
+
 Two ways in:
 
 - ``harness.py '<json spec>'`` (LocalSandbox): the files are already in place; the report goes to

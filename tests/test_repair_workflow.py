@@ -13,15 +13,9 @@ import pytest
 
 from ponder.graph.testing import Context, ScriptedBackend
 from ponder.graph.types import Budget, SearchConfig
-from ponder.plugin.repair import (
-    Project,
-    RepairInputError,
-    RepairOutcome,
-    choose_target,
-    load_project,
-    repair_project,
-    traceback_lines,
-)
+from ponder.plugin.localize import choose_target, traceback_lines
+from ponder.plugin.project import Project, RepairInputError, load_project
+from ponder.plugin.repair import RepairOutcome, repair_project
 from ponder.plugin.runtime import Runtime, open_runtime
 from ponder.plugin.settings import PonderSettings
 from ponder.sandbox import LocalSandbox

@@ -32,7 +32,8 @@ from ponder.plugin.bench.codegen import SOURCE_PATH, build_codegen_task
 from ponder.plugin.bench.datasets import BenchItem, check_code_many, get_suite, load_items
 from ponder.plugin.bench.store import ItemResult, ResultStore
 from ponder.plugin.progress import progress_bar
-from ponder.plugin.repair import Project, repair_project
+from ponder.plugin.project import Project
+from ponder.plugin.repair import repair_project
 from ponder.plugin.runtime import Runtime
 from ponder.plugin.solve import solve_question
 from ponder.plugin.tables import Table, make_table, tatqa_table
