@@ -194,6 +194,8 @@ def _print_repair(outcome: Any, summary: dict[str, Any]) -> None:
     )
     if outcome.suspects:
         typer.echo(f"suspects: {', '.join(outcome.suspects[:3])}")
+    if outcome.best:
+        typer.echo(f"best candidate: {outcome.best}")
     if outcome.verified and outcome.integrity:
         from ponder.sandbox.integrity import describe as integrity_line
 

@@ -185,6 +185,8 @@ class RepairOutcome:
     failures: list[str] = field(default_factory=list)
     suspect_lines: list[int] = field(default_factory=list)
     """Lines of `target` the failures point at (tracebacks, else the functions the tests call)."""
+    best: str = ""
+    """When no fix was verified: the best candidate's test progress and where it came from."""
     suspects: list[str] = field(default_factory=list)
     """The most suspicious lines across files, ``path:line (score)``, from the baseline's coverage."""
     integrity: dict[str, Any] = field(default_factory=dict)
@@ -217,6 +219,7 @@ class RepairOutcome:
             "failures": self.failures,
             "suspect_lines": self.suspect_lines,
             "suspects": self.suspects,
+            "best_candidate": self.best or None,
             "integrity": self.integrity,
             "diff": self.diff,
         }
@@ -360,8 +363,30 @@ async def repair_project(
             outcome.reason = verdict.reason or f"the fix did not pass on a second run: {again}"
     else:
         outcome.reason = result.reason or f"no candidate passed every test (stopped: {result.stop_reason})"
+    if not outcome.verified:
+        outcome.best = best_candidate(result.tree, by_answer)
     outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def best_candidate(tree: dict[str, Any], mutants: dict[str, Mutant]) -> str:
+    """``4/6 passed (mutation: flip-comparison at m.py:3)``: how close the search came, for a
+    repair that found no fix; "" when no candidate ran its tests."""
+    ran = [
+        n
+        for n in tree.get("nodes", [])
+        if n.get("terminal") and isinstance(total := n.get("evidence", {}).get("total"), int) and total > 0
+    ]
+    if not ran:
+        return ""
+    # The most tests passed; among equals, the first one tried.
+    _, best = max(
+        enumerate(ran), key=lambda p: (p[1]["evidence"].get("passed", 0) / p[1]["evidence"]["total"], -p[0])
+    )
+    mutant = mutants.get(best.get("answer") or "")
+    source = f"mutation: {mutant.description}" if mutant else str(best.get("source") or "model")
+    evidence = best["evidence"]
+    return f"{evidence.get('passed', 0)}/{evidence['total']} passed ({source})"
 
 
 def _with(project: Project, path: str, text: str) -> Project:
