@@ -14,6 +14,8 @@ Operators (name → what it does):
   swap-boolean      ``and``↔``or``
   negate-condition  ``if c`` → ``if not (c)`` (and ``not c`` → ``c``); ``True``↔``False``
   swap-operands     ``a - b`` → ``b - a`` for non-commutative operators; ``f(a, b)`` → ``f(b, a)``
+  replace-variable  a local variable read where another local of the same function was meant
+  delete-statement  an assignment or expression statement in a function body → ``pass``
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ OPERATORS = (
     "swap-boolean",
     "negate-condition",
     "swap-operands",
+    "replace-variable",
+    "delete-statement",
 )
 """In rank order for mutants at the same distance: the commonest one-token bugs first."""
 
@@ -192,6 +196,35 @@ class _Collector(ast.NodeVisitor):
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         for child in (*node.decorator_list, node.args, *node.body):
             self.visit(child)
+        self._replace_variables(node)
+        self._delete_statements(node.body)
+
+    def _replace_variables(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        """Each read of a local (a parameter or a name the function assigns) as each other local."""
+        args = function.args
+        params = [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
+        assigned = [
+            n.id for n in _own_nodes(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        ]
+        local = list(dict.fromkeys([*params, *assigned]))
+        for name in _own_nodes(function):
+            if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Load) and name.id in local:
+                start, end = self.pos.span(name)
+                for other in local:
+                    if other != name.id:
+                        self.edits.append(_Edit("replace-variable", name.lineno, start, end, other))
+
+    def _delete_statements(self, body: list[ast.stmt]) -> None:
+        """A statement that should not be there: an assignment or a call, replaced by ``pass``."""
+        for stmt in body:
+            if isinstance(stmt, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Expr) and not (
+                isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)  # docstrings
+            ):
+                start, end = self.pos.span(stmt)
+                self.edits.append(_Edit("delete-statement", stmt.lineno, start, end, "pass"))
+            for inner in ("body", "orelse", "finalbody"):
+                if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                    self._delete_statements(getattr(stmt, inner, []) or [])
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
@@ -344,6 +377,16 @@ class _Collector(ast.NodeVisitor):
         text = self.pos.node_text(node) if arithmetic else _wrap(self.pos, node)
         for sign in ("+", "-"):
             self.edits.append(_Edit("shift-bound", node.lineno, start, end, f"{text} {sign} 1"))
+
+
+def _own_nodes(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.AST]:
+    """The nodes of a function's body, not those of functions or classes defined inside it."""
+    stack: list[ast.AST] = list(function.body)
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            stack.extend(ast.iter_child_nodes(node))
 
 
 def _distance(line: int, focus: Collection[int]) -> int:

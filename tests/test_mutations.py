@@ -140,10 +140,15 @@ def test_mutants_are_distinct_parseable_and_differ_from_original() -> None:
 def test_annotations_are_not_mutated() -> None:
     source = "def f(xs: list[int], n: int = 3) -> dict[str, int]:\n    y: list[int] = xs\n    return {}\n"
     mutants = generate_mutants(source, max_mutants=100)
-    assert [m.description for m in mutants] == [
+    # The default and the annotated assignment's value are code; the annotations never are.
+    assert [m.description for m in mutants if m.operator == "shift-constant"] == [
         _find(mutants, "shift-constant", "3", "4").description,
         _find(mutants, "shift-constant", "3", "2").description,
     ]
+    assert {(m.operator, m.original) for m in mutants if m.operator != "shift-constant"} == {
+        ("replace-variable", "xs"),
+        ("delete-statement", "y: list[int] = xs"),
+    }
 
 
 def test_syntax_error_and_zero_cap_give_nothing() -> None:
@@ -169,3 +174,25 @@ def test_off_by_one_fix_of_the_example_is_among_the_first_mutants() -> None:
     assert fix.description == (
         "shift-bound at stats.py:5: `len(values) - window` → `len(values) - window + 1`"
     )
+
+
+@pytest.mark.parametrize(
+    ("buggy", "fixed", "operator"),
+    [
+        (  # the wrong variable returned
+            "def larger(a, b):\n    best = a\n    if b > a:\n        best = b\n    return a\n",
+            "def larger(a, b):\n    best = a\n    if b > a:\n        best = b\n    return best\n",
+            "replace-variable",
+        ),
+        (  # a statement that should not be there
+            "def count(xs):\n    n = 0\n    for _ in xs:\n        n += 1\n        n += 1\n    return n\n",
+            "def count(xs):\n    n = 0\n    for _ in xs:\n        n += 1\n        pass\n    return n\n",
+            "delete-statement",
+        ),
+    ],
+)
+def test_variable_and_statement_operators_reach_their_fix(buggy: str, fixed: str, operator: str) -> None:
+    mutants = generate_mutants(buggy, path="m.py", focus_lines=[5], max_mutants=64)
+    hits = [m for m in mutants if m.source == fixed]
+    assert hits and hits[0].operator == operator, [m.description for m in mutants]
+    assert all(m.operator in OPERATORS for m in mutants)
