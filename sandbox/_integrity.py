@@ -486,7 +486,6 @@ class IntegrityPlugin:
         self,
         guard: Guard,
         seed: bytes,
-        allowed: frozenset[str],
         test_timeout_s: float | None = None,
         coverage: bool = False,
     ) -> None:
@@ -495,7 +494,6 @@ class IntegrityPlugin:
         self.guard = guard
         self.channel = guard.channel
         self.seed = seed
-        self.allowed = allowed
         self.call_test: Callable[[Any], object] = _pytest.python.pytest_pyfunc_call
         self.test_timeout_s = test_timeout_s
         self.coverage = coverage
@@ -755,6 +753,6 @@ def install(
 
     rewrite.rewrite_asserts = rewrite_asserts  # type: ignore[assignment]
     vars(builtins)[PLAIN_NAME] = plain
-    plugin = IntegrityPlugin(guard, seed, allowed_set, test_timeout_s, coverage)
+    plugin = IntegrityPlugin(guard, seed, test_timeout_s, coverage)
     sys.addaudithook(guard.hook)
     return plugin
