@@ -17,7 +17,7 @@ from ponder.sandbox.settings import SandboxSettings
 from ponder.sandbox.types import Limits
 from ponder.verifiers import Chain, FinanceVerifier, VerifierError, VerifyTask, compare_answer
 from ponder.verifiers._finance_rules import RULE_REASONS
-from ponder.verifiers._numbers import parse_amount
+from ponder.verifiers._numbers import numbers_in, parse_amount
 from tests._datasets import financemath_task, load, tatqa_code, tatqa_task, tatqa_unit
 from tests._finance_chains import tatqa_program
 
@@ -102,12 +102,26 @@ def test_compare_answer_rejects_an_unknown_scale() -> None:
         ("2.1bn", 2.1, "billion"),
         ("USD 7.5 thousand", 7.5, "thousand"),
         ("about 5 months", 5.0, ""),
+        ("CHF600,000 from 250 units", 600000.0, ""),
+        ("C$480,000", 480000.0, ""),
+        ("US$1.5 million", 1.5, "million"),
     ],
 )
 def test_parse_amount(text: str, value: float, scale: str) -> None:
     amount = parse_amount(text)
     assert amount is not None
     assert (amount.value, amount.scale) == (value, scale)
+
+
+def test_numbers_in_text_keep_glued_currency_codes_and_never_split_a_thousands_group() -> None:
+    # "CHF600,000" once read as 0 (the "000" after the comma), so a right operand was untraced.
+    assert numbers_in("CHF500,000 from 200 units and CHF600,000 from 250") == [
+        500000.0,
+        200.0,
+        600000.0,
+        250.0,
+    ]
+    assert numbers_in("XYZ1,000 units") == []
 
 
 # FinanceVerifier ----------------------------------------------------------------------------

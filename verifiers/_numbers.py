@@ -20,12 +20,17 @@ _SCALE_WORDS: list[tuple[str, str]] = [
     (r"millions?|mn|mm|m(?![a-z])", "million"),
     (r"thousands?|k(?![a-z])", "thousand"),
 ]
-_CURRENCY = r"(?:[$€£¥]|usd|eur|gbp|rmb|cny|jpy|inr|rs\.?)"
+# Symbols and ISO codes written before an amount, glued or spaced ("CHF600,000", "C$ 480", "US$1.5").
+_CURRENCY = (
+    r"(?:[a-z]{1,2}\$|[$€£¥₤₹₩]"
+    r"|usd|eur|gbp|chf|cad|aud|hkd|sgd|nzd|sek|nok|dkk|rmb|cny|jpy|inr|krw|zar|brl|mxn|rs\.?)"
+)
 _NUM = (
     rf"\(?\s*[-−–+]?\s*{_CURRENCY}?\s*[-−–]?\s*(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?"
     r"|\(?\s*[-−–]?\.\d+"
 )
-_NUMBER = re.compile(rf"(?<![\w.])({_NUM})\s*\)?", re.IGNORECASE)
+# Not inside a word or a number: the "000" of "1,000" or of an unknown "XYZ1,000" is no number of its own.
+_NUMBER = re.compile(rf"(?<![\w.])(?<!\d,)({_NUM})\s*\)?", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
