@@ -163,8 +163,26 @@ class BaseBackend(abc.ABC):
         """
         return Usage()
 
+    # The graph awaits the `a*` verbs: a served tokenizer is a round trip that must not stall the
+    # event loop other searches share. The defaults call the blocking verbs, which is right for
+    # in-process tokenizers (microseconds); served backends override them.
+
+    async def atokenize(self, text: str) -> list[int]:
+        """Token ids of `text` (no special tokens added), awaitable. Backends that cannot tokenize raise."""
+        return self.tokenize(text)
+
+    async def adetokenize(self, token_ids: Sequence[int]) -> str:
+        """Text of `token_ids`, awaitable."""
+        return self.detokenize(token_ids)
+
+    async def arender_chat(self, messages: Sequence[ChatMessage], assistant_prefix: str | None = None) -> str:
+        """The prompt text the model sees for `messages`, awaitable."""
+        return self.render_chat(messages, assistant_prefix)
+
     def tokenize(self, text: str) -> list[int]:
-        """Token ids of `text` (no special tokens added). Backends that cannot tokenize raise."""
+        """Token ids of `text` (no special tokens added). Backends that cannot tokenize raise.
+
+        A convenience for code outside the event loop; inside it, await `atokenize`."""
         raise NotImplementedError(f"tokenize is not supported by {self.__class__.__name__}")
 
     def detokenize(self, token_ids: Sequence[int]) -> str:

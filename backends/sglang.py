@@ -154,6 +154,8 @@ class SGLangBackend(BaseBackend):
         )
         self._can_tokenize: bool | None = None
         """Whether the server offers /v1/tokenize; `None` until the first text input asks."""
+        self._sync_client: httpx.Client | None = None
+        """For the blocking `tokenize`/`detokenize` conveniences only; the graph awaits the async ones."""
 
     @classmethod
     def from_settings(cls, settings: BackendSettings) -> SGLangBackend:
@@ -178,8 +180,8 @@ class SGLangBackend(BaseBackend):
     def render_chat(self, messages: Sequence[ChatMessage], assistant_prefix: str | None = None) -> str:
         return self._template(messages, assistant_prefix)
 
-    async def atokenize(self, texts: Sequence[str]) -> list[list[int]] | None:
-        """Token ids of each text by the server's tokenizer, or `None` if it offers no /v1/tokenize."""
+    async def _tokenize_prompts(self, texts: Sequence[str]) -> list[list[int]] | None:
+        """Token ids of each prompt by the server's tokenizer, or `None` if it offers no /v1/tokenize."""
         if not texts or self._can_tokenize is False:
             return None if self._can_tokenize is False else []
         response = await self._http.request(
@@ -196,29 +198,48 @@ class SGLangBackend(BaseBackend):
         self._can_tokenize = True
         return [[int(t) for t in ids] for ids in tokens]
 
+    async def atokenize(self, text: str) -> list[int]:
+        """Token ids of `text` by the server's /v1/tokenize, over the backend's one async client."""
+        data = _object(
+            await self._http.json("POST", "/v1/tokenize", _tokenize_body(text)), self._tokenize_url
+        )
+        return _token_ids(data, self._tokenize_url)
+
+    async def adetokenize(self, token_ids: Sequence[int]) -> str:
+        """Text of `token_ids` by the server's /v1/detokenize."""
+        data = await self._http.json("POST", "/v1/detokenize", _detokenize_body(token_ids))
+        return _text(_object(data, self._detokenize_url), self._detokenize_url)
+
     def tokenize(self, text: str) -> list[int]:
-        """Blocking round trip to the server's /v1/tokenize (prefer `atokenize` inside async code)."""
-        data = self._sync_post("/v1/tokenize", {"prompt": text, "add_special_tokens": False})
-        return [int(t) for t in data["tokens"]]
+        """Blocking /v1/tokenize, for callers outside the event loop (inside it, await `atokenize`)."""
+        return _token_ids(self._sync_post("/v1/tokenize", _tokenize_body(text)), self._tokenize_url)
 
     def detokenize(self, token_ids: Sequence[int]) -> str:
-        """Blocking round trip to the server's /v1/detokenize."""
-        data = self._sync_post("/v1/detokenize", {"tokens": list(token_ids), "skip_special_tokens": False})
-        return str(data["text"])
+        """Blocking /v1/detokenize, for callers outside the event loop."""
+        data = self._sync_post("/v1/detokenize", _detokenize_body(token_ids))
+        return _text(data, self._detokenize_url)
+
+    @property
+    def _tokenize_url(self) -> str:
+        return self._endpoint.url("/v1/tokenize")
+
+    @property
+    def _detokenize_url(self) -> str:
+        return self._endpoint.url("/v1/detokenize")
 
     def _sync_post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST over the backend's one blocking client, made on first use and closed by `aclose`."""
         url = self._endpoint.url(path)
+        if self._sync_client is None:
+            self._sync_client = httpx.Client(
+                timeout=self._endpoint.timeout, headers=self._headers, trust_env=False
+            )
         try:
-            timeout = self._endpoint.timeout
-            with httpx.Client(timeout=timeout, headers=self._headers, trust_env=False) as client:
-                response = client.post(url, json=payload)
+            response = self._sync_client.post(url, json=payload)
         except httpx.HTTPError as exc:
             error, _ = map_httpx_error(exc, url=url, endpoint=self._endpoint)
             raise error from exc
-        data = expect_json(response, url)
-        if not isinstance(data, dict):
-            raise _bad_payload(url, "a JSON object")
-        return data
+        return _object(expect_json(response, url), url)
 
     # -- server endpoints -----------------------------------------------------------------------
 
@@ -306,6 +327,9 @@ class SGLangBackend(BaseBackend):
         )
 
     async def aclose(self) -> None:
+        if self._sync_client is not None:
+            self._sync_client.close()
+            self._sync_client = None
         await self._http.aclose()
 
     async def _entries(
@@ -320,7 +344,7 @@ class SGLangBackend(BaseBackend):
                 texts[i] = req.prompt
         ids_by_index: dict[int, list[int]] = {}
         if texts:
-            tokenized = await self.atokenize(list(texts.values()))
+            tokenized = await self._tokenize_prompts(list(texts.values()))
             if tokenized is not None:
                 ids_by_index = dict(zip(texts, tokenized, strict=True))
         entries: list[_Entry] = []
@@ -397,6 +421,34 @@ class SGLangBackend(BaseBackend):
             got = len(results) if isinstance(results, list) else type(results).__name__
             raise _bad_payload(url, f"{expected} results (got {got})")
         return [_parse_result(r, url) for r in results]
+
+
+def _tokenize_body(text: str) -> dict[str, Any]:
+    return {"prompt": text, "add_special_tokens": False}
+
+
+def _detokenize_body(token_ids: Sequence[int]) -> dict[str, Any]:
+    return {"tokens": list(token_ids), "skip_special_tokens": False}
+
+
+def _object(data: Any, url: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise _bad_payload(url, "a JSON object")
+    return data
+
+
+def _token_ids(data: dict[str, Any], url: str) -> list[int]:
+    tokens = data.get("tokens")
+    if not isinstance(tokens, list) or not all(isinstance(t, int) for t in tokens):
+        raise _bad_payload(url, "`tokens`, a list of token ids")
+    return list(tokens)
+
+
+def _text(data: dict[str, Any], url: str) -> str:
+    text = data.get("text")
+    if not isinstance(text, str):
+        raise _bad_payload(url, "`text`, a string")
+    return text
 
 
 def _bad_payload(url: str, expected: str) -> BackendResponseError:
