@@ -4,7 +4,10 @@ Any OpenAI client gets System-2 answers by pointing `base_url` here. The strateg
 model name (``ponder-beam``, ``ponder-mcts``, ... or plain ``ponder`` for the configured one) or
 from extra body fields (``{"strategy", "budget": {...}, "n", "max_depth", ..., "reference"}``).
 Streaming is real: the search's events are sent as ``reasoning_content`` deltas while it runs,
-then the answer as ``content`` deltas, then ``[DONE]``. Searches run on the event loop and await
+then the answer as ``content`` deltas (or ``tool_calls`` deltas), then ``[DONE]``. A request
+with ``tools`` may get ``tool_calls`` back (OpenAI shape, ``finish_reason: "tool_calls"``); a call
+whose arguments do not parse or fail the tool's schema, or that breaks ``tool_choice``, is pruned
+by the search and never returned. Searches run on the event loop and await
 the backend, so concurrent requests interleave (the embedded engine serialises model calls
 internally without blocking the loop).
 
@@ -33,7 +36,9 @@ from ponder.graph.types import SearchConfig, SearchResult, StrategyName
 from ponder.plugin.chat_task import (
     build_chat_task,
     chat_messages,
+    chat_search_config,
     chat_verifier,
+    chosen_reply,
     count_tokens,
     describe_event,
     reasoning_steps,
@@ -41,6 +46,7 @@ from ponder.plugin.chat_task import (
 )
 from ponder.plugin.runtime import merge_search_config
 from ponder.plugin.settings import PonderSettings
+from ponder.plugin.tool_calls import ToolPolicy, ToolReply, tool_policy
 
 MODEL_PREFIX = "ponder"
 STRATEGIES: tuple[str, ...] = get_args(StrategyName)
@@ -61,6 +67,10 @@ class ChatRequest(BaseModel):
     max_completion_tokens: int | None = Field(default=None, ge=1)
     reference: str | None = None
     budget: dict[str, Any] | None = None
+    tools: Any = None
+    """Checked by `tool_policy`, whose errors name the field and the fix (pydantic's would not)."""
+    tool_choice: Any = None
+    parallel_tool_calls: Any = None
 
 
 def model_ids() -> list[str]:
@@ -106,6 +116,17 @@ def search_config(base: SearchConfig, req: ChatRequest) -> SearchConfig:
         raise _RequestError(400, str(exc)) from exc
 
 
+def request_tools(req: ChatRequest) -> ToolPolicy | None:
+    """The request's tools; the legacy `functions` API is refused rather than silently dropped."""
+    if {"functions", "function_call"} & set(req.model_extra or {}):
+        raise _RequestError(
+            400,
+            "the legacy 'functions' and 'function_call' fields are not supported; send "
+            "'tools' ([{'type': 'function', 'function': {...}}]) and 'tool_choice' instead",
+        )
+    return tool_policy(req.tools, req.tool_choice, req.parallel_tool_calls)
+
+
 class _Parts:
     """The backend, built on first use unless given; closed at shutdown only when built here."""
 
@@ -130,9 +151,10 @@ class _Parts:
             self._backend = None
 
 
-def _usage(backend: BaseBackend, result: SearchResult) -> dict[str, Any]:
+def _usage(backend: BaseBackend, result: SearchResult, reply: ToolReply | None) -> dict[str, Any]:
     completion = result.spend.tokens_generated
-    answer_tokens = min(completion, count_tokens(backend, result.answer or ""))
+    answer = (result.answer or "") if reply is None else reply.visible_text()
+    answer_tokens = min(completion, count_tokens(backend, answer))
     prompt = result.spend.prompt_tokens
     return {
         "prompt_tokens": prompt,
@@ -143,7 +165,9 @@ def _usage(backend: BaseBackend, result: SearchResult) -> dict[str, Any]:
     }
 
 
-def _finish_reason(result: SearchResult) -> str:
+def _finish_reason(result: SearchResult, reply: ToolReply | None = None) -> str:
+    if reply is not None and reply.finish_reason is not None:
+        return reply.finish_reason
     return "length" if result.answer is None and result.stop_reason == "budget" else "stop"
 
 
@@ -197,8 +221,9 @@ def create_app(
     async def chat_completions(request: Request) -> JSONResponse | StreamingResponse:
         try:
             req = ChatRequest.model_validate(await request.json())
-            config = search_config(settings.search, req)
-            task = build_chat_task(chat_messages(req.messages), reference=req.reference)
+            tools = request_tools(req)
+            config = chat_search_config(search_config(settings.search, req), tools)
+            task = build_chat_task(chat_messages(req.messages), reference=req.reference, tools=tools)
         except _RequestError as exc:
             return _error(exc.status, str(exc), code=exc.code)
         except (ValidationError, PonderError, json.JSONDecodeError) as exc:
@@ -207,12 +232,12 @@ def create_app(
             model_backend = await parts.backend()
         except PonderError as exc:
             return _error(503, f"the backend is unavailable: {exc}", kind="server_error")
-        verifier = chat_verifier(req.reference)
+        verifier = chat_verifier(req.reference, tools)
         meta = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": req.model}
         if req.stream:
             include_usage = bool((req.stream_options or {}).get("include_usage"))
             return StreamingResponse(
-                _stream(meta, task, config, model_backend, verifier, include_usage),
+                _stream(meta, task, config, model_backend, verifier, include_usage, tools),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
@@ -222,11 +247,14 @@ def create_app(
             result = await run_search(task, config, backend=model_backend, verifier=verifier)
         except PonderError as exc:
             return _error(502, f"the search failed: {exc}", kind="server_error")
-        message = {
+        reply = chosen_reply(result, tools)
+        message: dict[str, Any] = {
             "role": "assistant",
-            "content": result.answer or "",
+            "content": (result.answer or "") if reply is None else reply.content,
             "reasoning_content": "\n\n".join(reasoning_steps(result)),
         }
+        if reply is not None and reply.calls:
+            message["tool_calls"] = reply.openai_calls()
         return JSONResponse(
             {
                 **meta,
@@ -235,12 +263,12 @@ def create_app(
                     {
                         "index": 0,
                         "message": message,
-                        "finish_reason": _finish_reason(result),
+                        "finish_reason": _finish_reason(result, reply),
                         "logprobs": None,
                     }
                 ],
-                "usage": _usage(model_backend, result),
-                "ponder": search_summary(result),
+                "usage": _usage(model_backend, result, reply),
+                "ponder": search_summary(result, reply),
             }
         )
 
@@ -259,8 +287,10 @@ async def _stream(
     backend: BaseBackend,
     verifier: Any,
     include_usage: bool,
+    tools: ToolPolicy | None = None,
 ) -> AsyncIterator[bytes]:
-    """SSE chunks: role, reasoning per search event as it happens, the answer, finish, usage, [DONE]."""
+    """SSE chunks: role, reasoning per search event as it happens, the answer (prose, then tool
+    calls: each call's id and name, then its arguments), finish, usage, [DONE]."""
     from ponder.graph import stream_search
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
@@ -280,12 +310,25 @@ async def _stream(
         yield _sse("[DONE]")
         return
     assert result is not None  # stream_search always ends with the result
-    answer = result.answer or ""
+    reply = chosen_reply(result, tools)
+    answer = (result.answer or "") if reply is None else (reply.content or "")
     for start in range(0, len(answer), ANSWER_CHUNK_CHARS):
         yield chunk({"content": answer[start : start + ANSWER_CHUNK_CHARS]})
-    yield chunk({}, _finish_reason(result), ponder=search_summary(result))
+    for index, call in enumerate(reply.openai_calls() if reply is not None else []):
+        head = {**call, "function": {"name": call["function"]["name"], "arguments": ""}}
+        yield chunk({"tool_calls": [{"index": index, **head}]})
+        arguments = call["function"]["arguments"]
+        for start in range(0, len(arguments), ANSWER_CHUNK_CHARS):
+            piece = arguments[start : start + ANSWER_CHUNK_CHARS]
+            yield chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+    yield chunk({}, _finish_reason(result, reply), ponder=search_summary(result, reply))
     if include_usage:
         yield _sse(
-            {**meta, "object": "chat.completion.chunk", "choices": [], "usage": _usage(backend, result)}
+            {
+                **meta,
+                "object": "chat.completion.chunk",
+                "choices": [],
+                "usage": _usage(backend, result, reply),
+            }
         )
     yield _sse("[DONE]")

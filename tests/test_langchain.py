@@ -19,6 +19,7 @@ from ponder.plugin.settings import PonderSettings
 from ponder.plugin.subgraph import build_reasoning_graph
 from ponder.plugin.tools import make_tools
 from ponder.sandbox import LocalSandbox
+from tests._scripted_openai import MODEL, scripted_model
 
 pytestmark = pytest.mark.filterwarnings("ignore:LocalSandbox runs code:RuntimeWarning")
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -183,3 +184,72 @@ async def test_chat_model_streams_search_progress_then_the_answer() -> None:
         merged += chunk
     assert merged.content == "5" and merged.response_metadata["ponder"]["status"] == "verified"
     assert merged.additional_kwargs["reasoning_steps"] == ["2 + 3 = 5", "Answer: 5"]
+
+
+WEATHER_CALL = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+
+
+def _weather_model(messages: list[dict[str, Any]]) -> str:
+    """The scripted model of an agent loop: call the tool, then answer from its result."""
+    results = [m["content"] for m in messages if "<tool_response>" in str(m.get("content"))]
+    if not results:
+        return WEATHER_CALL
+    result = results[-1].split("\n")[1]
+    return f"The tool reports {result}.\nAnswer: Paris is {result}"
+
+
+@pytest.mark.filterwarnings("ignore:create_react_agent has been moved")
+async def test_create_react_agent_runs_a_real_tool_and_answers_from_its_result() -> None:
+    from langchain_core.tools import tool
+    from langgraph.prebuilt import create_react_agent
+
+    from ponder.backends.openai_compat import OpenAICompatBackend
+
+    ran: list[str] = []
+
+    @tool
+    def get_weather(city: str) -> str:
+        """Current weather in a city."""
+        ran.append(city)
+        return f"18C and sunny in {city}"
+
+    with scripted_model(_weather_model) as (url, calls):
+        backend = OpenAICompatBackend(url, model=MODEL, max_retries=0)
+        agent = create_react_agent(PonderChatModel(backend=backend, config=CONFIG), [get_weather])
+        out = await agent.ainvoke({"messages": [HumanMessage("What is the weather in Paris?")]})
+        await backend.aclose()
+    assert ran == ["Paris"]
+    assert [m.type for m in out["messages"]] == ["human", "ai", "tool", "ai"]
+    call = out["messages"][1].tool_calls[0]
+    assert call["name"] == "get_weather" and call["args"] == {"city": "Paris"}
+    assert out["messages"][2].tool_call_id == call["id"]
+    final = out["messages"][-1]
+    assert not final.tool_calls and "18C and sunny in Paris" in final.content
+    assert '"name": "get_weather"' in calls[0][0]["content"]  # bind_tools put the tool in the prompt
+
+
+async def test_chat_model_streams_tool_calls_and_rejects_bad_tool_choice() -> None:
+    from ponder.plugin.tool_calls import ToolInputError
+
+    def get_weather(city: str) -> str:
+        """Current weather in a city."""
+        return city
+
+    with scripted_model(WEATHER_CALL) as (url, _):
+        from ponder.backends.openai_compat import OpenAICompatBackend
+
+        backend = OpenAICompatBackend(url, model=MODEL, max_retries=0)
+        model = PonderChatModel(backend=backend, config=CONFIG)
+        bound = model.bind_tools([get_weather], tool_choice="get_weather")
+        chunks = [chunk async for chunk in bound.astream("Weather in Paris?")]
+        reply = await model.bind_tools([get_weather], tool_choice="any").ainvoke("Weather in Paris?")
+        await backend.aclose()
+    merged = chunks[0]
+    for chunk in chunks[1:]:
+        merged += chunk
+    assert [(c["name"], c["args"]) for c in merged.tool_calls] == [("get_weather", {"city": "Paris"})]
+    assert merged.response_metadata["finish_reason"] == "tool_calls"
+    assert reply.tool_calls[0]["args"] == {"city": "Paris"}
+    assert reply.response_metadata["ponder"]["status"] == "verified"  # "any": a valid call is what was asked
+    with pytest.raises(ToolInputError, match="not among the tools"):
+        model.bind_tools([get_weather], tool_choice="get_time")
