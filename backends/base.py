@@ -135,6 +135,9 @@ class Capabilities:
     """Honours `seed` (same seed, same output)."""
     sampling: bool = True
     """Samples at temperature > 0 (False for greedy-only backends: n samples would be identical)."""
+    continue_prefix: bool = True
+    """Continues a partial assistant message (`assistant_prefix`). Plain OpenAI-compatible servers
+    cannot, so a step-by-step search over one without token ids writes whole replies instead."""
 
 
 class BaseBackend(abc.ABC):

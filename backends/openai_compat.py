@@ -99,7 +99,7 @@ class OpenAICompatBackend(BaseBackend):
         )
         self._policy = RetryPolicy(max_retries=max_retries)
         self._configured = capabilities
-        self._caps = capabilities or DEFAULT_CAPABILITIES
+        self._caps = replace(capabilities or DEFAULT_CAPABILITIES, continue_prefix=continue_final_message)
         self._continue_final = continue_final_message
         self._limit = asyncio.Semaphore(max_concurrency)
         self._model_lock = asyncio.Lock()

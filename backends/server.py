@@ -207,6 +207,8 @@ def create_engine_app(
             return Response(status_code=503)
         return Response(status_code=200)
 
+    # sglang-router registers a worker by GET /health, /server_info and /model_info (its newer name).
+    @app.get("/model_info")
     @app.get("/get_model_info")
     async def get_model_info() -> dict[str, Any]:
         return {

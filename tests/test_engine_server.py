@@ -148,8 +148,9 @@ def test_refused_requests_name_the_parameter(engine_url: str, body: dict[str, An
 @pytest.mark.model
 def test_info_endpoints(engine_url: str, model_path: Any) -> None:
     assert httpx.get(engine_url + "/health").status_code == 200
-    info = httpx.get(engine_url + "/get_model_info").json()
-    assert info["model_path"] == str(model_path) and info["is_generation"] is True
+    for path in ("/get_model_info", "/model_info"):  # the second is what sglang-router asks
+        info = httpx.get(engine_url + path).json()
+        assert info["model_path"] == str(model_path) and info["is_generation"] is True
     for path in ("/get_server_info", "/server_info"):
         server = httpx.get(engine_url + path).json()
         assert server["context_length"] == 4096 and server["capabilities"]["token_ids"] is True
