@@ -48,7 +48,7 @@ class ChatTemplate:
         if self._template is None:
             return chatml(messages, assistant_prefix)
         try:
-            text = self._template.render(
+            text: str = self._template.render(
                 messages=[{"role": m.role, "content": m.content} for m in messages],
                 add_generation_prompt=True,
                 **self._special,

@@ -12,7 +12,8 @@ import numpy as np
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits.astype(np.float64) - float(np.max(logits))
-    return shifted - np.log(np.sum(np.exp(shifted)))
+    result: np.ndarray = shifted - np.log(np.sum(np.exp(shifted)))
+    return result
 
 
 def choose_token(logits: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> int:

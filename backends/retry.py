@@ -35,7 +35,7 @@ class RetryPolicy:
 
     def delay(self, retry: int) -> float:
         """Seconds before retry number `retry` (0-based), with ±20% jitter against thundering herds."""
-        base = min(self.max_backoff_s, self.backoff_s * (2**retry))
+        base = min(self.max_backoff_s, self.backoff_s * 2.0**retry)
         return base * random.uniform(0.8, 1.2)
 
 

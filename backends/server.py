@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Awaitable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -301,9 +301,9 @@ def create_engine_app(
             raise _ApiError("stream and echo are not supported by `ponder engine serve`; send false")
         prompts: list[str | list[int]]
         if isinstance(body.prompt, str) or (body.prompt and isinstance(body.prompt[0], int)):
-            prompts = [body.prompt]  # type: ignore[list-item]
+            prompts = [body.prompt]
         else:
-            prompts = list(body.prompt)  # type: ignore[arg-type]
+            prompts = list(cast("list[str | list[int]]", body.prompt))
         top = body.logprobs or 0
         reqs = [
             _build_request(
@@ -350,8 +350,8 @@ def create_engine_app(
     async def detokenize(body: DetokenizeBody) -> dict[str, Any]:
         try:
             if body.tokens and isinstance(body.tokens[0], list):
-                return {"text": [backend.detokenize(t) for t in body.tokens]}  # type: ignore[arg-type]
-            return {"text": backend.detokenize(body.tokens)}  # type: ignore[arg-type]
+                return {"text": [backend.detokenize(t) for t in body.tokens]}
+            return {"text": backend.detokenize(cast("list[int]", body.tokens))}
         except NotImplementedError as exc:
             raise _ApiError(str(exc)) from exc
 
@@ -397,9 +397,9 @@ def _generate_entries(body: GenerateBody) -> list[_Entry]:
     elif body.text is not None:
         inputs = list(body.text)
     elif body.input_ids and isinstance(body.input_ids[0], list):
-        inputs = list(body.input_ids)  # type: ignore[arg-type]
+        inputs = list(body.input_ids)
     else:
-        inputs = [list(body.input_ids or [])]  # type: ignore[arg-type]
+        inputs = [list(cast("list[int]", body.input_ids or []))]
     count = len(inputs)
     if count == 0:
         raise _ApiError("the batch is empty")

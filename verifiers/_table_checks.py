@@ -102,7 +102,7 @@ def check_tables(tables: list[dict[str, Any]], cells: list[Cell]) -> list[dict[s
 
 def _total_checks(
     t: int, table: dict[str, Any], by_row: dict[tuple[int, int], dict[int, Cell]]
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """A "Total ..." row equals the sum of the rows right above it (the last k of its section,
     subtotals included, k >= 2). Reported, never gating: statements list partial components
     and nest subtotals, so a miss may be layout rather than an error."""
@@ -154,7 +154,7 @@ def _unit(value: float) -> float:
 
 def _balance_checks(
     t: int, table: dict[str, Any], by_row: dict[tuple[int, int], dict[int, Cell]]
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     rows = {pattern: None for pattern in (_ASSETS, _LIABILITIES, _EQUITY, _LIAB_EQUITY)}
     found: dict[re.Pattern[str], dict[int, Cell]] = {}
     for r, row in enumerate(table["rows"]):
