@@ -89,6 +89,10 @@ def build_report(
             None only where a test examines the XML rules alone.
     """
     report = TestReport(raw=raw)
+    if not harness:
+        # Killed before it reported (the deadline, memory): nothing ran to completion, so there is
+        # nothing to trust or distrust; the reason below says what stopped it. Not passing either way.
+        expected_hashes = {}
     changed = sorted(p for p, h in expected_hashes.items() if harness.get("hashes", {}).get(p) != h)
     injected = sorted(set(harness.get("config_files", [])) - set(expected_hashes))
     if changed or injected:

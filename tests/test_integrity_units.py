@@ -49,6 +49,7 @@ from ponder.sandbox._integrity import (
     test_names as suite_test_names,
 )
 from ponder.sandbox.integrity import TestChecks, allowed_dunders, describe, verify
+from ponder.sandbox.junit import build_report
 from ponder.sandbox.types import ExecResult, TestOutcome, TestReport
 
 SUITE = {
@@ -378,6 +379,18 @@ def test_an_earlier_tampering_reason_is_kept() -> None:
     verify(rep, None, CHECKS)
     assert rep.tampered
     assert rep.reason == "tampering: test file test_m.py was modified or removed during the run"
+
+
+def test_a_harness_killed_before_reporting_says_so_and_is_not_called_tampering() -> None:
+    """A run the host deadline killed leaves no report: it must not pass, and its reason must be the
+    deadline (what to raise), not a tampering claim about test files nobody had hashed."""
+    raw = ExecResult(exit_code=137, stdout="", stderr="killed", duration_s=10.0, timed_out=True)
+    rep = build_report({}, raw, {"test_m.py": "ab" * 32}, CHECKS)
+    assert not rep.all_passed and not rep.tests
+    assert (rep.tampered, rep.reason) == (False, "timed out before the tests finished")
+    # A report without the hashes is still refused as tampering: only no report at all is exempt.
+    rep = build_report({"junit": "<testsuites/>"}, raw, {"test_m.py": "ab" * 32}, CHECKS)
+    assert rep.tampered and "test_m.py was modified or removed" in rep.reason
 
 
 def test_violations_are_listed_in_the_evidence_and_described() -> None:
