@@ -119,6 +119,7 @@ class OpenAICompatBackend(BaseBackend):
             timeout_s=settings.timeout_s,
             connect_timeout_s=settings.connect_timeout_s,
             max_retries=settings.max_retries,
+            continue_final_message=settings.continue_final_message,
         )
 
     @property

@@ -34,6 +34,10 @@ class BackendSettings(BaseModel):
     """SGLang: how chat messages become the prompt text (its native API takes text or ids): `chatml`,
     `smollm2` (ChatML with SmolLM2's default system turn), `llama3`, or the path of a Jinja chat
     template file (Hugging Face `chat_template` syntax). The other backends use the model's own."""
+    continue_final_message: bool = False
+    """OpenAI-compatible servers: the server continues a partial assistant message when asked with
+    vLLM/SGLang's `continue_final_message` (vLLM and SGLang do; OpenAI's API does not). Without it
+    a step-by-step search writes whole replies, since it cannot resume a chain mid-answer."""
     n_ctx: int = Field(default=8192, ge=256)
     """Embedded engine context window in tokens."""
     n_threads: int | None = Field(default=None, ge=1)
