@@ -4,6 +4,11 @@ from ponder.graph import SearchConfig, SearchTask, run_search, write_report
 
 result = await run_search(task, SearchConfig(strategy="beam"), backend=backend, verifier=verifier)
 write_report(result, Path("ponder-report"))
+
+# or as a plain LangGraph graph, compiled once and given each run's dependencies as its context:
+graph = build_search_graph()
+final = await graph.ainvoke({"task": task.model_dump(mode="json")},
+                            context=SearchContext(backend=backend, verifier=verifier, config=config))
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from ponder._lazy import attach
 
 if TYPE_CHECKING:
     from ponder.graph.checkpoint import open_checkpointer
+    from ponder.graph.context import SearchContext
     from ponder.graph.export import TreeFormatError, export_tree, load_tree, save_tree, validate_tree
     from ponder.graph.search import build_search_graph, run_search, stream_search
     from ponder.graph.strategies import STRATEGIES, Strategy, get_strategy
@@ -37,6 +43,7 @@ __all__ = [
     "Budget",
     "EventKind",
     "SearchConfig",
+    "SearchContext",
     "SearchEvent",
     "SearchResult",
     "SearchTask",
@@ -66,6 +73,7 @@ if not TYPE_CHECKING:
         __all__,
         {
             "checkpoint": ("open_checkpointer",),
+            "context": ("SearchContext",),
             "export": ("TreeFormatError", "export_tree", "load_tree", "save_tree", "validate_tree"),
             "search": ("build_search_graph", "run_search", "stream_search"),
             "strategies": ("STRATEGIES", "Strategy", "get_strategy"),

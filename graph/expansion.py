@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ponder.backends.base import BaseBackend, Completion, GenerationRequest, Usage
 from ponder.graph.prompts import continuation
-from ponder.graph.state import FrontierItem, NodeData
+from ponder.graph.state import FrontierItem, Node
 from ponder.graph.steps import extract_answer, has_answer
 from ponder.graph.tree import ROOT_ID, new_node
 from ponder.graph.types import SearchConfig, SearchTask, Spend
@@ -50,7 +50,7 @@ def add_usage(spend: Spend, usage: Usage, *, generated: bool, fallback: int = 0)
 
 def make_child(
     number: int,
-    parent: NodeData,
+    parent: Node,
     comp: Completion,
     *,
     req: GenerationRequest,
@@ -61,7 +61,7 @@ def make_child(
     sep_ids: list[int] | None,
     item: FrontierItem,
     backend: BaseBackend,
-) -> NodeData:
+) -> Node:
     """The node for one sampled step: terminal when it answers, the model ended, or depth ran out."""
     step = (cue + comp.text).strip()
     depth = parent["depth"] + 1

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ponder.errors import PonderError
-from ponder.graph.state import NodeData
+from ponder.graph.state import Node
 from ponder.graph.tree import ROOT_ID
 from ponder.graph.types import Spend
 
@@ -45,7 +45,7 @@ class TreeFormatError(PonderError, ValueError):
 
 
 def export_tree(
-    nodes: Mapping[str, NodeData],
+    nodes: Mapping[str, Node],
     *,
     chosen: str | None,
     spend: Spend,

@@ -77,7 +77,7 @@ def build_result(view: TreeView, strategy: Strategy, spend: Spend, stop_reason: 
         score=node["value"],
         source=node["source"],
         node_id=chosen,
-        evidence=node["evidence"],
+        evidence=dict(node["evidence"]),
         spend=spend,
         stop_reason=stop,
         tree=tree,

@@ -78,8 +78,9 @@ def build_request(
         "logprobs": backend.capabilities.logprobs,
     }
     caps = backend.capabilities
-    if caps.token_ids and parent.get("ctx_ids") and not item.get("feedback") and cue_ids is not None:
-        ids = list(parent["ctx_ids"]) + (cue_ids if cue else [])
+    ctx_ids = parent.get("ctx_ids")
+    if caps.token_ids and ctx_ids and not item.get("feedback") and cue_ids is not None:
+        ids = list(ctx_ids) + (cue_ids if cue else [])
         return GenerationRequest(token_ids=ids, **common), cue
     steps = [view[nid]["step"] for nid in view.path(item["node"])]
     prefix = STEP_SEPARATOR.join(steps) + (STEP_SEPARATOR if steps else "") + cue

@@ -11,8 +11,8 @@ from typing import Any
 
 from ponder.graph.events import emit
 from ponder.graph.prompts import conditioning
-from ponder.graph.state import NodeData
-from ponder.graph.tree import TreeView
+from ponder.graph.state import Node, NodeUpdate
+from ponder.graph.tree import ROOT_ID, TreeView
 from ponder.graph.types import SearchTask
 from ponder.verifiers.base import BaseVerifier
 from ponder.verifiers.composite import aggregate
@@ -22,7 +22,7 @@ from ponder.verifiers.types import Chain
 
 async def score_pending(
     view: TreeView, verifier: BaseVerifier, elapsed: Callable[[], float]
-) -> tuple[dict[str, NodeData], int]:
+) -> tuple[dict[str, NodeUpdate], int]:
     """Judge `view.new_ids`; returns (node updates, verifier calls made: 0 or 1).
 
     Outcome verifiers (`step_level=False`) are only sent finished chains; partial chains then
@@ -36,7 +36,7 @@ async def score_pending(
         if (view[nid]["answer"] is not None or not view[nid]["terminal"])
         and (verifier.step_level or view[nid]["terminal"])
     ]
-    updates: dict[str, NodeData] = {}
+    updates: dict[str, NodeUpdate] = {}
     if judged:
         chains = [chain_of(view, nid) for nid in judged]
         scores = await verifier.score(task.verify, chains)
@@ -59,19 +59,19 @@ async def score_pending(
             else:
                 updates[nid] = {"score": None, "gate": "unknown", "evidence": {}}
         up = updates[nid]
-        path_scores = [view[p]["score"] for p in view.path(nid)[:-1] if view[p]["score"] is not None]
-        if up["score"] is not None:
-            path_scores.append(up["score"])
-        up["value"] = (
-            aggregate(path_scores, cfg.aggregation) if path_scores else view[node["parent"]]["value"]
-        )
+        path_scores = [v for p in view.path(nid)[:-1] if (v := view[p]["score"]) is not None]
+        if (own := up["score"]) is not None:
+            path_scores.append(own)
+        # A pending node is never the root, so it always has a parent.
+        parent_value = view[node["parent"] or ROOT_ID]["value"]
+        up["value"] = aggregate(path_scores, cfg.aggregation) if path_scores else parent_value
         up["pruned"] = up["gate"] == "fail"
         up["logprobs"] = None  # consumed by the verifier; not worth checkpointing
         _emit_scored(node, up, elapsed())
     return updates, 1 if judged else 0
 
 
-def _emit_scored(node: NodeData, up: NodeData, elapsed_s: float) -> None:
+def _emit_scored(node: Node, up: NodeUpdate, elapsed_s: float) -> None:
     feedback = up["evidence"].get("feedback")
     at: dict[str, Any] = {"elapsed_s": elapsed_s, "node_id": node["id"], "depth": node["depth"]}
     emit(
@@ -110,6 +110,6 @@ def chain_of(view: TreeView, nid: str) -> Chain:
         steps=tuple(view[p]["step"] for p in view.path(nid)),
         terminal=node["terminal"],
         answer=node["answer"],
-        step_logprobs=tuple(node["logprobs"]) if node.get("logprobs") else None,
+        step_logprobs=tuple(logprobs) if (logprobs := node.get("logprobs")) else None,
         feedback=feedback,
     )

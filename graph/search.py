@@ -11,6 +11,7 @@ completed graph node left off: expansions already made are not generated again.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -22,10 +23,10 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Durability
 
 from ponder.backends.base import BaseBackend
+from ponder.graph import nodes
 from ponder.graph.checkpoint import CheckpointerLike, open_checkpointer
-from ponder.graph.nodes import make_nodes
+from ponder.graph.context import SearchContext
 from ponder.graph.state import SearchState
-from ponder.graph.strategies import get_strategy
 from ponder.graph.types import SearchConfig, SearchEvent, SearchResult, SearchTask
 from ponder.verifiers.base import BaseVerifier
 
@@ -39,34 +40,39 @@ async def _after_select(state: SearchState) -> str:
     return "expand" if state.get("frontier") and not state.get("stop_reason") else "finalize"
 
 
-def build_search_graph(
-    *,
-    backend: BaseBackend,
-    verifier: BaseVerifier,
-    config: SearchConfig,
-    checkpointer: BaseCheckpointSaver | None = None,
-) -> CompiledStateGraph:
-    """The compiled search graph.
-
-    Input: `{"task": task.model_dump(mode="json")}`; the final state's `"result"` holds
-    `SearchResult.model_dump(mode="json")`. Events are written to the custom stream
-    (`stream_mode="custom"`). Usable as a subgraph in a larger LangGraph application.
-
-    Raises:
-        ValueError: unknown strategy name.
-    """
-    get_strategy(config.strategy)
-    fns = make_nodes(backend=backend, verifier=verifier, config=config)
-    builder = StateGraph(SearchState)
-    for name, fn in fns.items():
-        builder.add_node(name, fn)
+@functools.cache
+def _compiled() -> CompiledStateGraph[SearchState, SearchContext, SearchState, SearchState]:
+    builder = StateGraph(SearchState, context_schema=SearchContext)
+    builder.add_node("init", nodes.init)
+    builder.add_node("expand", nodes.expand)
+    builder.add_node("verify", nodes.verify)
+    builder.add_node("select", nodes.select)
+    builder.add_node("finalize", nodes.finalize)
     builder.add_edge(START, "init")
     builder.add_edge("init", "verify")
     builder.add_edge("expand", "verify")
     builder.add_edge("verify", "select")
     builder.add_conditional_edges("select", _after_select, ["expand", "finalize"])
     builder.add_edge("finalize", END)
-    return builder.compile(checkpointer=checkpointer, name="ponder_search")
+    return builder.compile(name="ponder_search")
+
+
+def build_search_graph(
+    *, checkpointer: BaseCheckpointSaver | None = None
+) -> CompiledStateGraph[SearchState, SearchContext, SearchState, SearchState]:
+    """The compiled search graph, shared by every search; the run's dependencies come per call.
+
+    Input: `{"task": task.model_dump(mode="json")}` and `context=SearchContext(backend=...,
+    verifier=..., config=...)`; the final state's `"result"` holds
+    `SearchResult.model_dump(mode="json")`. Events are written to the custom stream
+    (`stream_mode="custom"`). Without a checkpointer it is usable as a subgraph in a larger
+    LangGraph application (it then checkpoints into the parent's); the parent's node passes the
+    context (see `ponder.plugin.subgraph`).
+
+    The graph is compiled once; a checkpointer gives a shallow copy bound to that saver.
+    """
+    graph = _compiled()
+    return graph if checkpointer is None else graph.copy(update={"checkpointer": checkpointer})
 
 
 async def stream_search(
@@ -83,14 +89,18 @@ async def stream_search(
 
     With a checkpointer and the `thread_id` of an unfinished search, that search is resumed
     (the stored task and config win); for a finished one its stored result is returned.
+
+    Raises:
+        ValueError: `config.strategy` names no strategy.
     """
+    context = SearchContext(backend=backend, verifier=verifier, config=config)
     async with open_checkpointer(checkpointer) as saver:
-        graph = build_search_graph(backend=backend, verifier=verifier, config=config, checkpointer=saver)
+        graph = build_search_graph(checkpointer=saver)
         run_config: RunnableConfig = {
             "configurable": {"thread_id": thread_id or uuid.uuid4().hex},
             "recursion_limit": RECURSION_LIMIT,
         }
-        inp: dict[str, Any] | None = {"task": task.model_dump(mode="json")}
+        inp: SearchState | None = {"task": task.model_dump(mode="json")}
         if saver is not None and thread_id is not None:
             snapshot = await graph.aget_state(run_config)
             if snapshot.values:
@@ -103,7 +113,7 @@ async def stream_search(
         # search loses at most the step that was running.
         durability: Durability | None = "sync" if saver is not None else None
         async for mode, chunk in graph.astream(
-            inp, run_config, stream_mode=["custom", "values"], durability=durability
+            inp, run_config, context=context, stream_mode=["custom", "values"], durability=durability
         ):
             if mode == "custom" and isinstance(chunk, SearchEvent):
                 if on_event is not None:

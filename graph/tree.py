@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ponder.graph.state import NodeData
+from ponder.graph.state import Node
 from ponder.graph.types import SearchConfig, SearchTask
 
 ROOT_ID = "n0"
@@ -37,15 +37,8 @@ def new_node(
     feedback: str | None = None,
     prev_answer: str | None = None,
     logprobs: list[float] | None = None,
-) -> NodeData:
-    """A fresh, unscored node.
-
-    Fields: `ctx_ids` are the prompt + generated ids up to and including this step (what a child
-    sends to continue it; None when the backend cannot give ids); `score`/`gate`/`evidence` are
-    the verifier's judgement of the chain ending here; `value` the step scores aggregated along
-    the path; `visits`/`value_sum` MCTS statistics; `feedback`/`prev_answer` the failed attempt
-    this chain was conditioned on (refinement).
-    """
+) -> Node:
+    """A fresh, unscored node, with every field set (they are documented on `Node`)."""
     return {
         "id": node_id(number),
         "seq": number,
@@ -76,7 +69,7 @@ class TreeView:
 
     def __init__(
         self,
-        nodes: Mapping[str, NodeData],
+        nodes: Mapping[str, Node],
         *,
         task: SearchTask,
         config: SearchConfig,
@@ -95,7 +88,7 @@ class TreeView:
             if node["parent"] is not None:
                 self._children.setdefault(node["parent"], []).append(node["id"])
 
-    def __getitem__(self, nid: str) -> NodeData:
+    def __getitem__(self, nid: str) -> Node:
         return self.nodes[nid]
 
     def children(self, nid: str) -> list[str]:

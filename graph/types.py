@@ -12,15 +12,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ponder.backends.base import ChatMessage
+from ponder.verifiers.answers import AnswerFormat
+from ponder.verifiers.composite import StepAggregation
 from ponder.verifiers.types import VerifyTask
 
 StrategyName = Literal["greedy", "self_consistency", "best_of_n", "beam", "dvts", "mcts", "refine"]
-
-AnswerFormat = Literal["text", "number", "boxed", "code", "finance"]
-"""How the final answer is pulled out of a terminal chain:
-text = the text after "Answer:" (or the last line); number = the last number;
-boxed = LaTeX \\boxed{...} else last number; code = the last fenced code block (whole source);
-finance = the text after "Answer:" with its unit/scale kept."""
+"""The strategies `ponder.graph.strategies.STRATEGIES` registers, one per class's `name`
+(a test holds the two equal)."""
 
 
 class Seed(BaseModel):
@@ -91,7 +89,7 @@ class SearchConfig(BaseModel):
     seed: int = 0
     c_puct: float = Field(default=1.0, ge=0.0)
     """MCTS exploration constant."""
-    aggregation: Literal["last", "min", "prod", "mean"] = "last"
+    aggregation: StepAggregation = "last"
     """How step scores along a chain combine into the chain's value."""
     refine_rounds: int = Field(default=3, ge=1)
     """Refinement: attempts after the first, each conditioned on the last failure's evidence."""
@@ -138,13 +136,17 @@ class Spend(BaseModel):
     seconds: float = 0.0
 
 
+ResultStatus = Literal["verified", "unverified", "no_answer"]
+"""What came out: an answer that passed every hard gate, one that did not, or no answer at all."""
+
+
 class SearchResult(BaseModel):
     """The answer, whether it is verified, why, the whole tree and what it cost."""
 
     answer: str | None
     verified: bool
     """True only when the chosen answer passed every hard gate of the task's verifiers."""
-    status: Literal["verified", "unverified", "no_answer"]
+    status: ResultStatus
     reason: str = ""
     score: float | None = None
     source: str = "model"

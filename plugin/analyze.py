@@ -17,16 +17,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from ponder.graph.types import SearchConfig, SearchEvent, SearchResult, SearchTask
+from ponder.graph.types import ResultStatus, SearchConfig, SearchEvent, SearchResult, SearchTask
 from ponder.plugin.analyze_prompts import ANALYZE_FEEDBACK, analyze_messages
 from ponder.plugin.runtime import Runtime
 from ponder.plugin.tables import Table, finance_inputs
 from ponder.verifiers.base import BaseVerifier
 from ponder.verifiers.types import VerifyTask
 
-AnalyzeStatus = Literal["verified", "unverified", "no_answer"]
 _CELL = re.compile(r"^t(\d+)\[(\d+)\]\[(\d+)\]$")
 _POSITIONAL = re.compile(r"\bt(\d+)\.i(?:loc|at)\[\s*(\d+)\s*,\s*(\d+)\s*\]")
 """`t0.iloc[3, 1]` / `t0.iat[3, 1]`: a cell read by position, which value matching cannot see when
@@ -81,7 +80,7 @@ class AnalyzeOutcome:
     result: SearchResult
 
     @property
-    def status(self) -> AnalyzeStatus:
+    def status(self) -> ResultStatus:
         """`verified` needs the search's hard gate, a traced answer, every rule holding (provenance,
         grounding, operation, scale) and, when required, two agreeing derivations."""
         if self.result.answer is None:

@@ -2,9 +2,10 @@
 
 The returned graph takes and returns `messages` (like `MessagesState`), so it drops into any
 chat-style graph: the last user turn is searched and the reply appended as an `AIMessage`
-(see `PonderChatModel` for its fields). The search graph itself is nested as a subgraph and the
-whole thing is compiled without a checkpointer, so LangGraph gives it the parent's: the search
-tree is checkpointed in the parent's thread and a killed run resumes there.
+(see `PonderChatModel` for its fields). The shared search graph is nested as a subgraph, run by
+a node that hands it this graph's backend, verifier and config as its `SearchContext`; the whole
+thing is compiled without a checkpointer, so LangGraph gives it the parent's: the search tree is
+checkpointed in the parent's thread and a killed run resumes there.
 
     builder = StateGraph(MessagesState)
     builder.add_node("reason", build_reasoning_graph(backend=backend, config=SearchConfig()))
@@ -17,11 +18,13 @@ from __future__ import annotations
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import AnyMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 
 from ponder.backends.base import BaseBackend
+from ponder.graph.context import SearchContext
 from ponder.graph.search import build_search_graph
 from ponder.graph.state import SearchState
 from ponder.graph.types import SearchConfig, SearchResult
@@ -67,13 +70,20 @@ def build_reasoning_graph(
         reference: a known answer the reply is checked against (tests, evaluations).
         name: the graph's name in traces and streams.
     """
-    config = config or SearchConfig()
-    verifier = verifier or chat_verifier(reference)
-    search = build_search_graph(backend=backend, verifier=verifier, config=config)
+    context = SearchContext(
+        backend=backend, verifier=verifier or chat_verifier(reference), config=config or SearchConfig()
+    )
+    graph = build_search_graph()
 
     def prepare(state: ReasoningState) -> dict[str, Any]:
         task = build_chat_task(to_chat_messages(state["messages"]), reference=reference)
         return {"task": task.model_dump(mode="json")}
+
+    async def search(state: ReasoningState, config: RunnableConfig) -> dict[str, Any]:
+        # The search cannot take the parent's context (that is the user's application's), so it
+        # is invoked here with its own; `config` carries the parent's checkpointer and namespace,
+        # so the search still checkpoints (and resumes) as a subgraph.
+        return await graph.ainvoke(state, config, context=context)
 
     def respond(state: ReasoningState) -> dict[str, Any]:
         result = SearchResult.model_validate(state["result"])

@@ -12,7 +12,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from ponder.graph import SearchConfig, build_search_graph, open_checkpointer, run_search
+from ponder.graph import SearchConfig, SearchContext, build_search_graph, open_checkpointer, run_search
 from ponder.graph.testing import ScriptedBackend, ScriptedVerifier, path_policy, text_task
 from ponder.verifiers.types import Chain, StepScore
 
@@ -74,7 +74,7 @@ async def test_killed_search_resumes_without_redoing_expansions(tmp_path: Path) 
     backend = ScriptedBackend(path_policy(6))
     verifier = ScriptedVerifier(neutral)
     async with open_checkpointer(db) as saver:
-        graph = build_search_graph(backend=backend, verifier=verifier, config=CONFIG, checkpointer=saver)
+        graph = build_search_graph(checkpointer=saver)
         snapshot = await graph.aget_state({"configurable": {"thread_id": "killed"}})
     saved = snapshot.values["nodes"]
     assert snapshot.next, "the killed search must not look finished"
@@ -116,11 +116,10 @@ async def test_the_graph_runs_as_a_plain_langgraph_with_any_checkpointer() -> No
 
     saver = InMemorySaver()
     backend = ScriptedBackend(path_policy(3))
-    graph = build_search_graph(
-        backend=backend, verifier=ScriptedVerifier(neutral), config=CONFIG, checkpointer=saver
-    )
+    graph = build_search_graph(checkpointer=saver)
+    context = SearchContext(backend=backend, verifier=ScriptedVerifier(neutral), config=CONFIG)
     run = {"configurable": {"thread_id": "plain"}, "recursion_limit": 1000}
-    final = await graph.ainvoke({"task": text_task().model_dump(mode="json")}, run)
+    final = await graph.ainvoke({"task": text_task().model_dump(mode="json")}, run, context=context)
     result = SearchResult.model_validate(final["result"])
     assert result.spend.expansions == 3 * CONFIG.n and result.answer is not None
     # Runtime objects never reach the checkpoint: every saved state is plain JSON.

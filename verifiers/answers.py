@@ -15,12 +15,20 @@ Example:
 from __future__ import annotations
 
 import re
+from typing import Literal, get_args
 
-ANSWER_FORMATS = ("text", "number", "boxed", "code", "finance")
-"""The formats `extract_answer` understands; mirrors `ponder.graph.types.AnswerFormat`."""
+AnswerFormat = Literal["text", "number", "boxed", "code", "finance"]
+"""How the final answer is pulled out of a terminal chain:
+text = the text after "Answer:" (or the last line); number = the last number;
+boxed = LaTeX \\boxed{...} else last number; code = the last fenced code block (whole source);
+finance = the text after "Answer:" with its unit/scale kept."""
+
+ANSWER_FORMATS: tuple[AnswerFormat, ...] = get_args(AnswerFormat)
+"""The formats `extract_answer` understands, in order (for messages and CLI choices)."""
 
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+.-]*)[^\n]*\n(.*?)^[ \t]*```[ \t]*$", re.DOTALL | re.MULTILINE)
 _OPEN_FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+.-]*)[^\n]*\n", re.MULTILINE)
+_HUNK = re.compile(r"^[ \t]*<{3,}[ \t]*(?:SEARCH|ORIGINAL|FIND)\b", re.IGNORECASE | re.MULTILINE)
 _ANSWER = re.compile(r"\b(?:final\s+answer|answer)\s*(?:is)?\s*[:：]\s*", re.IGNORECASE)
 _NUMBER = re.compile(
     r"(?<![\w.])[-−]?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|(?<![\w.])[-−]?\.\d+"
@@ -48,7 +56,9 @@ def extract_code(text: str) -> str | None:
     """The last fenced code block, as the whole new source of a file.
 
     A model that stops before closing its last fence (token budget) still meant the code it
-    wrote, so an unclosed final fence counts when no closed block follows it.
+    wrote, so an unclosed final fence counts when no closed block follows it. Edit hunks
+    (``<<<<<<< SEARCH`` ... ``>>>>>>> REPLACE``, which the repair prompt asks for) count without
+    a fence: from the first marker on.
     """
     blocks = list(_FENCE.finditer(text))
     tail_start = blocks[-1].end() if blocks else 0
@@ -57,6 +67,9 @@ def extract_code(text: str) -> str | None:
         body = text[unclosed.end() :]
         if body.strip():
             return body if body.endswith("\n") else body + "\n"
+    if not blocks and (hunk := _HUNK.search(text)) is not None:
+        body = text[hunk.start() :]
+        return body if body.endswith("\n") else body + "\n"
     return blocks[-1].group(2) if blocks else None
 
 

@@ -43,6 +43,25 @@ FEEDBACK_CHARS = 1500
 
 PARTIAL_SCORE = 0.5
 
+
+class CodeEvidence(Evidence, total=False):
+    """What a test run found (`TestReport`, flattened), for the audit trail and the repair summary."""
+
+    tests: list[dict[str, Any]]
+    """Each test: {name, outcome, message}."""
+    passed: int
+    failed: int
+    errors: int
+    skipped: int
+    total: int
+    tampered: bool
+    duration_s: float | None
+    cached: bool
+    """The verdict was reused from an identical earlier candidate (no second run)."""
+    integrity: dict[str, Any]
+    """What vouches for the run (hidden tests found, calls recorded, audit hook): `TestReport.integrity`."""
+
+
 _ERROR_LINE = re.compile(r"^(E\s|[\w.-][\w./-]*\.py:\d+:)")
 
 
@@ -52,7 +71,8 @@ class CodeVerifier(BaseVerifier):
     Reads `task.inputs`: `source_path` (the file the candidate replaces), `files` (the project
     as it is, path -> text; the entry for `source_path` is the original, whose comparison methods
     the sandbox trusts), `tests` (test files, path -> text) and optionally `data` (other files the
-    tests read, path -> base64; they travel read-only with the tests). A terminal chain's
+    tests read, path -> base64; they travel read-only with the tests) and `trusted` (the project
+    as it was, path -> text, when `files` holds a candidate's changes to other files). A terminal chain's
     `answer` is the candidate's full source for `source_path`.
 
     Args:
@@ -75,7 +95,7 @@ class CodeVerifier(BaseVerifier):
 
     async def score(self, task: VerifyTask, chains: Sequence[Chain]) -> list[StepScore]:
         source_path, files, tests = _code_inputs(task)
-        original = {**files, **_original(task, source_path)}
+        original = _trusted(task) or {**files, **_original(task, source_path)}
         results: list[StepScore | None] = [None] * len(chains)
         pending: dict[str, list[int]] = {}
         sources: dict[str, str] = {}
@@ -171,6 +191,13 @@ def _original(task: VerifyTask, source_path: str) -> dict[str, str]:
     return {source_path: before} if isinstance(before, str) else {}
 
 
+def _trusted(task: VerifyTask) -> dict[str, str | bytes]:
+    """`inputs["trusted"]`: the project as it was, when `files` already carries a candidate's
+    change to other files (a multi-file repair); {} when absent."""
+    trusted = task.inputs.get("trusted")
+    return {k: v for k, v in trusted.items() if isinstance(v, str)} if isinstance(trusted, Mapping) else {}
+
+
 def _syntax_error(source: str, path: str) -> str | None:
     """Why `source` does not compile, in the interpreter's words, or None."""
     try:
@@ -201,7 +228,7 @@ def _cache_key(source_path: str, files: Files, tests: Files, source: str) -> str
 
 
 def _verdict(report: TestReport) -> StepScore:
-    evidence: Evidence = {
+    evidence: CodeEvidence = {
         "tests": [{"name": t.name, "outcome": t.outcome, "message": _clip(t.message)} for t in report.tests],
         "passed": report.passed,
         "failed": report.failed,
@@ -254,15 +281,12 @@ def _error_lines(output: str) -> str:
 
 
 def _fail(reason: str, feedback: str) -> StepScore:
-    return StepScore(
-        score=0.0,
-        gate="fail",
-        evidence={"reason": reason, "feedback": _clip(feedback), "tests": [], "total": 0},
-    )
+    evidence: CodeEvidence = {"reason": reason, "feedback": _clip(feedback), "tests": [], "total": 0}
+    return StepScore(score=0.0, gate="fail", evidence=evidence)
 
 
 def _copy(verdict: StepScore, *, cached: bool) -> StepScore:
-    evidence: dict[str, Any] = json.loads(json.dumps(verdict.evidence))
+    evidence: CodeEvidence = json.loads(json.dumps(verdict.evidence))
     evidence["cached"] = cached
     return StepScore(score=verdict.score, gate=verdict.gate, evidence=evidence)
 

@@ -26,7 +26,7 @@ from typing import Any, Literal, get_args
 
 from ponder.verifiers.base import BaseVerifier
 from ponder.verifiers.errors import VerifierError
-from ponder.verifiers.types import Chain, Gate, StepScore, VerifyTask
+from ponder.verifiers.types import Chain, Evidence, Gate, StepScore, VerifyTask
 
 Combine = Literal["weighted_mean", "min", "product"]
 """How children's scores of one chain are blended: weighted mean, the minimum (weakest
@@ -38,6 +38,14 @@ step, the product (probability that every step is right), or the mean."""
 
 NEUTRAL_SCORE = 0.5
 """Score of a chain no weighted child could judge (e.g. only outcome checks on a partial chain)."""
+
+
+class CompositeEvidence(Evidence, total=False):
+    """Every child's judgement under its name, and which children failed the chain."""
+
+    verifiers: dict[str, dict[str, Any]]
+    """{name: StepScore.to_dict()}."""
+    failed: list[str]
 
 
 def aggregate(scores: Sequence[float], how: StepAggregation = "last") -> float:
@@ -186,7 +194,7 @@ class Composite(BaseVerifier):
 
     def _merge(self, chain: Chain, scores: dict[str, StepScore]) -> StepScore:
         failed = [name for name, s in scores.items() if s.gate == "fail"]
-        evidence: dict[str, Any] = {
+        evidence: CompositeEvidence = {
             "verifiers": {name: s.to_dict() for name, s in scores.items()},
             "failed": failed,
             "feedback": _first_feedback(scores, failed),

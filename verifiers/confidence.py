@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
 from ponder.verifiers.base import BaseVerifier
-from ponder.verifiers.types import Chain, StepScore, VerifyTask
+from ponder.verifiers.types import Chain, Evidence, StepScore, VerifyTask
 
 ConfidenceMode = Literal["mean", "lowest_window"]
 
@@ -38,6 +38,17 @@ def lowest_window_confidence(logprobs: Sequence[float], window: int) -> float:
         total += logprobs[i] - logprobs[i - window]
         lowest = min(lowest, total)
     return math.exp(lowest / window)
+
+
+class ConfidenceEvidence(Evidence, total=False):
+    """Both confidence signals of the latest step, whichever one is the score."""
+
+    mode: ConfidenceMode
+    mean_confidence: float
+    lowest_window_confidence: float
+    window: int
+    """Tokens per window of the lowest-window signal."""
+    tokens: int
 
 
 class ConfidencePRM(BaseVerifier):
@@ -93,7 +104,7 @@ class ConfidencePRM(BaseVerifier):
         floored = [max(lp, LOGPROB_FLOOR) for lp in logprobs]
         mean = mean_confidence(floored)
         lowest = lowest_window_confidence(floored, self.window)
-        evidence: dict[str, Any] = {
+        evidence: ConfidenceEvidence = {
             "mode": self.mode,
             "mean_confidence": mean,
             "lowest_window_confidence": lowest,

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Literal
 
 from ponder.backends.base import BaseBackend, ChatMessage, Completion, GenerationRequest
 from ponder.errors import PonderError
 from ponder.verifiers.base import BaseVerifier
 from ponder.verifiers.errors import VerifierError
-from ponder.verifiers.types import Chain, StepScore, VerifyTask
+from ponder.verifiers.types import Chain, Evidence, StepScore, VerifyTask
 
 JudgeMethod = Literal["auto", "logprobs", "vote"]
 
@@ -49,6 +49,20 @@ def verdict_of(text: str) -> Literal["yes", "no"] | None:
     if word == "no":
         return "no"
     return None
+
+
+class JudgeEvidence(Evidence, total=False):
+    """How the judge's number came about: the Yes/No mass of its first token, or its votes."""
+
+    method: Literal["logprobs", "vote"]
+    p_yes: float
+    p_no: float
+    verdict_token: str | None
+    votes: dict[str, int]
+    """{yes, no, other}: sampled verdicts."""
+    note: str
+    usage: dict[str, int]
+    """The judge's own token usage."""
 
 
 class JudgePRM(BaseVerifier):
@@ -138,9 +152,8 @@ class JudgePRM(BaseVerifier):
         for chain in chains:
             row = by_chain.get(id(chain))
             if row is None:
-                out.append(
-                    StepScore(score=0.5, evidence={"method": self.method, "reason": "no steps to judge yet"})
-                )
+                evidence = JudgeEvidence(method=self.method, reason="no steps to judge yet")
+                out.append(StepScore(score=0.5, evidence=evidence))
             elif self.method == "logprobs":
                 out.append(self._from_logprobs(row[0]))
             else:
@@ -181,7 +194,7 @@ class JudgePRM(BaseVerifier):
             verdict = verdict_of(token)
             if verdict is not None:
                 mass[verdict] += math.exp(logprob)
-        evidence: dict[str, Any] = {
+        evidence: JudgeEvidence = {
             "method": "logprobs",
             "p_yes": mass["yes"],
             "p_no": mass["no"],
@@ -199,7 +212,7 @@ class JudgePRM(BaseVerifier):
         for sample in samples:
             counts[verdict_of(sample.text) or "other"] += 1
         decided = counts["yes"] + counts["no"]
-        evidence: dict[str, Any] = {
+        evidence: JudgeEvidence = {
             "method": "vote",
             "votes": counts,
             "note": f"score = share of Yes among {len(samples)} sampled verdicts"

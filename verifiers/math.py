@@ -23,7 +23,7 @@ import sympy
 
 from ponder.verifiers.answers import extract_after_answer, extract_boxed, last_number
 from ponder.verifiers.base import BaseVerifier
-from ponder.verifiers.types import Chain, StepScore, VerifyTask
+from ponder.verifiers.types import Chain, Evidence, StepScore, VerifyTask
 
 MAX_ANSWER_CHARS = 300
 """Longer "answers" are prose, not expressions; they are read by their last number instead."""
@@ -41,6 +41,15 @@ _FUNCTIONS: dict[str, Callable[[sympy.Expr], sympy.Expr]] = {
 }
 _CONSTANTS: dict[str, sympy.Expr] = {"pi": sympy.pi, "e": sympy.E, "i": sympy.I}
 _TOKEN = re.compile(r"\s*(?:((?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)|([A-Za-z]+)|(\*\*|[-+*/^()]))")
+
+
+class MathEvidence(Evidence, total=False):
+    """The answer as read and parsed, and the reference it was compared with."""
+
+    answer: str | None
+    parsed: str
+    """The answer as the checker understood it (a sympy expression, printed)."""
+    reference: str
 
 
 class _ParseError(ValueError):
@@ -288,26 +297,26 @@ class MathVerifier(BaseVerifier):
             return StepScore(
                 score=0.0,
                 gate="fail",
-                evidence={
-                    "answer": answer,
-                    "feedback": "no final answer found: end with 'Answer: <value>' or \\boxed{<value>}",
-                },
+                evidence=MathEvidence(
+                    answer=answer,
+                    feedback="no final answer found: end with 'Answer: <value>' or \\boxed{<value>}",
+                ),
             )
-        evidence = {"answer": answer, "parsed": str(parsed)}
+        evidence = MathEvidence(answer=answer, parsed=str(parsed))
         if reference is None:
             return StepScore(
-                score=0.5, evidence={**evidence, "reason": "no reference answer to check against"}
+                score=0.5, evidence=MathEvidence(**evidence, reason="no reference answer to check against")
             )
         if math_equal(answer, reference, rel_tol=self.rel_tol):
-            return StepScore(score=1.0, gate="pass", evidence={**evidence, "reference": reference})
+            return StepScore(score=1.0, gate="pass", evidence=MathEvidence(**evidence, reference=reference))
         return StepScore(
             score=0.0,
             gate="fail",
-            evidence={
+            evidence=MathEvidence(
                 **evidence,
-                "reference": reference,
-                "feedback": f"the final answer {answer} is not correct; recheck each calculation",
-            },
+                reference=reference,
+                feedback=f"the final answer {answer} is not correct; recheck each calculation",
+            ),
         )
 
 

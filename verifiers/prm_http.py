@@ -29,7 +29,7 @@ from ponder.backends.retry import RetryableStatus, RetryPolicy, server_error, wi
 from ponder.verifiers.base import BaseVerifier
 from ponder.verifiers.errors import VerifierError
 from ponder.verifiers.step_format import PLAIN, QWEN_MATH_PRM, StepFormat, get_step_format
-from ponder.verifiers.types import Chain, StepScore, VerifyTask
+from ponder.verifiers.types import Chain, Evidence, StepScore, VerifyTask
 
 if TYPE_CHECKING:
     # httpx is imported where a client is made or an error classified: `PrmSettings` embeds
@@ -39,6 +39,20 @@ if TYPE_CHECKING:
 RewardProtocol = Literal["sglang_classify", "vllm_pooling"]
 RewardMapping = Literal["sigmoid", "identity"]
 StepOutput = Literal["probs", "logits"]
+
+
+class RewardEvidence(Evidence, total=False):
+    """Which reward server scored the chain, how, and what it returned."""
+
+    server: str
+    protocol: RewardProtocol
+    step_format: str
+    reward: float
+    """The raw number the server returned for the whole chain (before mapping to [0, 1])."""
+    cached_tokens: int | None
+    """Prompt tokens the server reused from its cache, when it says."""
+    step_scores: list[float]
+    """Every step's score, first step first."""
 
 
 class RewardServerError(VerifierError):
@@ -252,7 +266,7 @@ class ClassifyRewardPRM(BaseVerifier):
         for prefixes in wanted:
             raw = [by_text[self.step_format.render(task.question, p)] for p in prefixes]
             scores = [self._map(r) for r in raw]
-            evidence: dict[str, Any] = {
+            evidence: RewardEvidence = {
                 "server": self.settings.url,
                 "protocol": "sglang_classify",
                 "step_format": self.step_format.name,
@@ -369,13 +383,13 @@ class PoolingStepPRM(BaseVerifier):
         return out
 
     def _result(self, chain: Chain, rows: list[list[float]] | None) -> StepScore:
-        evidence: dict[str, Any] = {
+        evidence: RewardEvidence = {
             "server": self.settings.url,
             "protocol": "vllm_pooling",
             "step_format": self.step_format.name,
         }
         if rows is None:
-            return StepScore(score=0.5, evidence={**evidence, "reason": "no steps to score yet"})
+            return StepScore(score=0.5, evidence=RewardEvidence(**evidence, reason="no steps to score yet"))
         if len(rows) != len(chain.steps):
             raise self._http.shape_error(
                 self.path,
@@ -384,7 +398,7 @@ class PoolingStepPRM(BaseVerifier):
                 "contains the separator",
             )
         scores = [positive_class_probability(r, self.settings.step_output) for r in rows]
-        return StepScore(score=scores[-1], evidence={**evidence, "step_scores": scores})
+        return StepScore(score=scores[-1], evidence=RewardEvidence(**evidence, step_scores=scores))
 
     async def aclose(self) -> None:
         await self._http.aclose()

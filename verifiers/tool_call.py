@@ -35,7 +35,7 @@ from jsonschema import validators
 from jsonschema.protocols import Validator
 
 from ponder.verifiers.base import BaseVerifier
-from ponder.verifiers.types import Chain, StepScore, VerifyTask
+from ponder.verifiers.types import Chain, Evidence, StepScore, VerifyTask
 
 ChoiceMode = Literal["none", "auto", "required"]
 
@@ -210,6 +210,13 @@ def chain_text(chain: Chain) -> str:
     return "\n\n".join(step for step in chain.steps if step)
 
 
+class ToolCallEvidence(Evidence, total=False):
+    """The calls a finished reply makes, as parsed."""
+
+    calls: list[dict[str, Any]]
+    """Each call: {name, arguments}."""
+
+
 class ToolCallVerifier(BaseVerifier):
     """Prunes finished replies whose tool calls do not parse, break `tool_choice`, or fail a schema.
 
@@ -243,12 +250,11 @@ class ToolCallVerifier(BaseVerifier):
         if not chain.terminal:
             return StepScore(score=0.5, gate="unknown", evidence={"reason": "the reply is not finished"})
         reply = parse_reply(chain_text(chain))
-        evidence: dict[str, Any] = {
-            "calls": [{"name": c.name, "arguments": c.arguments} for c in reply.calls]
-        }
+        calls = [{"name": c.name, "arguments": c.arguments} for c in reply.calls]
+        evidence: ToolCallEvidence = {"calls": calls}
         problem = check_reply(reply, self.validators, self.choice)
         if problem is not None:
-            return StepScore(score=0.0, gate="fail", evidence={**evidence, "feedback": problem})
+            return StepScore(score=0.0, gate="fail", evidence=ToolCallEvidence(**evidence, feedback=problem))
         if self.choice.mode == "required":
             return StepScore(score=1.0, gate="pass", evidence=evidence)
         return StepScore(score=0.5, gate="unknown", evidence=evidence)

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 Gate = Literal["pass", "fail", "unknown"]
 """Hard verdict of an execution check. `fail` prunes the branch whatever any PRM says."""
 
-Evidence = dict[str, Any]
-"""Structured, JSON-serialisable facts behind a score (tests passed, values computed, invariants)."""
+
+class Evidence(TypedDict, total=False):
+    """Structured, JSON-serialisable facts behind a score (tests passed, values computed, invariants).
+
+    The keys here are the protocol: what the search and the surfaces read from any verifier. Each
+    verifier extends it with its own findings, declared beside it (`CodeEvidence`,
+    `FinanceEvidence`, `CompositeEvidence`...), so a reader of one verifier's details names them.
+    """
+
+    reason: str
+    """One line on why the score is what it is: why a chain was not checked, which rule failed."""
+    feedback: str | None
+    """What failed, written for the model: refinement puts it into the next attempt's prompt."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,7 +62,7 @@ class StepScore:
 
     score: float
     gate: Gate = "unknown"
-    evidence: Evidence = field(default_factory=dict)
+    evidence: Evidence = field(default_factory=Evidence)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.score <= 1.0:

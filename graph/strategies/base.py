@@ -10,11 +10,11 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from ponder.graph.state import FrontierItem, NodeData
+from ponder.graph.state import FrontierItem, NodeUpdate
 from ponder.graph.tree import ROOT_ID, TreeView
-from ponder.graph.types import SearchConfig
+from ponder.graph.types import SearchConfig, StrategyName
 
 
 @dataclass(slots=True)
@@ -24,14 +24,15 @@ class Plan:
     frontier: list[FrontierItem]
     state: dict[str, Any] = field(default_factory=dict)
     """The strategy's bookkeeping, stored in the checkpoint."""
-    updates: dict[str, NodeData] = field(default_factory=dict)
+    updates: dict[str, NodeUpdate] = field(default_factory=dict)
     """Node fields the strategy changed (MCTS visit counts)."""
 
 
 class Strategy(abc.ABC):
     """One search policy. Subclasses implement `plan`; `choose` defaults to the best value."""
 
-    name: str = "strategy"
+    name: ClassVar[StrategyName]
+    """The registry key (`SearchConfig.strategy`); one of `StrategyName`."""
 
     def temperature(self, config: SearchConfig) -> float:
         """Sampling temperature for this strategy's expansions."""

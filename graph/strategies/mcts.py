@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ponder.graph.state import NodeData
+from ponder.graph.state import NodeUpdate
 from ponder.graph.strategies.base import Plan, Strategy
 from ponder.graph.tree import ROOT_ID, TreeView
 
@@ -58,7 +58,7 @@ class _Stats:
 
     def __init__(self, view: TreeView) -> None:
         self.view = view
-        self.updates: dict[str, NodeData] = {}
+        self.updates: dict[str, NodeUpdate] = {}
 
     def get(self, nid: str) -> tuple[int, float]:
         node = self.updates.get(nid) or self.view[nid]

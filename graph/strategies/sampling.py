@@ -28,7 +28,10 @@ class _Chains(Strategy):
         totals: dict[str, float] = {}
         best: dict[str, str] = {}
         for nid in ids:
-            key = normalize_answer(view[nid]["answer"], fmt)
+            answer = view[nid]["answer"]
+            if answer is None:  # not a candidate: candidates always carry an answer
+                continue
+            key = normalize_answer(answer, fmt)
             totals[key] = totals.get(key, 0.0) + (view.value(nid) if weighted else 1.0)
             if key not in best or view.value(nid) > view.value(best[key]):
                 best[key] = nid
