@@ -83,11 +83,11 @@ class SearchContext:
             parsed = self._memo.parsed = (raw_task, raw_config, settings)
         return parsed[2]
 
-    def token_ids(self, text: str) -> list[int] | None:
+    async def token_ids(self, text: str) -> list[int] | None:
         """`text` tokenized by the backend (None when it cannot tokenize), once per context."""
         cache = self._memo.token_ids
         if text not in cache:
-            cache[text] = tokenize_or_none(self.backend, text)
+            cache[text] = await tokenize_or_none(self.backend, text)
         return cache[text]
 
 

@@ -10,12 +10,12 @@ from ponder.graph.tree import ROOT_ID, new_node
 from ponder.graph.types import SearchConfig, SearchTask, Spend
 
 
-def tokenize_or_none(backend: BaseBackend, text: str) -> list[int] | None:
+async def tokenize_or_none(backend: BaseBackend, text: str) -> list[int] | None:
     """Token ids of `text`, or None when the backend cannot tokenize (then chains go as text)."""
     if not text:
         return []
     try:
-        return backend.tokenize(text)
+        return await backend.atokenize(text)
     except NotImplementedError:
         return None
 
@@ -48,7 +48,7 @@ def add_usage(spend: Spend, usage: Usage, *, generated: bool, fallback: int = 0)
         spend.tokens_generated += usage.completion_tokens or fallback
 
 
-def make_child(
+async def make_child(
     number: int,
     parent: Node,
     comp: Completion,
@@ -66,7 +66,7 @@ def make_child(
     step = (cue + comp.text).strip()
     depth = parent["depth"] + 1
     last = config.single_step or depth >= config.max_depth
-    ids, eos = continuation(comp, req, backend, sep_ids)
+    ids, eos = await continuation(comp, req, backend, sep_ids)
     # An empty step after a "stop" finish is the model ending its answer, even without ids.
     ended = eos or (comp.finish_reason == "stop" and not comp.text.strip())
     terminal = last or ended or has_answer(step, task.answer_format)

@@ -13,7 +13,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from ponder.backends.base import GenerationRequest
+from ponder.backends.base import Capabilities, GenerationRequest
 from ponder.backends.errors import BackendResponseError
 from ponder.graph.budget import exhausted, expansions_left, tokens_left, trim_frontier
 from ponder.graph.context import SearchContext, context_of
@@ -25,7 +25,7 @@ from ponder.graph.scoring import score_pending
 from ponder.graph.state import FrontierItem, Node, SearchState
 from ponder.graph.steps import STEP_SEPARATOR, force_cue
 from ponder.graph.tree import ROOT_ID, TreeView, new_node, node_id
-from ponder.graph.types import SearchTask, Spend
+from ponder.graph.types import SearchConfig, SearchTask, Spend
 
 
 @dataclass(slots=True)
@@ -59,9 +59,22 @@ def _view(ctx: SearchContext, state: SearchState, new_ids: list[str] | None = No
     )
 
 
+def fit_to_backend(config: SearchConfig, caps: Capabilities) -> SearchConfig:
+    """The config a backend can run: one that can continue neither token ids nor a partial
+    assistant turn (a plain OpenAI-compatible server) cannot resume a chain mid-answer, so each
+    child is a whole reply, with room for the steps it would have taken."""
+    if config.single_step or caps.token_ids or caps.continue_prefix:
+        return config
+    return config.model_copy(
+        update={"single_step": True, "max_step_tokens": config.max_step_tokens * config.max_depth}
+    )
+
+
 async def init(state: SearchState, runtime: Runtime[SearchContext]) -> dict[str, Any]:
-    """The root and the seeds; the context's config becomes the run's stored config."""
-    config = context_of(runtime).config
+    """The root and the seeds; the context's config, fitted to the backend, becomes the run's
+    stored config."""
+    ctx = context_of(runtime)
+    config = fit_to_backend(ctx.config, ctx.backend.capabilities)
     task = SearchTask.model_validate(state["task"])
     nodes: dict[str, Node] = {ROOT_ID: new_node(0, parent=None, depth=0)}
     for i, seed in enumerate(task.seeds, start=1):
@@ -77,7 +90,12 @@ async def init(state: SearchState, runtime: Runtime[SearchContext]) -> dict[str,
     emit(
         "search_started",
         elapsed_s=0.0,
-        data={"strategy": config.strategy, "seeds": len(task.seeds), "budget": config.budget.model_dump()},
+        data={
+            "strategy": config.strategy,
+            "seeds": len(task.seeds),
+            "budget": config.budget.model_dump(),
+            "single_step": config.single_step,
+        },
     )
     return {
         "config": config.model_dump(mode="json"),
@@ -105,8 +123,8 @@ async def expand(state: SearchState, runtime: Runtime[SearchContext]) -> dict[st
     left = tokens_left(cfg.budget, clock.spend)
     max_tokens = cfg.max_step_tokens if left is None else max(1, min(cfg.max_step_tokens, left))
     caps = backend.capabilities
-    cue_ids = ctx.token_ids(force_cue(view.task.answer_format)) if caps.token_ids else None
-    sep_ids = ctx.token_ids(STEP_SEPARATOR) if caps.token_ids else None
+    cue_ids = await ctx.token_ids(force_cue(view.task.answer_format)) if caps.token_ids else None
+    sep_ids = await ctx.token_ids(STEP_SEPARATOR) if caps.token_ids else None
     requests: list[tuple[FrontierItem, GenerationRequest, str, int]] = []
     for item in state["frontier"]:
         req, cue = build_request(
@@ -138,7 +156,7 @@ async def expand(state: SearchState, runtime: Runtime[SearchContext]) -> dict[st
         parent = view[item["node"]]
         steps = [view[nid]["step"] for nid in view.path(item["node"])]
         for i, comp in enumerate(samples[: item["k"]]):
-            node = make_child(
+            node = await make_child(
                 first + i,
                 parent,
                 comp,

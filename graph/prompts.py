@@ -89,7 +89,7 @@ def build_request(
     ), cue
 
 
-def continuation(
+async def continuation(
     comp: Completion, req: GenerationRequest, backend: BaseBackend, sep_ids: list[int] | None
 ) -> tuple[list[int] | None, bool]:
     """(ids a child sends to continue this sample, whether the model ended the chain itself).
@@ -106,7 +106,7 @@ def continuation(
     if comp.finish_reason != "stop":
         return [*base, *comp.token_ids], False
     try:
-        full = backend.detokenize(comp.token_ids)
+        full = await backend.adetokenize(comp.token_ids)
     except NotImplementedError:
         return [*base, *comp.token_ids, *sep_ids], False
     tail = full[len(comp.text) :] if full.startswith(comp.text) else None
@@ -117,7 +117,8 @@ def continuation(
     # The stop string was not the separator (or shares a token with more text): keep the
     # tokens that spell the step, then one separator.
     k = len(comp.token_ids)
-    while k > 0 and not comp.text.startswith(backend.detokenize(comp.token_ids[:k])):
+    while k > 0 and not comp.text.startswith(await backend.adetokenize(comp.token_ids[:k])):
         k -= 1
-    rest = comp.text[len(backend.detokenize(comp.token_ids[:k])) :]
-    return [*base, *comp.token_ids[:k], *(backend.tokenize(rest) if rest else []), *sep_ids], False
+    rest = comp.text[len(await backend.adetokenize(comp.token_ids[:k])) :]
+    rest_ids = await backend.atokenize(rest) if rest else []
+    return [*base, *comp.token_ids[:k], *rest_ids, *sep_ids], False
