@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from ponder.backends.base import BaseBackend, Capabilities
+from ponder.backends.base import BaseBackend, Capabilities, Completion, GenerationRequest
 from ponder.graph import SearchConfig, SearchEvent, SearchResult, stream_search
 from ponder.graph.nodes import fit_to_backend
 from ponder.graph.testing import ScriptedBackend, ScriptedVerifier, path_policy, text_task
@@ -22,11 +22,10 @@ class _NoPrefix(ScriptedBackend):
     def capabilities(self) -> Capabilities:
         return dataclasses.replace(super().capabilities, continue_prefix=False)
 
-    async def generate(self, requests: Sequence[object]) -> list[list[object]]:  # type: ignore[override]
-        assert all(getattr(r, "assistant_prefix", None) is None for r in requests), (
-            "a refused request was sent"
-        )
-        return await super().generate(requests)  # type: ignore[arg-type]
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
+        refused = [r for r in requests if r.assistant_prefix is not None]
+        assert not refused, "a request the API would refuse was sent"
+        return await super().generate(requests)
 
 
 class _Counting(ScriptedBackend):
