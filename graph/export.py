@@ -82,7 +82,7 @@ def save_tree(tree: Mapping[str, Any], path: Path) -> Path:
 def load_tree(path: Path) -> dict[str, Any]:
     """Read a tree export back; raises `TreeFormatError` naming the file when it is not one."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise TreeFormatError(
             f"cannot read tree file {path}: {exc}; pass a tree.json written by ponder"

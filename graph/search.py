@@ -58,7 +58,7 @@ def _compiled() -> CompiledStateGraph[SearchState, SearchContext, SearchState, S
 
 
 def build_search_graph(
-    *, checkpointer: BaseCheckpointSaver | None = None
+    *, checkpointer: BaseCheckpointSaver[Any] | None = None
 ) -> CompiledStateGraph[SearchState, SearchContext, SearchState, SearchState]:
     """The compiled search graph, shared by every search; the run's dependencies come per call.
 

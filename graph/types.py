@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ponder.backends.base import ChatMessage
-from ponder.verifiers.answers import AnswerFormat
+from ponder.verifiers.answers import AnswerFormat as AnswerFormat  # re-exported: graph's public name
 from ponder.verifiers.composite import StepAggregation
 from ponder.verifiers.types import VerifyTask
 

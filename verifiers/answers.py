@@ -105,7 +105,7 @@ def extract_boxed(text: str) -> str | None:
 def last_number(text: str) -> str | None:
     """The last number written in `text`, normalised: commas, "$" and spaces removed, a unicode
     minus made ASCII, trailing ".0"s kept (callers compare numerically)."""
-    matches = _NUMBER.findall(text)
+    matches: list[str] = _NUMBER.findall(text)
     if not matches:
         return None
     return matches[-1].replace(",", "").replace("$", "").replace(" ", "").replace("−", "-")

@@ -173,7 +173,7 @@ def _schema_error(validator: Validator, arguments: Any) -> str | None:
     if error is None:
         return None
     where = "/".join(str(p) for p in error.absolute_path)
-    return error.message + (f" (at {where})" if where else "")
+    return str(error.message) + (f" (at {where})" if where else "")
 
 
 def check_reply(reply: ParsedReply, tools: Mapping[str, Validator], choice: ToolChoice) -> str | None:
