@@ -3,22 +3,17 @@
 The main target is a third party: llama-cpp-python's own server (`python -m llama_cpp.server`)
 running the bundled SmolLM2 model. It ignores `n` and takes no token-id prompts, which exercises
 the emulation paths. `ponder engine serve`'s `/v1` (which honours `n` and reports cached tokens)
-covers the native paths. Assertions are about behaviour, not about what the model says.
+covers the native paths. Assertions are about behaviour, not about what the model says. What
+every backend shows (against tests/_toy_llm.py's OpenAI fake) is in tests/contracts.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any
-
 import pytest
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 
 from ponder.backends import OpenAICompatBackend, make_backend
 from ponder.backends.base import Capabilities, ChatMessage, GenerationRequest
-from ponder.backends.errors import BackendConfigError, BackendResponseError, BackendUnavailableError
+from ponder.backends.errors import BackendConfigError
 from ponder.backends.settings import BackendSettings
 from tests.conftest import free_port
 
@@ -26,33 +21,6 @@ ASK = [ChatMessage(role="user", content="Name a colour.")]
 
 
 # ---- no model ---------------------------------------------------------------------------------
-
-
-async def test_unreachable_server_fails_fast_with_one_line() -> None:
-    url = f"http://127.0.0.1:{free_port()}/v1"
-    started = time.monotonic()
-    async with OpenAICompatBackend(url, model="m", connect_timeout_s=1, max_retries=1) as backend:
-        with pytest.raises(BackendUnavailableError) as info:
-            await backend.generate([GenerationRequest(messages=ASK)])
-    assert time.monotonic() - started < 5
-    message = str(info.value)
-    assert url in message and "connect timeout 1s" in message and "\n" not in message
-    assert "2 attempts" in message
-
-
-async def test_server_error_is_retried_then_reported(serve_app: Callable[[Any], str]) -> None:
-    app = FastAPI()
-    hits: list[int] = []
-
-    @app.post("/v1/chat/completions")
-    async def chat() -> Any:
-        hits.append(1)
-        return JSONResponse({"error": {"message": "engine overloaded"}}, status_code=503)
-
-    async with OpenAICompatBackend(serve_app(app) + "/v1", model="m", max_retries=2) as backend:
-        with pytest.raises(BackendResponseError, match="engine overloaded") as info:
-            await backend.generate([GenerationRequest(messages=ASK)])
-    assert len(hits) == 3 and info.value.status_code == 503
 
 
 async def test_unsupported_inputs_fail_before_any_request() -> None:

@@ -127,25 +127,11 @@ async def test_fork_bomb_hits_the_pids_limit_and_is_killed(sandbox: DockerSandbo
 GRAB = "chunks = []\nwhile True:\n    chunks.append(b'x' * (16 * 1024 * 1024))\n"
 
 
-async def test_memory_bomb_is_reported_as_oom(sandbox: DockerSandbox) -> None:
-    result = await sandbox.run({}, ["python3", "-c", GRAB], Limits(memory_mb=128, timeout_s=20))
-    assert result.oom_killed, result
-    assert result.exit_code == 137 and not result.ok
-
-
 async def test_memory_bomb_in_code_under_test_is_reported_as_oom(sandbox: DockerSandbox) -> None:
     # A test run is a fork of the harness: the kernel must kill the code, and the harness report it.
     report = await sandbox.run_tests({"m.py": GRAB}, TESTS, Limits(memory_mb=128, timeout_s=20))
     assert report.raw is not None and report.raw.oom_killed, report.to_dict()
     assert not report.all_passed and "memory limit" in report.reason
-
-
-async def test_infinite_loop_is_killed_within_timeout_plus_two_seconds(sandbox: DockerSandbox) -> None:
-    started = time.monotonic()
-    result = await sandbox.run({}, ["python3", "-c", "while True: pass"], Limits(timeout_s=2))
-    elapsed = time.monotonic() - started
-    assert result.timed_out and not result.ok
-    assert elapsed < 2 + 2, f"took {elapsed:.1f} s"
 
 
 async def test_infinite_loop_under_test_is_killed_within_timeout_plus_two_s(sandbox: DockerSandbox) -> None:
@@ -329,12 +315,6 @@ async def test_code_under_test_cannot_open_the_containers_stdout(sandbox: Docker
     report = await sandbox.run_tests(sources, {**TESTS, "test_z_witness.py": witness})
     assert report.tampered and not report.all_passed, report.to_dict()
     assert "opened /proc/1/fd/1" in report.reason and "m.py:" in report.reason
-
-
-async def test_early_exit_with_status_zero_is_not_a_pass(sandbox: DockerSandbox) -> None:
-    report = await sandbox.run_tests({"m.py": "import os\nos._exit(0)\n"}, TESTS)
-    assert report.raw is not None and report.raw.exit_code == 0
-    assert not report.all_passed and "no test report" in report.reason
 
 
 async def test_killing_the_harness_is_a_failure_not_a_pass(sandbox: DockerSandbox) -> None:

@@ -43,8 +43,11 @@ def caps(*, top_logprobs: bool, sampling: bool = True) -> Capabilities:
     )
 
 
-class ScriptedBackend(BaseBackend):
-    """Answers every request with the same scripted completions; records the requests."""
+class CannedBackend(BaseBackend):
+    """Answers every request with the same canned completions and records the requests.
+
+    Not `ponder.graph.testing.ScriptedBackend`, which writes each step from a policy.
+    """
 
     name = "scripted"
 
@@ -94,7 +97,7 @@ def test_verdict_variants(text: str, expected: str | None) -> None:
 
 
 async def test_p_yes_from_top_logprobs_in_one_batched_call() -> None:
-    backend = ScriptedBackend(
+    backend = CannedBackend(
         caps(top_logprobs=True), [verdict({"Yes": 0.5, " yes": 0.1, "No": 0.2, " no": 0.1, "Maybe": 0.1})]
     )
     judge = JudgePRM(backend)
@@ -114,14 +117,14 @@ async def test_p_yes_from_top_logprobs_in_one_batched_call() -> None:
 
 
 async def test_no_verdict_among_alternatives_is_neutral() -> None:
-    backend = ScriptedBackend(caps(top_logprobs=True), [verdict({"The": 0.7, "Step": 0.2}, chosen="The")])
+    backend = CannedBackend(caps(top_logprobs=True), [verdict({"The": 0.7, "Step": 0.2}, chosen="The")])
     [s] = await JudgePRM(backend).score(TASK, [GOOD])
     assert s.score == 0.5 and "neither Yes nor No among the top 2" in s.evidence["reason"]
 
 
 async def test_vote_share_when_backend_has_no_top_logprobs() -> None:
     samples = [sample(t) for t in ("Yes.", "no", " Yes", "Perhaps", "YES")]
-    backend = ScriptedBackend(caps(top_logprobs=False), samples)
+    backend = CannedBackend(caps(top_logprobs=False), samples)
     judge = JudgePRM(backend, votes=5, seed=7)
     assert judge.method == "vote"
     [s] = await judge.score(TASK, [GOOD])
@@ -134,13 +137,13 @@ async def test_vote_share_when_backend_has_no_top_logprobs() -> None:
 
 
 async def test_votes_without_any_verdict_are_neutral() -> None:
-    backend = ScriptedBackend(caps(top_logprobs=False), [sample("Hmm"), sample("")])
+    backend = CannedBackend(caps(top_logprobs=False), [sample("Hmm"), sample("")])
     [s] = await JudgePRM(backend, votes=2).score(TASK, [GOOD])
     assert (s.score, s.evidence["reason"]) == (0.5, "no sampled verdict was Yes or No")
 
 
 async def test_chain_without_steps_is_not_sent() -> None:
-    backend = ScriptedBackend(caps(top_logprobs=True), [verdict({"Yes": 0.9, "No": 0.1})])
+    backend = CannedBackend(caps(top_logprobs=True), [verdict({"Yes": 0.9, "No": 0.1})])
     root, good = await JudgePRM(backend).score(TASK, [Chain(steps=()), GOOD])
     assert (root.score, root.evidence["reason"]) == (0.5, "no steps to judge yet")
     assert good.score == pytest.approx(0.9)
@@ -148,21 +151,21 @@ async def test_chain_without_steps_is_not_sent() -> None:
 
 
 def test_backend_with_neither_logprobs_nor_sampling_is_refused() -> None:
-    backend = ScriptedBackend(caps(top_logprobs=False, sampling=False))
+    backend = CannedBackend(caps(top_logprobs=False, sampling=False))
     with pytest.raises(VerifierError, match=r"returns top_logprobs or samples.*'scripted' does neither"):
         JudgePRM(backend)
     with pytest.raises(VerifierError, match="method='logprobs' needs top_logprobs"):
-        JudgePRM(ScriptedBackend(caps(top_logprobs=False)), method="logprobs")
+        JudgePRM(CannedBackend(caps(top_logprobs=False)), method="logprobs")
     with pytest.raises(ValueError, match="votes must be at least 1"):
-        JudgePRM(ScriptedBackend(caps(top_logprobs=False)), votes=0)
+        JudgePRM(CannedBackend(caps(top_logprobs=False)), votes=0)
 
 
 async def test_backend_failures_become_verifier_errors() -> None:
-    backend = ScriptedBackend(caps(top_logprobs=True))
+    backend = CannedBackend(caps(top_logprobs=True))
     backend.error = BackendError("server http://127.0.0.1:9 unreachable")
     with pytest.raises(VerifierError, match=r"judge backend 'scripted' failed: server http://127\.0\.0\.1:9"):
         await JudgePRM(backend).score(TASK, [GOOD])
-    liar = ScriptedBackend(caps(top_logprobs=True), [sample("Yes")])  # no logprobs despite the claim
+    liar = CannedBackend(caps(top_logprobs=True), [sample("Yes")])  # no logprobs despite the claim
     with pytest.raises(VerifierError, match="claims top_logprobs but returned no logprobs"):
         await JudgePRM(liar).score(TASK, [GOOD])
 
@@ -217,7 +220,7 @@ async def test_confidence_from_real_generation_logprobs(embedded: BaseBackend) -
 
 
 async def test_a_long_chain_is_cut_from_the_front_to_fit_the_judges_budget() -> None:
-    backend = ScriptedBackend(caps(top_logprobs=True), [verdict({"Yes": 0.9, "No": 0.1})])
+    backend = CannedBackend(caps(top_logprobs=True), [verdict({"Yes": 0.9, "No": 0.1})])
     judge = JudgePRM(backend, max_steps_tokens=60)
     steps = (*(f"partial result number {i} is {i * 7}" for i in range(1, 31)), "so the answer is 14")
     [scored] = await judge.score(TASK, [Chain(steps=steps)])
@@ -231,7 +234,7 @@ async def test_a_long_chain_is_cut_from_the_front_to_fit_the_judges_budget() -> 
 
 
 async def test_a_short_chain_is_shown_whole() -> None:
-    backend = ScriptedBackend(caps(top_logprobs=True), [verdict({"Yes": 0.9, "No": 0.1})])
+    backend = CannedBackend(caps(top_logprobs=True), [verdict({"Yes": 0.9, "No": 0.1})])
     await JudgePRM(backend).score(TASK, [GOOD])
     prompt = backend.calls[0][0].messages[-1].content
     assert "Step 1: 3 * 4 = 12\nStep 2: 2 + 12 = 14" in prompt and "left out" not in prompt
