@@ -36,13 +36,23 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
 
 
 def _register() -> None:
-    from ponder.plugin import cli_analyze, cli_bench, cli_engine, cli_mcp, cli_repair, cli_sandbox, cli_serve
+    from ponder.plugin import (
+        cli_analyze,
+        cli_bench,
+        cli_engine,
+        cli_mcp,
+        cli_repair,
+        cli_sandbox,
+        cli_serve,
+        cli_train,
+    )
 
     cli_repair.register(app)
     cli_analyze.register(app)
     cli_serve.register(app)
     cli_mcp.register(app)
     cli_bench.register(app)
+    cli_train.register(app)
     app.add_typer(
         cli_engine.app, name="engine", help="Run the embedded engine as a local SGLang-compatible server."
     )

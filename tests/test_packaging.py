@@ -51,6 +51,7 @@ def test_wheel_has_only_the_ponder_namespace(wheel: Path) -> None:
     for sub in SUBPACKAGES:
         assert f"ponder/{sub}/__init__.py" in names
     assert "ponder/graph/viewer.html" in names, "the tree viewer template must ship as package data"
+    assert "ponder/verifiers/weights/learned_prm.json" in names, "the learned PRM ships its weights"
     assert "ponder/py.typed" in names, "the PEP 561 marker must ship: type checkers then read the hints"
 
 

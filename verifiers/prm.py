@@ -4,7 +4,8 @@ Every workflow has a hard verifier (tests, executed calculations, symbolic compa
 soft score per step: it cannot pass a chain the hard verifier fails (`Composite` makes gates
 absolute), it only orders the survivors and the unfinished chains a beam or MCTS must choose among.
 None is the default: on the embedded 135M model the judge and confidence PRMs measure at chance
-(benchmarks/RESULTS.md), so they are for capable or served reward models.
+(benchmarks/RESULTS.md), so they are for capable or served reward models. `learned` is a small
+head trained on the embedded model's own execution-labelled samples (`ponder train-verifier`).
 
 Example (``ponder.toml``)::
 
@@ -16,6 +17,7 @@ Example (``ponder.toml``)::
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -27,12 +29,13 @@ from ponder.verifiers.confidence import ConfidencePRM
 from ponder.verifiers.judge import JudgePRM
 from ponder.verifiers.prm_http import RewardServerSettings, make_reward_prm
 
-PrmKind = Literal["none", "served", "judge", "confidence"]
+PrmKind = Literal["none", "served", "judge", "confidence", "learned"]
 
 
 class PrmSettings(BaseModel):
     """`none`; `served` (a reward model behind SGLang or vLLM); `judge` (the generation model asked
-    whether the latest step is right); `confidence` (the generation model's own token probabilities)."""
+    whether the latest step is right); `confidence` (the generation model's own token probabilities);
+    `learned` (a head trained on execution-labelled samples, see `ponder.verifiers.learned`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -41,6 +44,8 @@ class PrmSettings(BaseModel):
     """The PRM's weight in the blended score; the hard verifier's weight is 1."""
     server: RewardServerSettings | None = None
     """For `served`: where the reward model runs and how to talk to it."""
+    weights: Path | None = None
+    """For `learned`: a weights file written by `ponder train-verifier`; None = the shipped weights."""
 
     @model_validator(mode="after")
     def _served_needs_a_server(self) -> PrmSettings:
@@ -60,6 +65,10 @@ def make_prm(settings: PrmSettings, backend: BaseBackend) -> BaseVerifier | None
         return JudgePRM(backend)
     if settings.kind == "confidence":
         return ConfidencePRM()
+    if settings.kind == "learned":
+        from ponder.verifiers.learned import LearnedPRM  # numpy and the weights load only when chosen
+
+        return LearnedPRM(weights_path=settings.weights)
     return None
 
 
