@@ -270,19 +270,22 @@ class DockerSandbox(ThreadedSandbox):
             ) from None
         except APIError as exc:
             raise SandboxError(f"creating a sandbox container from {kwargs['image']} failed: {exc}") from exc
+        container_id = container.id
+        if container_id is None:  # docker-py types the id optional; a created container has one
+            raise SandboxError(f"the engine created a container from {kwargs['image']} but gave no id")
         with self._live_lock:
-            self._live.add(container.id)
+            self._live.add(container_id)
         warm = None
         try:
             # Attached before it starts, as `docker start -a` does, so no byte of its output is missed.
-            warm = Warm(id=str(container.id), stream=api.attach_socket(container.id, params=ATTACH))
+            warm = Warm(id=container_id, stream=api.attach_socket(container_id, params=ATTACH))
             container.start()
             unpack = [*HARNESS_ARGV, "--unpacker", WORKDIR, PYTEST_INI_PATH]
-            api.exec_start(api.exec_create(container.id, unpack, user="0:0")["Id"], detach=True)
+            api.exec_start(api.exec_create(container_id, unpack, user="0:0")["Id"], detach=True)
         except DockerException:
             if warm is not None:
                 warm.close()
-            self._remove(container.id)
+            self._remove(container_id)
             raise
         return warm
 

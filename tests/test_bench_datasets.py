@@ -37,7 +37,9 @@ SIZES = {
     "theoremqa": 40,
     "humanevalfix": 40,
     "humaneval": 164,
+    "repair": 72,
 }
+"""Items per suite; the repair set's are its 24 cases × 3 modes."""
 TEXT_SUITES = ["gsm8k", "tatqa", "financemath", "theoremqa"]
 TATQA_WRONG_SCALE = {"": "thousand", "thousand": "million", "million": "billion", "billion": "million"}
 

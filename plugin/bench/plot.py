@@ -35,7 +35,8 @@ def plot_accuracy(rows: Sequence[dict[str, Any]], path: Path, *, title: str | No
         raise PonderError(f"no results to plot into {path}; run some items first")
     lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
-        lines[row["strategy"]].append(row)
+        # The repair set's modes are separate lines: the same strategy with other proposers.
+        lines[f"{row['strategy']} ({row['mode']})" if row.get("mode") else row["strategy"]].append(row)
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     xs_all = [r["tokens_per_item"] for r in rows]
     for strategy, points in sorted(lines.items(), key=lambda kv: kv[0] != REFERENCE_STRATEGY):
@@ -55,7 +56,9 @@ def plot_accuracy(rows: Sequence[dict[str, Any]], path: Path, *, title: str | No
         if oracle != ys:  # the gap is what a perfect selector among the same candidates would add
             color = line.lines[0].get_color()
             ax.plot(xs, oracle, "x:", color=color, alpha=0.8, label=f"{strategy}: pass@N oracle")
-    ax.set_xscale("log" if max(xs_all, default=1) > 8 * max(min(xs_all, default=1), 1) else "linear")
+    wide = max(xs_all, default=1) > 8 * max(min(xs_all, default=1), 1)
+    # Zero tokens (the repair set's mutations-only mode) has no place on a log axis.
+    ax.set_xscale(("log" if min(xs_all, default=1) > 0 else "symlog") if wide else "linear")
     ax.set_xlabel("generated tokens per item (mean)")
     ax.set_ylabel("accuracy (%) with 95% Wilson CI")
     ax.set_ylim(-2, 102)

@@ -6,7 +6,8 @@ Columns that keep the claim honest:
   source's checker accepts), so a verifier that lies shows up;
 - pass@N oracle: any candidate correct; the gap to accuracy is what selection loses;
 - tokens per item (generated, and prompt tokens served from the prefix cache), seconds per item;
-- McNemar's exact p against the greedy reference on the items both answered.
+- McNemar's exact p against the greedy reference on the items both answered;
+- for the repair set, one row per mode (model, mutations, both) and the test runs per item.
 """
 
 from __future__ import annotations
@@ -23,18 +24,22 @@ from ponder.plugin.bench.store import ItemResult
 
 
 def summarize(results: Sequence[ItemResult]) -> list[dict[str, Any]]:
-    """One row per (suite, strategy, budget), greedy first, then by strategy and budget."""
-    groups: dict[tuple[str, str, int], list[ItemResult]] = defaultdict(list)
+    """One row per (suite, mode, strategy, budget), greedy first, then by strategy and budget.
+
+    The mode is the repair set's (who proposed candidates); other suites have none.
+    """
+    groups: dict[tuple[str, str, str, int], list[ItemResult]] = defaultdict(list)
     for r in results:
-        groups[(r.suite, r.strategy, r.budget)].append(r)
+        groups[(r.suite, r.mode or "", r.strategy, r.budget)].append(r)
     reference = {
         (r.suite, r.item): r.correct
         for r in results
         if r.strategy == REFERENCE_STRATEGY and r.seed == _seed0(results)
     }
     rows = []
-    for (suite, strategy, budget), group in sorted(
-        groups.items(), key=lambda kv: (kv[0][0], kv[0][1] != REFERENCE_STRATEGY, kv[0][1], kv[0][2])
+    for (suite, mode, strategy, budget), group in sorted(
+        groups.items(),
+        key=lambda kv: (kv[0][0], _mode_order(kv[0][1]), kv[0][2] != REFERENCE_STRATEGY, kv[0][2], kv[0][3]),
     ):
         n = len(group)
         acc = wilson(sum(r.correct for r in group), n)
@@ -42,6 +47,7 @@ def summarize(results: Sequence[ItemResult]) -> list[dict[str, Any]]:
         oracle = pass_at_n([[r.correct, *r.candidates] for r in group])
         row: dict[str, Any] = {
             "suite": suite,
+            "mode": mode or None,
             "strategy": strategy,
             "budget": budget,
             "n": n,
@@ -57,6 +63,7 @@ def summarize(results: Sequence[ItemResult]) -> list[dict[str, Any]]:
             "reused_per_item": sum(r.tokens_reused for r in group) / n,
             "expansions_per_item": sum(r.expansions for r in group) / n,
             "seconds_per_item": sum(r.seconds for r in group) / n,
+            "test_runs_per_item": _mean_known([r.test_runs for r in group]),
             "errors": sum(r.error is not None for r in group),
             "mcnemar_p": None,
             "vs_greedy": None,
@@ -76,6 +83,18 @@ def summarize(results: Sequence[ItemResult]) -> list[dict[str, Any]]:
     return rows
 
 
+_MODES = ("model", "mutations", "both")
+
+
+def _mode_order(mode: str) -> tuple[int, str]:
+    return (_MODES.index(mode), mode) if mode in _MODES else (len(_MODES), mode)
+
+
+def _mean_known(values: Sequence[int | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else None
+
+
 def _seed0(results: Sequence[ItemResult]) -> int:
     seeds = [r.seed for r in results if r.strategy == REFERENCE_STRATEGY]
     return min(seeds) if seeds else 0
@@ -86,19 +105,33 @@ def _pct(x: float | None) -> str:
 
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
-    """The summary as a Markdown table (printed by `ponder bench`, pasted into RESULTS.md)."""
+    """The summary as a Markdown table (printed by `ponder bench`, pasted into RESULTS.md).
+
+    Rows with a mode (the repair set) add a mode column and test runs per item; accuracy there is
+    the share of cases fixed correctly (hidden tests included).
+    """
+    modes = any(r.get("mode") for r in rows)
     head = (
-        "| suite | strategy | budget | n | accuracy (95% CI) | pass@N oracle | verified | verified precision "
-        "| tokens/item | reused/item | s/item | vs greedy (McNemar p) | errors |"
+        "| suite |"
+        + (" mode |" if modes else "")
+        + " strategy | budget | n | accuracy (95% CI) | pass@N oracle | verified | verified precision "
+        "| tokens/item | reused/item | s/item |"
+        + (" test runs/item |" if modes else "")
+        + " vs greedy (McNemar p) | errors |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         mc = "-" if r["mcnemar_p"] is None else f"{r['vs_greedy']} (p={r['mcnemar_p']:.3g})"
+        runs = r.get("test_runs_per_item")
         lines.append(
-            f"| {r['suite']} | {r['strategy']} | {r['budget']} | {r['n']} | "
+            f"| {r['suite']} |"
+            + (f" {r.get('mode') or '-'} |" if modes else "")
+            + f" {r['strategy']} | {r['budget']} | {r['n']} | "
             f"{_pct(r['accuracy'])} [{_pct(r['ci_low'])}, {_pct(r['ci_high'])}] | {_pct(r['pass_at_n'])} | "
             f"{_pct(r['verified_rate'])} | {_pct(r['verified_precision'])} | {r['tokens_per_item']:.0f} | "
-            f"{r['reused_per_item']:.0f} | {r['seconds_per_item']:.1f} | {mc} | {r['errors']} |"
+            f"{r['reused_per_item']:.0f} | {r['seconds_per_item']:.1f} |"
+            + ((" -" if runs is None else f" {runs:.1f}") + " |" if modes else "")
+            + f" {mc} | {r['errors']} |"
         )
     return "\n".join(lines)
 

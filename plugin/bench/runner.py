@@ -28,6 +28,7 @@ from rich.console import Console
 from ponder.errors import PonderError
 from ponder.graph.types import SearchConfig, SearchResult
 from ponder.plugin.analyze import AnalyzeRequest, analyze
+from ponder.plugin.bench import repairset
 from ponder.plugin.bench.codegen import SOURCE_PATH, build_codegen_task
 from ponder.plugin.bench.datasets import BenchItem, check_code_many, get_suite, load_items
 from ponder.plugin.bench.store import ItemResult, ResultStore
@@ -66,7 +67,8 @@ class BenchPlan:
     n: int = 4
     """Width of the sampling strategies (chains for self-consistency / best-of-N, subtrees for DVTS)."""
     mutants: int = 0
-    """Repair only: mutation-operator seeds (0 = the model alone, so strategies compare on its output)."""
+    """Repair only: mutation-operator seeds (0 = the model alone, so strategies compare on its output;
+    for the repair set's mutation modes, 0 = `repairset.DEFAULT_MUTANTS`)."""
 
     def cells(self) -> list[tuple[str, int, int]]:
         """(strategy, budget, seed) combinations to run for each item."""
@@ -94,6 +96,10 @@ class Attempt:
     verified: bool
     result: SearchResult | None
     source: str | None = None
+    patched: dict[str, str] | None = None
+    """Repair set: the files the repair would write (path → new text); None when it writes none."""
+    test_runs: int | None = None
+    """Repair workflows: candidates whose tests ran in the sandbox (`repairset.count_test_runs`)."""
 
 
 @dataclass(slots=True)
@@ -158,13 +164,34 @@ def repair_project_of(item: BenchItem) -> Project:
 async def _repair(item: BenchItem, rt: Runtime, config: SearchConfig, plan: BenchPlan) -> Attempt:
     project = repair_project_of(item)
     outcome = await repair_project(project, rt, config, max_mutants=plan.mutants, limits=REPAIR_LIMITS)
+    runs = repairset.count_test_runs(outcome.result.tree) if outcome.result else 0
     if outcome.status == "fixed":
-        return Attempt(outcome.fixed, "verified", True, outcome.result, outcome.source)
+        return Attempt(outcome.fixed, "verified", True, outcome.result, outcome.source, test_runs=runs)
     result = outcome.result
     # No verified fix: the answer is the search's best unverified candidate, else the file unchanged.
     answer = result.answer if result is not None and result.answer else project.sources[SOURCE_PATH]
     status = "unverified" if outcome.status == "no_fix" else outcome.status
-    return Attempt(answer, status, False, result, result.source if result else None)
+    return Attempt(answer, status, False, result, result.source if result else None, test_runs=runs)
+
+
+async def _repair_set(item: BenchItem, rt: Runtime, config: SearchConfig, plan: BenchPlan) -> Attempt:
+    """One repair-set case in one mode, through `ponder repair`'s workflow as a user runs it."""
+    mode = repairset.mode_of(item)
+    project = repairset.case_of(item).project()
+    outcome = await repair_project(
+        project,
+        repairset.runtime_for(mode, rt),
+        config,
+        max_mutants=repairset.mutants_for(mode, plan.mutants),
+        limits=REPAIR_LIMITS,
+    )
+    result = outcome.result
+    runs = repairset.count_test_runs(result.tree) if result else 0
+    if outcome.status != "fixed":
+        status = "unverified" if outcome.status == "no_fix" else outcome.status
+        return Attempt(None, status, False, result, result.source if result else None, test_runs=runs)
+    patched = dict(outcome.patched)
+    return Attempt(outcome.diff, "verified", True, result, outcome.source, patched=patched, test_runs=runs)
 
 
 async def _codegen(item: BenchItem, rt: Runtime, config: SearchConfig, plan: BenchPlan) -> Attempt:
@@ -179,7 +206,13 @@ async def _codegen(item: BenchItem, rt: Runtime, config: SearchConfig, plan: Ben
     return Attempt(result.answer, result.status, result.verified, result, result.source)
 
 
-WORKFLOWS = {"solve": _solve, "analyze": _analyze, "repair": _repair, "codegen": _codegen}
+WORKFLOWS = {
+    "solve": _solve,
+    "analyze": _analyze,
+    "repair": _repair,
+    "codegen": _codegen,
+    "repair_set": _repair_set,
+}
 
 
 # ---------------------------------------------------------------- checking and recording
@@ -208,13 +241,22 @@ async def judge(item: BenchItem, answer: str | None, candidates: Sequence[str], 
 async def run_item(
     item: BenchItem, rt: Runtime, plan: BenchPlan, strategy: str, budget: int, seed: int
 ) -> ItemResult:
-    """One item under one (strategy, budget, seed): search, check, measure."""
+    """One item under one (strategy, budget, seed): search, check, measure.
+
+    `seconds` is the workflow's time, as its user waits for it; judging the answer is not in it.
+    """
     config = rt.search_config(strategy=strategy, seed=seed, n=plan.n, budget={"max_tokens": budget})
-    workflow = WORKFLOWS[get_suite(item.suite).workflow]
+    spec = get_suite(item.suite)
     started = time.monotonic()
-    attempt = await workflow(item, rt, config, plan)
-    candidates = candidate_answers(attempt.result)
-    verdicts = await judge(item, attempt.answer, candidates, rt)
+    attempt = await WORKFLOWS[spec.workflow](item, rt, config, plan)
+    seconds = time.monotonic() - started
+    if spec.workflow == "repair_set":
+        # Only what the repair would write is judged: a repair that verifies nothing writes nothing.
+        candidates: list[str] = []
+        verdicts = [await repairset.check_fix(item, attempt.patched, rt.require_sandbox())]
+    else:
+        candidates = candidate_answers(attempt.result)
+        verdicts = await judge(item, attempt.answer, candidates, rt)
     spend = attempt.result.spend if attempt.result is not None else None
     return ItemResult(
         suite=item.suite,
@@ -230,10 +272,12 @@ async def run_item(
         tokens_reused=spend.tokens_reused if spend else 0,
         prompt_tokens=spend.prompt_tokens if spend else 0,
         expansions=spend.expansions if spend else 0,
-        seconds=round(time.monotonic() - started, 3),
+        seconds=round(seconds, 3),
         source=attempt.source or (attempt.result.source if attempt.result else None),
         candidates=verdicts[1:],
         backend=_backend_name(rt),
+        mode=item.record.get("mode") if spec.workflow == "repair_set" else None,
+        test_runs=attempt.test_runs,
     )
 
 

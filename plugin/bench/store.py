@@ -49,6 +49,10 @@ class ItemResult(BaseModel):
     error: str | None = None
     """Set when the workflow raised; the item then counts as wrong."""
     backend: str = ""
+    mode: str | None = None
+    """Repair set: who proposed candidates ("model", "mutations" or "both"); None for other suites."""
+    test_runs: int | None = None
+    """Repair workflows: candidates whose tests ran in the sandbox before the search stopped."""
 
     @property
     def key(self) -> Key:

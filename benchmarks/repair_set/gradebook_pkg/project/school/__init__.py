@@ -1,0 +1,5 @@
+"""Course records."""
+
+from school.gradebook import Gradebook
+
+__all__ = ["Gradebook"]

@@ -1,0 +1,5 @@
+"""Dense matrices for the layout engine (small sizes, plain lists)."""
+
+from linalg.matrix import Matrix
+
+__all__ = ["Matrix"]
