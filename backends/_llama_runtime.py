@@ -14,15 +14,26 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from ponder.backends.errors import BackendConfigError, BackendError
 
-try:
+# The `local` extra is optional: without it this module still imports (the package's lazy names
+# reach it) and `LlamaRuntime` refuses to start with the install hint. Type checkers see a plain
+# import, so every call below is checked against llama-cpp-python's own annotations; at run time
+# the name is None only when `_LLAMA_CPP_MISSING` says why, and `_require_llama_cpp` (the first
+# thing `LlamaRuntime` does) is the one place that looks.
+_LLAMA_CPP_MISSING: str | None = None
+if TYPE_CHECKING:
     import llama_cpp
-except ImportError:  # pragma: no cover - exercised only without the `local` extra
-    llama_cpp = None  # type: ignore[assignment]
+else:
+    try:
+        import llama_cpp
+    except ImportError as exc:  # pragma: no cover - exercised only without the `local` extra
+        llama_cpp = None
+        _LLAMA_CPP_MISSING = str(exc)
 
 # llama-cpp-python routes llama.cpp's log through this logger. Keep it off stderr: load chatter is
 # noise, and the failures it reports (e.g. a full KV cache, which we handle by evicting) reach the
@@ -53,10 +64,17 @@ def _available_cores() -> int:
 
 
 def _require_llama_cpp() -> None:
-    if llama_cpp is None:
+    if _LLAMA_CPP_MISSING is not None:
         raise BackendConfigError(
-            "the embedded engine needs llama-cpp-python; install it with pip install 'ponder[local]'"
+            f"the embedded engine needs llama-cpp-python ({_LLAMA_CPP_MISSING}); "
+            "install it with pip install 'ponder[local]'"
         )
+
+
+def _token_id(value: int | ctypes.c_int32) -> int:
+    """A token id from a binding annotated as returning `llama_token` (c_int32): ctypes hands back a
+    plain int for that result type, but the annotation allows the ctypes object too."""
+    return value if isinstance(value, int) else value.value
 
 
 class LlamaRuntime:
@@ -105,17 +123,27 @@ class LlamaRuntime:
                 f"llama.cpp could not create a context of {n_ctx} tokens for {model_path}; "
                 "lower PONDER_BACKEND_N_CTX"
             )
+        mem = llama_cpp.llama_get_memory(ctx)
+        vocab = llama_cpp.llama_model_get_vocab(model)
+        if not mem or not vocab:
+            llama_cpp.llama_free(ctx)
+            llama_cpp.llama_model_free(model)
+            raise BackendConfigError(
+                f"llama.cpp loaded {model_path} without a KV memory or a vocabulary; check that the "
+                "GGUF file is complete (PONDER_BACKEND_MODEL_PATH)"
+            )
         self._ctx = ctx
-        self._mem = llama_cpp.llama_get_memory(ctx)
-        self._vocab = llama_cpp.llama_model_get_vocab(model)
+        self._mem = mem
+        self._vocab = vocab
+        self._closed = False
         self.n_vocab: int = llama_cpp.llama_vocab_n_tokens(self._vocab)
         self.n_ctx: int = llama_cpp.llama_n_ctx(ctx)
         self.n_seq: int = n_seq
         self.n_batch: int = n_batch
         self.n_threads: int = threads
         self.add_bos: bool = bool(llama_cpp.llama_vocab_get_add_bos(self._vocab))
-        self.bos_id: int = llama_cpp.llama_vocab_bos(self._vocab)
-        self.eos_id: int = llama_cpp.llama_vocab_eos(self._vocab)
+        self.bos_id: int = _token_id(llama_cpp.llama_vocab_bos(self._vocab))
+        self.eos_id: int = _token_id(llama_cpp.llama_vocab_eos(self._vocab))
         self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
         self._pieces: dict[int, bytes] = {}
         self.path = model_path
@@ -159,7 +187,9 @@ class LlamaRuntime:
         size = 1 << 16
         while True:
             buf = ctypes.create_string_buffer(size)
-            n = llama_cpp.llama_model_meta_val_str(self._model, key.encode(), buf, size)
+            # The binding annotates `buf` as bytes, but C writes into it: it must get this mutable
+            # char array (its sibling `llama_model_meta_val_str_by_index` is annotated so).
+            n = llama_cpp.llama_model_meta_val_str(self._model, key.encode(), cast(bytes, buf), size)
             if n < 0:
                 return None
             if n < size:
@@ -206,9 +236,8 @@ class LlamaRuntime:
 
     def close(self) -> None:
         """Free the context and the model; the runtime is unusable afterwards."""
-        if self._ctx is not None:
+        if not self._closed:
+            self._closed = True
             llama_cpp.llama_batch_free(self._batch)
             llama_cpp.llama_free(self._ctx)
             llama_cpp.llama_model_free(self._model)
-            self._ctx = None
-            self._model = None

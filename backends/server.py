@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Awaitable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -299,11 +299,7 @@ def create_engine_app(
     async def completions(body: CompletionBody, request: Request) -> dict[str, Any]:
         if body.stream or body.echo:
             raise _ApiError("stream and echo are not supported by `ponder engine serve`; send false")
-        prompts: list[str | list[int]]
-        if isinstance(body.prompt, str) or (body.prompt and isinstance(body.prompt[0], int)):
-            prompts = [body.prompt]
-        else:
-            prompts = list(cast("list[str | list[int]]", body.prompt))
+        prompts = _batch(body.prompt)
         top = body.logprobs or 0
         reqs = [
             _build_request(
@@ -349,9 +345,10 @@ def create_engine_app(
     @app.post("/detokenize", include_in_schema=False)
     async def detokenize(body: DetokenizeBody) -> dict[str, Any]:
         try:
-            if body.tokens and isinstance(body.tokens[0], list):
-                return {"text": [backend.detokenize(t) for t in body.tokens]}
-            return {"text": backend.detokenize(cast("list[int]", body.tokens))}
+            nested = [ids for ids in body.tokens if isinstance(ids, list)]
+            if nested:
+                return {"text": [backend.detokenize(ids) for ids in nested]}
+            return {"text": backend.detokenize([t for t in body.tokens if isinstance(t, int)])}
         except NotImplementedError as exc:
             raise _ApiError(str(exc)) from exc
 
@@ -373,6 +370,17 @@ class _Entry:
         self.text_in_logprobs = text_in_logprobs
 
 
+def _batch(value: str | list[str] | list[int] | list[list[int]]) -> list[str | list[int]]:
+    """One input (a text, or a list of token ids) or a batch of them, as a batch. pydantic has
+    already picked one member of the union, so a list holds ints only or inputs only."""
+    if isinstance(value, str):
+        return [value]
+    ids = [v for v in value if isinstance(v, int)]
+    if value and len(ids) == len(value):
+        return [ids]
+    return [v for v in value if not isinstance(v, int)]
+
+
 def _pick(value: Any, i: int, count: int, field: str) -> Any:
     """SGLang's per-entry fields are a scalar for all entries or a list with one item per entry."""
     if isinstance(value, list):
@@ -391,15 +399,10 @@ def _generate_entries(body: GenerateBody) -> list[_Entry]:
             raise _ApiError(f"{key} is not supported by `ponder engine serve`")
     if (body.text is None) == (body.input_ids is None):
         raise _ApiError("give exactly one of text or input_ids")
-    inputs: list[str | list[int]]
-    if isinstance(body.text, str):
-        inputs = [body.text]
-    elif body.text is not None:
-        inputs = list(body.text)
-    elif body.input_ids and isinstance(body.input_ids[0], list):
-        inputs = list(body.input_ids)
+    if body.text is not None:
+        inputs = _batch(body.text)
     else:
-        inputs = [list(cast("list[int]", body.input_ids or []))]
+        inputs = _batch(body.input_ids) if body.input_ids else [[]]
     count = len(inputs)
     if count == 0:
         raise _ApiError("the batch is empty")

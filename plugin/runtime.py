@@ -19,6 +19,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from ponder.errors import PonderError
 from ponder.graph.types import SearchConfig, SearchEvent, SearchResult, SearchTask
 from ponder.plugin.settings import PonderSettings, SettingsError
@@ -153,9 +155,8 @@ def merge_search_config(base: SearchConfig, overrides: Mapping[str, Any]) -> Sea
 
 
 def _first_error(exc: ValueError) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        err = errors()[0]
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         return f"{where}={err.get('input')!r}: {err['msg']}"
     return str(exc)

@@ -34,7 +34,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ponder.verifiers._finance_calc import Expr, Op, Opaque, Operand, evaluate, unwrap
+from ponder.verifiers._calc_expr import Expr, Op, Opaque, Operand, evaluate, unwrap
 
 _BENEFIT = re.compile(
     r"\b(revenues?|sales|incomes?|inflows?|benefits?|advantages?|gains?|proceeds|receipts?|assets?)\b", re.I

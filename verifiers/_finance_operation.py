@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ponder.verifiers._finance_calc import Expr, Op, Opaque, Operand, evaluate, operands, unwrap
+from ponder.verifiers._calc_expr import Expr, Op, Opaque, Operand, evaluate, operands, unwrap
 from ponder.verifiers._finance_direction import check_directions
 from ponder.verifiers._finance_question import NEGATIVE_ADMITTED, Question
 

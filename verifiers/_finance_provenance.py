@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ponder.verifiers._finance_calc import Expr, Op, Operand
+from ponder.verifiers._calc_expr import Expr, Op, Operand
 from ponder.verifiers._numbers import SCALES, numbers_in, parse_cell
 from ponder.verifiers._table_checks import Cell
 

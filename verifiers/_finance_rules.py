@@ -13,7 +13,7 @@ import math
 import re
 from typing import Any
 
-from ponder.verifiers._finance_calc import Expr, Op, Operand, evaluate, operands, unwrap
+from ponder.verifiers._calc_expr import Expr, Op, Operand, evaluate, operands, unwrap
 from ponder.verifiers._finance_grounding import asked_for, cell_verdict, ground, read_layout
 from ponder.verifiers._finance_operation import Context, check_operation, check_sign
 from ponder.verifiers._finance_provenance import Sources, Trace, trace_all

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ponder.verifiers._finance_calc import Expr, Op, unwrap
+from ponder.verifiers._calc_expr import Expr, Op, unwrap
 from ponder.verifiers._numbers import SCALES, Amount
 
 _AMOUNT_SCALES = ("thousand", "million", "billion")

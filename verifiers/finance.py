@@ -74,6 +74,24 @@ class _Run:
     raw: ExecResult | None
 
 
+class FinanceEvidence(Evidence, total=False):
+    """The audit trail of one calculation: each step's run, how the answer traces to it, and
+    every rule and invariant checked, each with its reason."""
+
+    steps: list[dict[str, Any]]
+    """Each step: {step, code, values, stdout, error, cells_used}."""
+    answer: dict[str, Any] | None
+    """{text, value, scale} as read from the answer line; None when there is none."""
+    trace: dict[str, Any] | None
+    """Which executed value (or cell) the answer is."""
+    rules: list[dict[str, Any]]
+    operands: list[dict[str, Any]]
+    derivation: dict[str, Any]
+    invariants: list[dict[str, Any]]
+    reference: dict[str, Any]
+    """{value, scale, match} when a reference answer was given."""
+
+
 class FinanceVerifier(BaseVerifier):
     """Outcome verifier for table-and-text finance questions (program-of-thought answers).
 
@@ -129,7 +147,7 @@ class FinanceVerifier(BaseVerifier):
         run = await self._execute(tables, paragraphs, codes) if any(c.strip() for c in codes) else None
         cells = index_cells(tables)
         steps_evidence = _steps_evidence(chain, codes, run, cells)
-        evidence: Evidence = {"steps": steps_evidence}
+        evidence: FinanceEvidence = {"steps": steps_evidence}
         if run is not None and run.error is not None:
             return _fail(evidence, "calculation error", f"a calculation raised an error:\n{run.error}", 0.0)
 
@@ -394,7 +412,7 @@ def _answer_invariants(
     return out
 
 
-def _fail(evidence: Evidence, reason: str, feedback: str, score: float) -> StepScore:
+def _fail(evidence: FinanceEvidence, reason: str, feedback: str, score: float) -> StepScore:
     evidence["reason"] = reason
     evidence["feedback"] = feedback
     return StepScore(score=score, gate="fail", evidence=evidence)
