@@ -202,9 +202,9 @@ def _period_order(ts: list[Term], question: Question) -> dict[str, Any] | None:
     late, early = ends
     at = [t for t in ts if t.years and max(t.years) in ends]
     negative = bool(at) and all(t.negative for t in at)
-    weight = (lambda t: -t.cell_weight) if negative else (lambda t: t.cell_weight)
-    w_late = sum(weight(t) for t in at if max(t.years) == late)
-    w_early = sum(weight(t) for t in at if max(t.years) == early)
+    sign = -1 if negative else 1
+    w_late = sum(sign * t.cell_weight for t in at if max(t.years) == late)
+    w_early = sum(sign * t.cell_weight for t in at if max(t.years) == early)
     if w_late > 0 > w_early:
         return None
     how = " on the magnitudes of amounts shown negative" if negative else ""
