@@ -126,7 +126,6 @@ def repair(
 
     Prints the diff of the verified fix and a summary; changes nothing on disk without --apply.
     """
-    from ponder.plugin.patching import apply_patch
     from ponder.plugin.progress import SearchProgress
     from ponder.plugin.project import load_project
     from ponder.plugin.repair import repair_project
@@ -160,21 +159,33 @@ def repair(
     try:
         project, outcome = asyncio.run(run())
         written = _write_report(outcome.result, report)
-        backup = None
-        if apply and outcome.verified and outcome.target is not None and outcome.fixed is not None:
-            backup = apply_patch(project.root / outcome.target, outcome.fixed, expected_text=outcome.original)
+        backups = _apply(project.root, outcome) if apply and outcome.verified else []
     except PonderError as exc:
         fail(str(exc))
 
     summary = outcome.summary()
-    summary["applied"] = backup is not None
-    summary["backup"] = str(backup) if backup else None
+    summary["applied"] = bool(backups)
+    summary["backup"] = str(backups[0]) if backups else None
+    summary["backups"] = [str(b) for b in backups]
     summary["report"] = str(report) if written else None
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
         _print_repair(outcome, summary)
     raise typer.Exit(EXIT_OK if outcome.status in ("fixed", "nothing_to_fix") else EXIT_NO_FIX)
+
+
+def _apply(root: Path, outcome: Any) -> list[Path]:
+    """Write a verified fix: every file a model edit changed (all or none), or the one file a
+    mutation changed; the backups' paths."""
+    from ponder.plugin.patching import apply_patch, apply_patches  # lazy: the CLI loads light
+
+    if outcome.patched:
+        return apply_patches(root, outcome.patched, outcome.originals)
+    if outcome.target is None or outcome.fixed is None:
+        return []
+    made = apply_patch(root / outcome.target, outcome.fixed, expected_text=outcome.original)
+    return [made] if made is not None else []
 
 
 def _print_repair(outcome: Any, summary: dict[str, Any]) -> None:
@@ -203,7 +214,8 @@ def _print_repair(outcome: Any, summary: dict[str, Any]) -> None:
     if outcome.rejected:
         typer.echo(f"rejected {len(outcome.rejected)} cheating candidate(s), e.g.: {outcome.rejected[0]}")
     if summary["applied"]:
-        typer.echo(f"applied to {outcome.target} (backup: {summary['backup']})")
+        files = ", ".join(sorted(outcome.patched)) or outcome.target
+        typer.echo(f"applied to {files} (backup: {', '.join(summary['backups'])})")
     elif outcome.verified:
         typer.echo("not applied: rerun with --apply to write it")
     if summary["report"]:

@@ -1,7 +1,8 @@
 """Turning a verified candidate into a change on disk, safely: the diff users read, the guard that
 rejects patches which make tests pass by not running them, and an atomic apply with a backup.
 
-A candidate for a repair is the full new text of one source file. Passing the test suite is only
+A candidate for a repair is the full new text of each source file it changes (a model's hunks
+are applied first, see `ponder.plugin.edits`). Passing the test suite is only
 evidence if the tests themselves ran unchanged, so `check_patch` rejects, before anything runs,
 a candidate that targets a test file or pytest's configuration, or introduces a way to skip, abort
 or rewrite tests, to reach into the test process (frames, ``gc``, ``importlib``, raw descriptors)
@@ -17,7 +18,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,3 +170,33 @@ def apply_patch(
     except OSError as exc:
         raise PatchError(f"cannot write {path}: {exc.strerror}; check that the folder is writable") from exc
     return backup_path
+
+
+def apply_patches(
+    root: Path, patched: Mapping[str, str], originals: Mapping[str, str], *, backup: bool = True
+) -> list[Path]:
+    """Write a fix that changes several files: each atomically (see `apply_patch`), none if any of
+    them changed since it was read; returns the backups' paths.
+
+    Args:
+        patched: path relative to `root` → new text.
+        originals: the same paths → the text the fix was computed against.
+
+    Raises:
+        PatchError: a file changed or could not be read (nothing written), or one could not be
+            written (the files before it are written and keep their backups; the message says which).
+    """
+    for rel in patched:
+        path = root / rel
+        try:
+            current = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise PatchError(f"cannot read {path}: {exc.strerror}; check the path and permissions") from exc
+        if rel in originals and current != originals[rel]:
+            raise PatchError(f"{path} changed while ponder was searching; nothing written, run repair again")
+    backups = []
+    for rel, text in patched.items():
+        made = apply_patch(root / rel, text, expected_text=originals.get(rel), backup=backup)
+        if made is not None:
+            backups.append(made)
+    return backups

@@ -1,150 +1,46 @@
 """The repair workflow: from a project with failing tests to a verified patch.
 
     load_project → baseline test run (sandbox) → where it fails → mutants around those lines
-      → SearchTask (model prompt + mutants as seeds) → search, every candidate checked by the
-        full test suite (cheats rejected first) → confirm the winner once more → diff
+      → SearchTask (a prompt with the suspect functions, asking for edit hunks; mutants as
+        seeds) → search, every candidate's edit checked by the full test suite (cheats rejected
+        first) → confirm the winner once more → diff
 
 The model and the mutation operators feed the same tree and the same verifier, so the result
-says which of them produced the fix. Nothing here writes to the project; `apply_patch` does,
+says which of them produced the fix. Nothing here writes to the project; `apply_patches` does,
 and only when the caller asks.
 """
 
 from __future__ import annotations
 
-import ast
 import base64
+import math
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ponder.backends.base import BaseBackend
+from ponder.backends.base import BaseBackend, ChatMessage
 from ponder.graph.types import SearchConfig, SearchEvent, SearchResult, SearchTask, Seed
 from ponder.plugin import localize
-from ponder.plugin.localize import choose_target, function_of_test, traceback_lines
+from ponder.plugin.excerpts import describe_failures, failed_tests, suspect_code
+from ponder.plugin.guarded import GuardedVerifier
+from ponder.plugin.hunks import EditError
+from ponder.plugin.localize import choose_target, traceback_lines
 from ponder.plugin.mutations import Mutant, generate_mutants
-from ponder.plugin.patching import check_patch, unified_diff
+from ponder.plugin.patching import unified_diff
 from ponder.plugin.project import Project, RepairInputError
-from ponder.plugin.prompts import REPAIR_FEEDBACK, repair_messages
+from ponder.plugin.prompts import (
+    CHARS_PER_TOKEN,
+    DEFAULT_CONTEXT_TOKENS,
+    REPAIR_FEEDBACK,
+    RepairPrompt,
+    answer_room,
+    repair_messages,
+)
 from ponder.plugin.runtime import Runtime
 from ponder.sandbox.base import BaseSandbox
 from ponder.sandbox.types import Limits, TestReport
-from ponder.verifiers.base import BaseVerifier
-from ponder.verifiers.types import Chain, StepScore, VerifyTask
-
-
-def describe_failures(report: TestReport) -> list[str]:
-    """One line per failing test: its name and the first line of its message."""
-    lines = []
-    for t in report.tests:
-        if t.outcome in ("failed", "error"):
-            first = (t.message or "").strip().splitlines()
-            lines.append(f"{t.name}: {first[0]}" if first else t.name)
-    if not lines and report.reason:
-        lines.append(report.reason.strip().splitlines()[0])
-    return lines
-
-
-def failing_test_code(report: TestReport, tests: dict[str, str]) -> dict[str, str]:
-    """The source of each failing test function, per test file (all test code when none is found).
-
-    Showing only what failed keeps the prompt short (prefill dominates a small model's cost) and
-    keeps the model's attention on the behaviour it has to restore.
-    """
-    failing = {function_of_test(t.name) for t in report.tests if t.outcome in ("failed", "error")}
-    shown: dict[str, str] = {}
-    for path, text in tests.items():
-        try:
-            tree = ast.parse(text)
-        except SyntaxError:
-            continue
-        parts = [
-            ast.get_source_segment(text, node, padded=True) or ""
-            for node in ast.walk(tree)
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in failing
-        ]
-        if parts:
-            shown[path] = "\n\n".join(p.strip("\n") for p in parts)
-    return shown or {p: t for p, t in tests.items() if not p.endswith("conftest.py")}
-
-
-# ---------------------------------------------------------------- guard and search
-
-
-class GuardedVerifier(BaseVerifier):
-    """Rejects cheating candidates (see `check_patch`) before the wrapped verifier runs them, and
-    stops running candidates of a batch once one has passed.
-
-    A rejection is an ordinary failed gate with the reason as feedback, so refinement tells the
-    model why, and the report lists it like any other failure.
-
-    Mutation seeds arrive as one large batch; running them in waves of `wave` candidates lets a
-    repair end after the wave that holds the fix instead of after every mutant. Candidates left
-    unrun get gate "unknown" (never "pass"), which is what they are: not checked.
-    """
-
-    step_level = False
-
-    def __init__(
-        self,
-        inner: BaseVerifier,
-        *,
-        path: str,
-        original: str,
-        test_paths: Collection[str],
-        wave: int = 4,
-    ) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.path = path
-        self.original = original
-        self.test_paths = set(test_paths)
-        self.wave = max(1, wave)
-        self.rejected: list[str] = []
-        self.skipped = 0
-        """Candidates not run because an earlier wave already held a passing one."""
-
-    async def score(self, task: VerifyTask, chains: Sequence[Chain]) -> list[StepScore]:
-        results: list[StepScore | None] = [None] * len(chains)
-        forward: list[int] = []
-        for i, chain in enumerate(chains):
-            if chain.terminal and chain.answer:
-                verdict = check_patch(self.path, self.original, chain.answer, test_paths=self.test_paths)
-                if not verdict.ok:
-                    self.rejected.append(verdict.reason)
-                    results[i] = StepScore(
-                        score=0.0,
-                        gate="fail",
-                        evidence={
-                            "reason": "rejected",
-                            "rejected": verdict.reason,
-                            "feedback": verdict.reason,
-                        },
-                    )
-                    continue
-            forward.append(i)
-        passed = False
-        for start in range(0, len(forward), self.wave):
-            wave = forward[start : start + self.wave]
-            if passed:
-                for i in wave:
-                    results[i] = StepScore(
-                        score=0.5,
-                        gate="unknown",
-                        evidence={"reason": "not run: another candidate already passed"},
-                    )
-                self.skipped += len(wave)
-                continue
-            scored = await self.inner.score(task, [chains[i] for i in wave])
-            for i, s in zip(wave, scored, strict=True):
-                if isinstance(s.evidence.get("integrity"), dict):
-                    s.evidence["integrity"]["guard"] = "accepted"  # it ran, so the guard let it through
-                results[i] = s
-                passed = passed or (s.gate == "pass" and chains[i].terminal)
-        return [r for r in results if r is not None]
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
+from ponder.verifiers.types import VerifyTask
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,13 +64,22 @@ class RepairOutcome:
     status: str
     """"fixed" (verified patch), "no_fix" (budget spent, nothing verified), "nothing_to_fix"."""
     target: str | None
+    """The suspect file; for a fix, the file it changes (the suspect one if it changes several)."""
     before: TestCounts
     after: TestCounts | None = None
     original: str = ""
+    """`target` as it was."""
     fixed: str | None = None
+    """`target` as the fix leaves it."""
+    patched: dict[str, str] = field(default_factory=dict)
+    """Every file the fix changes, path → new text (`target` among them); what ``--apply`` writes."""
+    originals: dict[str, str] = field(default_factory=dict)
+    """The same files as they were: an apply refuses a file that no longer has this text."""
     diff: str = ""
     source: str | None = None
     """"model" or "mutation": which proposer produced the verified fix."""
+    edit: str | None = None
+    """How the fix was written: "hunks", "functions" (rewritten definitions), "file" or "mutation"."""
     description: str = ""
     reason: str = ""
     seconds: float = 0.0
@@ -189,6 +94,9 @@ class RepairOutcome:
     """When no fix was verified: the best candidate's test progress and where it came from."""
     suspects: list[str] = field(default_factory=list)
     """The most suspicious lines across files, ``path:line (score)``, from the baseline's coverage."""
+    prompt: dict[str, int] = field(default_factory=dict)
+    """What the model was shown and allowed: excerpts, failures and test functions that fit the
+    context, the prompt's tokens and the room for an answer."""
     integrity: dict[str, Any] = field(default_factory=dict)
     """What vouches for a verified fix beyond the outcomes: the guard's verdict, the hidden tests
     planted and found, the call records and the comparison mode of the confirming run."""
@@ -204,12 +112,15 @@ class RepairOutcome:
             "status": self.status,
             "verified": self.verified,
             "file": self.target,
+            "files": sorted(self.patched),
             "tests_before": str(self.before),
             "tests_after": str(self.after) if self.after else None,
             "source": self.source,
+            "edit": self.edit,
             "description": self.description,
             "reason": self.reason,
             "tokens": spend.tokens_generated if spend else 0,
+            "prompt_tokens": spend.prompt_tokens if spend else 0,
             "expansions": spend.expansions if spend else 0,
             "verifier_calls": spend.verifier_calls if spend else 0,
             "seconds": round(self.seconds, 2),
@@ -219,32 +130,46 @@ class RepairOutcome:
             "failures": self.failures,
             "suspect_lines": self.suspect_lines,
             "suspects": self.suspects,
+            "prompt": self.prompt,
             "best_candidate": self.best or None,
             "integrity": self.integrity,
             "diff": self.diff,
         }
 
 
-def repair_config(base: SearchConfig, source: str, backend: BaseBackend | None = None) -> SearchConfig:
-    """Repairs generate a whole file per expansion: room for the file, a quarter more, and some prose."""
-    try:
-        size = len(backend.tokenize(source)) if backend is not None else len(source) // 3
-    except NotImplementedError:
-        size = len(source) // 3  # typical code tokenizers: ~3-4 characters per token
-    room = max(base.max_step_tokens, size + size // 4 + 128)
-    return base.model_copy(update={"single_step": True, "max_step_tokens": room})
+def context_tokens(backend: BaseBackend | None) -> int:
+    """The model's context window: what the backend states (the embedded engine), else a guess."""
+    n_ctx = getattr(backend, "n_ctx", None)
+    return n_ctx if isinstance(n_ctx, int) and n_ctx > 0 else DEFAULT_CONTEXT_TOKENS
 
 
-def build_task(project: Project, target: str, report: TestReport, mutants: Sequence[Mutant]) -> SearchTask:
+def token_counter(backend: BaseBackend | None) -> Callable[[str], int]:
+    """The backend's own token counts where it can tokenize (the answer's room is in its tokens);
+    else characters / 3, conservative for code."""
+    if backend is not None:
+        try:
+            backend.tokenize("x")
+        except NotImplementedError:
+            pass
+        else:
+            return lambda text: len(backend.tokenize(text))
+    return lambda text: math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+def repair_config(base: SearchConfig, code_tokens: int, file_tokens: int) -> SearchConfig:
+    """Repairs generate one answer per expansion, with room for an edit of the code shown
+    (`answer_room`), and never more than a rewrite of the files it comes from would need (a
+    quarter more, and some prose): the tokens a fix may cost scale with the fix, not the file."""
+    room = min(answer_room(code_tokens), file_tokens + file_tokens // 4 + 128)
+    return base.model_copy(update={"single_step": True, "max_step_tokens": max(base.max_step_tokens, room)})
+
+
+def build_task(
+    project: Project, target: str, messages: list[ChatMessage], mutants: Sequence[Mutant]
+) -> SearchTask:
     """The search task: the model's prompt, the mutants as seeds, and the full test suite as check."""
-    original = project.sources[target]
     return SearchTask(
-        messages=repair_messages(
-            path=target,
-            source=original,
-            failures=describe_failures(report),
-            tests=failing_test_code(report, project.tests),
-        ),
+        messages=messages,
         verify=VerifyTask(
             kind="code",
             question=f"fix {target} so that the tests pass",
@@ -276,6 +201,29 @@ async def run_tests(
     return await sandbox.run_tests(
         dict(project.sources), project.checked_files(), limits, trusted=original, coverage=coverage
     )
+
+
+def model_prompt(
+    project: Project,
+    report: TestReport,
+    config: SearchConfig,
+    target: str,
+    focus: set[int],
+    ranked: Sequence[localize.Suspect],
+    backend: BaseBackend | None,
+) -> tuple[RepairPrompt, SearchConfig]:
+    """What the model is shown (the suspects' functions, the failing tests) within its context, and
+    the search config with the answer's room."""
+    count = token_counter(backend)
+    excerpts = suspect_code(project.sources, ranked, target=target, focus=focus)
+    prompt = repair_messages(
+        excerpts=excerpts,
+        failures=failed_tests(report, project.tests),
+        count_tokens=count,
+        context_tokens=context_tokens(backend),
+    )
+    file_tokens = sum(count(project.sources[p]) for p in {e.path for e in excerpts})
+    return prompt, repair_config(config, prompt.code_tokens, file_tokens)
 
 
 async def repair_project(
@@ -317,13 +265,17 @@ async def repair_project(
     original = project.sources[target]
     mutants = generate_mutants(original, path=target, focus_lines=lines, max_mutants=max_mutants)
     by_answer = {m.source: m for m in mutants}
-    task = build_task(project, target, baseline, mutants)
+    prompt, search_config = model_prompt(project, baseline, config, target, lines, ranked, rt.backend)
     verifier = GuardedVerifier(
-        rt.code_verifier(limits=limits), path=target, original=original, test_paths=project.tests, wave=wave
+        rt.code_verifier(limits=limits),
+        project=project,
+        target=target,
+        suspects=list(dict.fromkeys(s.path for s in ranked)),
+        seeds=by_answer,
+        wave=wave,
     )
-    result = await rt.search(
-        task, repair_config(config, original, rt.backend), verifier=verifier, on_event=on_event
-    )
+    task = build_task(project, target, prompt.messages, mutants)
+    result = await rt.search(task, search_config, verifier=verifier, on_event=on_event)
     outcome = RepairOutcome(
         status="no_fix",
         target=target,
@@ -335,38 +287,72 @@ async def repair_project(
         failures=describe_failures(baseline),
         suspect_lines=sorted(lines),
         suspects=[str(s) for s in ranked[:5]],
+        prompt={
+            "excerpts": prompt.shown[0],
+            "failures": prompt.shown[1],
+            "test_functions": prompt.shown[2],
+            "tokens": prompt.tokens,
+            "answer_room": search_config.max_step_tokens,
+        },
         result=result,
     )
     if result.verified and result.answer is not None:
-        fixed = result.answer
-        # Belt and braces: the guard and one more full run decide what is reported as verified.
-        verdict = check_patch(target, original, fixed, test_paths=project.tests)
-        confirm = (
-            await run_tests(sandbox, _with(project, target, fixed), limits, trusted=project)
-            if verdict.ok
-            else None
-        )
-        if confirm is not None and confirm.all_passed:
-            mutant = by_answer.get(fixed)
-            outcome.status = "fixed"
-            outcome.integrity = {"guard": "accepted", **confirm.integrity}
-            outcome.fixed = fixed
-            outcome.after = TestCounts.of(confirm)
-            outcome.diff = unified_diff(original, fixed, target)
-            outcome.source = result.source
-            if result.source == "mutation":
-                outcome.description = mutant.description if mutant else "mutation-operator fix"
-            else:
-                outcome.description = f"{result.source}-written fix"
-        else:
-            again = confirm.reason if confirm is not None else ""
-            outcome.reason = verdict.reason or f"the fix did not pass on a second run: {again}"
+        await _confirm(outcome, project, verifier, result, by_answer, sandbox, limits)
     else:
         outcome.reason = result.reason or f"no candidate passed every test (stopped: {result.stop_reason})"
     if not outcome.verified:
         outcome.best = best_candidate(result.tree, by_answer)
     outcome.seconds = time.monotonic() - started
     return outcome
+
+
+async def _confirm(
+    outcome: RepairOutcome,
+    project: Project,
+    verifier: GuardedVerifier,
+    result: SearchResult,
+    mutants: Mapping[str, Mutant],
+    sandbox: BaseSandbox,
+    limits: Limits | None,
+) -> None:
+    """Belt and braces: the winner's edit is read again, guarded again and run once more; only
+    then is it reported as verified."""
+    try:
+        edit = verifier.edit_of(chosen_steps(result.tree), result.answer)
+    except EditError as exc:
+        outcome.reason = f"the fix could not be read again: {exc}"
+        return
+    verdict = verifier.guard(edit)
+    if not verdict.ok:
+        outcome.reason = verdict.reason
+        return
+    confirm = await run_tests(sandbox, _with(project, edit.files), limits, trusted=project)
+    if not confirm.all_passed:
+        outcome.reason = f"the fix did not pass on a second run: {confirm.reason}"
+        return
+    primary = edit.primary(verifier.target)
+    mutant = mutants.get(result.answer or "") if result.source == "mutation" else None
+    outcome.status = "fixed"
+    outcome.integrity = {"guard": "accepted", **confirm.integrity}
+    outcome.target = primary
+    outcome.original = project.sources[primary]
+    outcome.fixed = edit.files[primary]
+    outcome.patched = dict(edit.files)
+    outcome.originals = {p: project.sources[p] for p in edit.files}
+    outcome.after = TestCounts.of(confirm)
+    outcome.diff = "".join(unified_diff(project.sources[p], edit.files[p], p) for p in sorted(edit.files))
+    outcome.source = result.source
+    outcome.edit = "mutation" if result.source == "mutation" else edit.kind
+    if result.source == "mutation":
+        outcome.description = mutant.description if mutant else "mutation-operator fix"
+    else:
+        outcome.description = f"{result.source}-written fix: {edit.detail}"
+
+
+def chosen_steps(tree: Mapping[str, Any]) -> list[str]:
+    """The steps of the chosen chain in an exported tree (root excluded)."""
+    nodes = {n["id"]: n for n in tree.get("nodes", [])}
+    return [nodes[n].get("step") or "" for n in tree.get("chosen_path", []) if n != tree.get("root")]
 
 
 def best_candidate(tree: dict[str, Any], mutants: dict[str, Mutant]) -> str:
@@ -389,5 +375,5 @@ def best_candidate(tree: dict[str, Any], mutants: dict[str, Mutant]) -> str:
     return f"{evidence.get('passed', 0)}/{evidence['total']} passed ({source})"
 
 
-def _with(project: Project, path: str, text: str) -> Project:
-    return replace(project, sources={**project.sources, path: text})
+def _with(project: Project, files: Mapping[str, str]) -> Project:
+    return replace(project, sources={**project.sources, **files})

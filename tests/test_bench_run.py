@@ -164,11 +164,12 @@ async def test_repair_suite_checks_the_fix_with_the_hidden_rule(tmp_path: Path) 
     """HumanEvalFix through the repair workflow: the model's fix is verified by the tests and the
     checker agrees; the unchanged buggy file is neither."""
     items = load_items("humanevalfix")[:2]
-    fixes = {repair_project_of(i).sources["solution.py"]: i.gold for i in items}
+    fixes = {i.record["entry_point"]: (repair_project_of(i).sources["solution.py"], i.gold) for i in items}
     fixed_item = items[0].item_id
 
     def policy(ctx: Context) -> str:
-        buggy, gold = next((b, g) for b, g in fixes.items() if b.strip() in _question(ctx))
+        # The prompt shows the suspect function (numbered), not the whole file: find it by name.
+        buggy, gold = next(v for name, v in fixes.items() if f"def {name}(" in _question(ctx))
         if gold.startswith(items[0].record["declaration"]):
             return f"```python\n{gold}```{EOS_MARK}"
         return f"```python\n{buggy}```{EOS_MARK}"

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from ponder.plugin.patching import PatchError, apply_patch, check_patch, is_test_path, unified_diff
+from ponder.plugin.patching import (
+    PatchError,
+    apply_patch,
+    apply_patches,
+    check_patch,
+    is_test_path,
+    unified_diff,
+)
 
 ORIGINAL = "import os\n\n\ndef area(w, h):\n    return w + h\n\n\ndef clean(p):\n    os.remove(p)\n"
 FIXED = ORIGINAL.replace("w + h", "w * h")
@@ -141,3 +148,23 @@ def test_apply_to_a_missing_file_is_a_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(PatchError, match=r"cannot read .*geo\.py"):
         apply_patch(tmp_path / "geo.py", FIXED)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_fix_of_two_files_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "geo.py").write_text(ORIGINAL)
+    (tmp_path / "pkg" / "util.py").write_text("X = 1\n")
+    originals = {"geo.py": ORIGINAL, "pkg/util.py": "X = 1\n"}
+    patched = {"geo.py": FIXED, "pkg/util.py": "X = 2\n"}
+
+    (tmp_path / "pkg" / "util.py").write_text("X = 3\n")  # edited meanwhile: nothing is written
+    with pytest.raises(PatchError, match=r"util\.py changed while ponder was searching"):
+        apply_patches(tmp_path, patched, originals)
+    assert (tmp_path / "geo.py").read_text() == ORIGINAL and not (tmp_path / "geo.py.orig").exists()
+
+    (tmp_path / "pkg" / "util.py").write_text("X = 1\n")
+    backups = apply_patches(tmp_path, patched, originals)
+    assert backups == [tmp_path / "geo.py.orig", tmp_path / "pkg" / "util.py.orig"]
+    assert (tmp_path / "geo.py").read_text() == FIXED and (
+        tmp_path / "pkg" / "util.py"
+    ).read_text() == "X = 2\n"

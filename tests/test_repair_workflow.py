@@ -61,43 +61,112 @@ def _block(source: str) -> str:
     return f"Here is the fix.\n```python\n{source}```\n"
 
 
+def _hunk(search: str, replace: str, path: str = "stats.py") -> str:
+    return f"{path}\n```python\n<<<<<<< SEARCH\n{search}\n=======\n{replace}\n>>>>>>> REPLACE\n```\n"
+
+
+HUNK_FIX = _hunk(f"    for start in {BUG}:", f"    for start in {FIX}:")
+
+
 async def test_model_fix_is_verified_and_nothing_is_written(project_dir: Path, sandbox: LocalSandbox) -> None:
     original = (project_dir / "stats.py").read_text()
-    fixed = original.replace(BUG, FIX)
-    outcome, backend = await _repair(project_dir, sandbox, lambda ctx: _block(fixed))
+    outcome, backend = await _repair(project_dir, sandbox, lambda ctx: HUNK_FIX)
     assert outcome.status == "fixed"
-    assert outcome.source == "model"
+    assert outcome.source == "model" and outcome.edit == "hunks"
+    assert outcome.description == "model-written fix: 1 hunk in stats.py"
     assert str(outcome.before) == "4/6 passed"
     assert str(outcome.after) == "6/6 passed"
     assert f"-    for start in {BUG}:\n+    for start in {FIX}:\n" in outcome.diff
+    assert outcome.patched == {"stats.py": original.replace(BUG, FIX)}
     assert backend.log.generate_calls == 1
     assert (project_dir / "stats.py").read_text() == original
-    # The prompt shows the model what failed and the file to fix.
+    # The prompt shows what failed, the failing tests' code and the suspect function, numbered;
+    # not the rest of the file.
     prompt = backend.log.requests[0].messages[-1].content  # type: ignore[index]
-    assert "test_moving_average" in prompt and BUG in prompt
+    assert "test_moving_average" in prompt and "assert [] == [3.0]" in prompt
+    assert f"  16 |     for start in {BUG}:" in prompt
+    assert "def above_threshold" not in prompt and "<<<<<<< SEARCH" in prompt
+
+
+async def test_a_whole_file_or_a_rewritten_function_is_accepted_too(
+    project_dir: Path, sandbox: LocalSandbox
+) -> None:
+    original = (project_dir / "stats.py").read_text()
+    fixed = original.replace(BUG, FIX)
+    outcome, _ = await _repair(project_dir, sandbox, lambda ctx: _block(fixed))
+    assert outcome.status == "fixed" and outcome.edit == "file"
+    function = fixed[fixed.index("def moving_average") : fixed.index("def above_threshold")].rstrip() + "\n"
+    outcome, _ = await _repair(project_dir, sandbox, lambda ctx: _block(function))
+    assert outcome.status == "fixed" and outcome.edit == "functions"
+    assert outcome.patched == {"stats.py": fixed}, "the rest of the file stays as it was"
+
+
+async def test_a_hunk_that_matches_nothing_is_not_run_and_the_model_is_told_why(
+    project_dir: Path, sandbox: LocalSandbox
+) -> None:
+    before = (project_dir / "stats.py").read_text()
+    wrong = _hunk("    for start in range(len(values)):", f"    for start in {FIX}:")
+    outcome, backend = await _repair(
+        project_dir, sandbox, lambda ctx: wrong, config=_config(max_expansions=2)
+    )
+    assert outcome.status == "no_fix" and outcome.diff == "" and outcome.patched == {}
+    assert "the SEARCH lines match nothing in stats.py" in outcome.reason
+    assert f"the nearest is line 16: `for start in {BUG}:`" in outcome.reason
+    feedback = backend.log.requests[-1].messages[-1].content  # type: ignore[index]
+    assert "match nothing in stats.py" in feedback, "the refinement round shows the reason"
+    assert outcome.best == "", "no candidate ran its tests"
+    assert (project_dir / "stats.py").read_text() == before
+
+
+async def test_one_reply_can_fix_two_files(tmp_path: Path, sandbox: LocalSandbox) -> None:
+    (tmp_path / "helper.py").write_text("def rate(kind):\n    return 0.02 if kind == 'gold' else 0.1\n")
+    (tmp_path / "main.py").write_text(
+        "from helper import rate\n\n\ndef price(amount, kind):\n    return amount * (1 + rate(kind))\n"
+    )
+    (tmp_path / "test_price.py").write_text(
+        "import pytest\n\nfrom main import price\n\n\n"
+        "def test_gold():\n    assert price(100, 'gold') == pytest.approx(80)\n\n\n"
+        "def test_plain():\n    assert price(100, 'plain') == pytest.approx(90)\n"
+    )
+    reply = (
+        "Two bugs.\n"
+        + _hunk(
+            "    return 0.02 if kind == 'gold' else 0.1",
+            "    return 0.2 if kind == 'gold' else 0.1",
+            "helper.py",
+        )
+        + _hunk("    return amount * (1 + rate(kind))", "    return amount * (1 - rate(kind))", "main.py")
+    )
+    outcome, _ = await _repair(tmp_path, sandbox, lambda ctx: reply)
+    assert outcome.status == "fixed", outcome.reason
+    assert sorted(outcome.patched) == ["helper.py", "main.py"] and outcome.description.endswith(
+        "2 hunks in helper.py, main.py"
+    )
+    assert outcome.diff.index("--- a/helper.py") < outcome.diff.index("--- a/main.py")
+    assert (
+        "+    return 0.2 if kind" in outcome.diff and "+    return amount * (1 - rate(kind))" in outcome.diff
+    )
 
 
 @pytest.mark.parametrize("strategy", ["greedy", "best_of_n", "beam", "dvts", "mcts", "self_consistency"])
 async def test_every_strategy_can_drive_a_repair(
     project_dir: Path, sandbox: LocalSandbox, strategy: str
 ) -> None:
-    fixed = (project_dir / "stats.py").read_text().replace(BUG, FIX)
     config = SearchConfig(strategy=strategy, n=2, budget=Budget(max_expansions=4))  # type: ignore[arg-type]
-    outcome, backend = await _repair(project_dir, sandbox, lambda ctx: _block(fixed), config=config)
+    outcome, backend = await _repair(project_dir, sandbox, lambda ctx: HUNK_FIX, config=config)
     assert outcome.status == "fixed" and outcome.source == "model"
     assert outcome.result is not None and outcome.result.strategy == strategy
     assert backend.log.generate_calls >= 1
 
 
 async def test_refinement_feeds_the_failing_test_back(project_dir: Path, sandbox: LocalSandbox) -> None:
-    original = (project_dir / "stats.py").read_text()
-    wrong = original.replace(BUG, "range(len(values))")
+    wrong = _hunk(f"    for start in {BUG}:", "    for start in range(len(values)):")
     seen: list[str] = []
 
     def policy(ctx: Context) -> str:
         text = "\n".join(m.content for m in ctx.messages)
         seen.append(text)
-        return _block(original.replace(BUG, FIX) if "still fails" in text else wrong)
+        return HUNK_FIX if "still fails" in text else wrong
 
     outcome, _ = await _repair(project_dir, sandbox, policy)
     assert outcome.status == "fixed"
@@ -128,9 +197,8 @@ async def test_mutation_operator_fixes_what_the_model_cannot(
 async def test_cheating_patch_is_rejected_not_verified(project_dir: Path, sandbox: LocalSandbox) -> None:
     original = (project_dir / "stats.py").read_text()
     cheat = "import pytest\n\npytest.skip('fixed', allow_module_level=True)\n" + original
-    outcome, backend = await _repair(
-        project_dir, sandbox, lambda ctx: _block(cheat), config=_config(max_expansions=2)
-    )
+    config = _config(max_expansions=2)
+    outcome, backend = await _repair(project_dir, sandbox, lambda ctx: _block(cheat), config=config)
     assert outcome.status == "no_fix"
     assert outcome.rejected and "pytest" in outcome.rejected[0]
     assert outcome.diff == ""
@@ -141,9 +209,8 @@ async def test_cheating_patch_is_rejected_not_verified(project_dir: Path, sandbo
 
 async def test_budget_exhausted_is_no_fix(project_dir: Path, sandbox: LocalSandbox) -> None:
     original = (project_dir / "stats.py").read_text()
-    outcome, backend = await _repair(
-        project_dir, sandbox, lambda ctx: _block(original), config=_config(max_expansions=1)
-    )
+    config = _config(max_expansions=1)
+    outcome, backend = await _repair(project_dir, sandbox, lambda ctx: _block(original), config=config)
     assert outcome.status == "no_fix"
     assert backend.log.generate_calls == 1
     assert outcome.result is not None and outcome.result.stop_reason == "budget"
