@@ -17,6 +17,9 @@ Batching rules (SGLang's): one `/generate` may carry many prompts, but all entri
 the same `n`, so requests are grouped by `n`. A seeded request with `n > 1` is expanded into `n`
 entries with seeds `seed + i` (SGLang would give all `n` copies the same seed); its shared
 prompt is prefilled once first (`max_new_tokens: 0`), as SGLang itself does for native `n`.
+
+The client is split by job: `_sglang_wire` (the entries, the `/generate` body and the answers read
+back) and this module (tokenizing, grouping and posting them).
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -38,58 +40,27 @@ from ponder.backends._http import (
     map_httpx_error,
     revalidate,
 )
-from ponder.backends.base import (
-    BaseBackend,
-    Capabilities,
-    ChatMessage,
-    Completion,
-    FinishReason,
-    GenerationRequest,
-    TokenLogprob,
-    Usage,
+from ponder.backends._sglang_wire import (
+    Entry,
+    Pending,
+    Sample,
+    bad_payload,
+    completions,
+    detokenize_body,
+    generate_payload,
+    json_object,
+    parse_result,
+    text_of,
+    tokenize_body,
+    tokens_of,
 )
+from ponder.backends.base import BaseBackend, Capabilities, ChatMessage, Completion, GenerationRequest, Usage
 from ponder.backends.chat_templates import ChatTemplate, chatml, resolve_template
 from ponder.backends.errors import BackendConfigError, BackendResponseError
 from ponder.backends.retry import RetryPolicy
 from ponder.backends.settings import BackendSettings
 
 DEFAULT_URL = "http://127.0.0.1:30000"
-
-
-@dataclass(slots=True)
-class _Entry:
-    """One `/generate` batch entry: an input, sampled `n` times, belonging to one request."""
-
-    request: int
-    input_ids: list[int] | None
-    text: str | None
-    n: int
-    seed: int | None
-    params: GenerationRequest
-
-    @property
-    def key(self) -> tuple[Any, ...]:
-        return tuple(self.input_ids) if self.input_ids is not None else (self.text,)
-
-
-@dataclass(slots=True)
-class _Sample:
-    text: str
-    output_ids: list[int]
-    finish: FinishReason
-    prompt_tokens: int
-    completion_tokens: int
-    cached_tokens: int
-    logprobs: list[TokenLogprob] | None
-
-
-@dataclass(slots=True)
-class _Pending:
-    """What one request has collected: its samples and the prefill work done on its behalf."""
-
-    samples: list[_Sample] = field(default_factory=list)
-    extra_recomputed: int = 0
-    prompt_ids: list[int] = field(default_factory=list)
 
 
 class SGLangBackend(BaseBackend):
@@ -194,30 +165,30 @@ class SGLangBackend(BaseBackend):
         data = expect_json(response, self._endpoint.url("/v1/tokenize"))
         tokens = data.get("tokens") if isinstance(data, dict) else None
         if not isinstance(tokens, list) or len(tokens) != len(texts):
-            raise _bad_payload(self._endpoint.url("/v1/tokenize"), "`tokens` with one id list per prompt")
+            raise bad_payload(self._endpoint.url("/v1/tokenize"), "`tokens` with one id list per prompt")
         self._can_tokenize = True
         return [[int(t) for t in ids] for ids in tokens]
 
     async def atokenize(self, text: str) -> list[int]:
         """Token ids of `text` by the server's /v1/tokenize, over the backend's one async client."""
-        data = _object(
-            await self._http.json("POST", "/v1/tokenize", _tokenize_body(text)), self._tokenize_url
+        data = json_object(
+            await self._http.json("POST", "/v1/tokenize", tokenize_body(text)), self._tokenize_url
         )
-        return _token_ids(data, self._tokenize_url)
+        return tokens_of(data, self._tokenize_url)
 
     async def adetokenize(self, token_ids: Sequence[int]) -> str:
         """Text of `token_ids` by the server's /v1/detokenize."""
-        data = await self._http.json("POST", "/v1/detokenize", _detokenize_body(token_ids))
-        return _text(_object(data, self._detokenize_url), self._detokenize_url)
+        data = await self._http.json("POST", "/v1/detokenize", detokenize_body(token_ids))
+        return text_of(json_object(data, self._detokenize_url), self._detokenize_url)
 
     def tokenize(self, text: str) -> list[int]:
         """Blocking /v1/tokenize, for callers outside the event loop (inside it, await `atokenize`)."""
-        return _token_ids(self._sync_post("/v1/tokenize", _tokenize_body(text)), self._tokenize_url)
+        return tokens_of(self._sync_post("/v1/tokenize", tokenize_body(text)), self._tokenize_url)
 
     def detokenize(self, token_ids: Sequence[int]) -> str:
         """Blocking /v1/detokenize, for callers outside the event loop."""
-        data = self._sync_post("/v1/detokenize", _detokenize_body(token_ids))
-        return _text(data, self._detokenize_url)
+        data = self._sync_post("/v1/detokenize", detokenize_body(token_ids))
+        return text_of(data, self._detokenize_url)
 
     @property
     def _tokenize_url(self) -> str:
@@ -239,7 +210,7 @@ class SGLangBackend(BaseBackend):
         except httpx.HTTPError as exc:
             error, _ = map_httpx_error(exc, url=url, endpoint=self._endpoint)
             raise error from exc
-        return _object(expect_json(response, url), url)
+        return json_object(expect_json(response, url), url)
 
     # -- server endpoints -----------------------------------------------------------------------
 
@@ -257,7 +228,7 @@ class SGLangBackend(BaseBackend):
         """`/get_model_info`: model_path, tokenizer_path, is_generation, …"""
         data = await self._http.json("GET", "/get_model_info")
         if not isinstance(data, dict):
-            raise _bad_payload(self._endpoint.url("/get_model_info"), "a JSON object")
+            raise bad_payload(self._endpoint.url("/get_model_info"), "a JSON object")
         return data
 
     async def server_info(self) -> dict[str, Any]:
@@ -269,7 +240,7 @@ class SGLangBackend(BaseBackend):
             response = await self._http.request("GET", path)
         data = expect_json(response, self._endpoint.url(path))
         if not isinstance(data, dict):
-            raise _bad_payload(self._endpoint.url(path), "a JSON object")
+            raise bad_payload(self._endpoint.url(path), "a JSON object")
         return data
 
     async def flush_cache(self) -> None:
@@ -291,10 +262,10 @@ class SGLangBackend(BaseBackend):
         if not requests:
             return []
         entries, prompt_ids = await self._entries(requests)
-        pending = [_Pending(prompt_ids=ids) for ids in prompt_ids]
+        pending = [Pending(prompt_ids=ids) for ids in prompt_ids]
 
         # Prefill each input that several entries share once, so they all hit the radix cache.
-        counts: dict[tuple[Any, ...], list[_Entry]] = defaultdict(list)
+        counts: dict[tuple[Any, ...], list[Entry]] = defaultdict(list)
         for entry in entries:
             counts[entry.key].append(entry)
         shared = [group[0] for group in counts.values() if len(group) > 1]
@@ -303,7 +274,7 @@ class SGLangBackend(BaseBackend):
             for entry, sample in zip(shared, warmed, strict=True):
                 pending[entry.request].extra_recomputed += max(0, sample.prompt_tokens - sample.cached_tokens)
 
-        by_n: dict[int, list[_Entry]] = defaultdict(list)
+        by_n: dict[int, list[Entry]] = defaultdict(list)
         for entry in entries:
             by_n[entry.n].append(entry)
         groups = list(by_n.values())
@@ -311,7 +282,7 @@ class SGLangBackend(BaseBackend):
         for group, samples in zip(groups, answers, strict=True):
             for i, entry in enumerate(group):
                 pending[entry.request].samples.extend(samples[i * entry.n : (i + 1) * entry.n])
-        return [_completions(p) for p in pending]
+        return [completions(p) for p in pending]
 
     async def warm(self, requests: Sequence[GenerationRequest]) -> Usage:
         """Prefill each distinct input once (`max_new_tokens: 0`) so siblings sent next reuse it."""
@@ -334,7 +305,7 @@ class SGLangBackend(BaseBackend):
 
     async def _entries(
         self, requests: Sequence[GenerationRequest], *, expand: bool = True
-    ) -> tuple[list[_Entry], list[list[int]]]:
+    ) -> tuple[list[Entry], list[list[int]]]:
         """Turn requests into batch entries (text tokenized by the server where it can)."""
         texts: dict[int, str] = {}
         for i, req in enumerate(requests):
@@ -347,59 +318,19 @@ class SGLangBackend(BaseBackend):
             tokenized = await self._tokenize_prompts(list(texts.values()))
             if tokenized is not None:
                 ids_by_index = dict(zip(texts, tokenized, strict=True))
-        entries: list[_Entry] = []
+        entries: list[Entry] = []
         prompt_ids: list[list[int]] = []
         for i, req in enumerate(requests):
             ids = list(req.token_ids) if req.token_ids is not None else ids_by_index.get(i)
             text = None if ids is not None else texts[i]
             prompt_ids.append(ids or [])
             if expand and req.seed is not None and req.n > 1:
-                entries.extend(_Entry(i, ids, text, 1, req.seed + k, req) for k in range(req.n))
+                entries.extend(Entry(i, ids, text, 1, req.seed + k, req) for k in range(req.n))
             else:
-                entries.append(_Entry(i, ids, text, req.n, req.seed, req))
+                entries.append(Entry(i, ids, text, req.n, req.seed, req))
         return entries, prompt_ids
 
-    def _payload(self, entries: Sequence[_Entry], *, warm: bool = False) -> dict[str, Any]:
-        """The `/generate` body for entries that share one `n` (single form for one entry)."""
-        params = [self._sampling_params(e, warm=warm) for e in entries]
-        logprob = [bool(e.params.logprobs) and not warm for e in entries]
-        top = [e.params.top_logprobs if lp else 0 for e, lp in zip(entries, logprob, strict=True)]
-        single = len(entries) == 1
-        body: dict[str, Any] = {}
-        if all(e.input_ids is not None for e in entries):
-            ids = [e.input_ids for e in entries]
-            body["input_ids"] = ids[0] if single else ids
-        elif all(e.text is not None for e in entries):
-            texts = [e.text for e in entries]
-            body["text"] = texts[0] if single else texts
-        else:  # mixed inputs cannot share one body: the caller splits them (see _post_generate)
-            raise AssertionError("entries mix text and input_ids")
-        body["sampling_params"] = params[0] if single else params
-        if any(logprob):
-            body["return_logprob"] = logprob[0] if single else logprob
-            body["top_logprobs_num"] = top[0] if single else top
-            body["return_text_in_logprobs"] = True
-        return body
-
-    def _sampling_params(self, entry: _Entry, *, warm: bool) -> dict[str, Any]:
-        req = entry.params
-        params: dict[str, Any] = {
-            "max_new_tokens": 0 if warm else req.max_tokens,
-            "temperature": req.temperature,
-            "top_p": req.top_p,
-            "n": 1 if warm else entry.n,
-        }
-        if req.stop:
-            params["stop"] = list(req.stop)
-        if entry.seed is not None:
-            params["sampling_seed"] = entry.seed
-        if self._top_k is not None:
-            params["top_k"] = self._top_k
-        if self._stop_token_ids:
-            params["stop_token_ids"] = list(self._stop_token_ids)
-        return params
-
-    async def _post_generate(self, entries: Sequence[_Entry], *, warm: bool = False) -> list[_Sample]:
+    async def _post_generate(self, entries: Sequence[Entry], *, warm: bool = False) -> list[Sample]:
         """POST one `/generate` per input kind (ids or text) and return samples in entry order."""
         with_ids = [e for e in entries if e.input_ids is not None]
         with_text = [e for e in entries if e.input_ids is None]
@@ -408,116 +339,20 @@ class SGLangBackend(BaseBackend):
                 self._post_generate(with_ids, warm=warm), self._post_generate(with_text, warm=warm)
             )
             order = iter(a), iter(b)
-            out: list[_Sample] = []
+            out: list[Sample] = []
             for e in entries:
                 source = order[0] if e.input_ids is not None else order[1]
                 out.extend(next(source) for _ in range(1 if warm else e.n))
             return out
         url = self._endpoint.url("/generate")
-        data = await self._http.json("POST", "/generate", self._payload(entries, warm=warm))
+        data = await self._http.json(
+            "POST",
+            "/generate",
+            generate_payload(entries, top_k=self._top_k, stop_token_ids=self._stop_token_ids, warm=warm),
+        )
         results = [data] if isinstance(data, dict) else data
         expected = sum(1 if warm else e.n for e in entries)
         if not isinstance(results, list) or len(results) != expected:
             got = len(results) if isinstance(results, list) else type(results).__name__
-            raise _bad_payload(url, f"{expected} results (got {got})")
-        return [_parse_result(r, url) for r in results]
-
-
-def _tokenize_body(text: str) -> dict[str, Any]:
-    return {"prompt": text, "add_special_tokens": False}
-
-
-def _detokenize_body(token_ids: Sequence[int]) -> dict[str, Any]:
-    return {"tokens": list(token_ids), "skip_special_tokens": False}
-
-
-def _object(data: Any, url: str) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise _bad_payload(url, "a JSON object")
-    return data
-
-
-def _token_ids(data: dict[str, Any], url: str) -> list[int]:
-    tokens = data.get("tokens")
-    if not isinstance(tokens, list) or not all(isinstance(t, int) for t in tokens):
-        raise _bad_payload(url, "`tokens`, a list of token ids")
-    return list(tokens)
-
-
-def _text(data: dict[str, Any], url: str) -> str:
-    text = data.get("text")
-    if not isinstance(text, str):
-        raise _bad_payload(url, "`text`, a string")
-    return text
-
-
-def _bad_payload(url: str, expected: str) -> BackendResponseError:
-    return BackendResponseError(
-        f"{url} answered with an unexpected payload (expected {expected}); "
-        "is it an SGLang-compatible server?",
-        url=url,
-    )
-
-
-def _parse_result(result: Any, url: str) -> _Sample:
-    """One SGLang result `{text, output_ids, meta_info}` → a sample (older servers omit output_ids)."""
-    try:
-        meta = result["meta_info"]
-        text = result["text"]
-        finish_raw = meta.get("finish_reason")
-        finish_type = finish_raw.get("type") if isinstance(finish_raw, dict) else finish_raw
-        finish: FinishReason = finish_type if finish_type in ("stop", "length", "abort") else "stop"
-        logprobs = None
-        if "output_token_logprobs" in meta and meta["output_token_logprobs"] is not None:
-            tops = meta.get("output_top_logprobs") or []
-            logprobs = []
-            for i, (lp, token_id, token_text) in enumerate(meta["output_token_logprobs"]):
-                alternatives = tops[i] if i < len(tops) and tops[i] else []
-                logprobs.append(
-                    TokenLogprob(
-                        token_id=int(token_id),
-                        text=token_text,
-                        logprob=float(lp),
-                        top={(t if t is not None else str(tid)): float(v) for v, tid, t in alternatives},
-                    )
-                )
-        return _Sample(
-            text=str(text),
-            output_ids=[int(t) for t in result.get("output_ids") or []],
-            finish=finish,
-            prompt_tokens=int(meta.get("prompt_tokens", 0)),
-            completion_tokens=int(meta.get("completion_tokens", 0)),
-            cached_tokens=int(meta.get("cached_tokens", 0)),
-            logprobs=logprobs,
-        )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise _bad_payload(url, "`{text, output_ids, meta_info}` per result") from exc
-
-
-def _completions(pending: _Pending) -> list[Completion]:
-    """Samples of one request → completions, with the prompt counted once (on the first sample).
-
-    `cached_tokens` of the request = its prompt minus every prompt token any of its entries (and
-    the warm-up on its behalf) actually recomputed, so budgets see the real prefill work.
-    """
-    samples = pending.samples
-    prompt = samples[0].prompt_tokens
-    recomputed = pending.extra_recomputed + sum(max(0, s.prompt_tokens - s.cached_tokens) for s in samples)
-    out = []
-    for k, s in enumerate(samples):
-        usage = (
-            Usage(prompt, s.completion_tokens, max(0, prompt - recomputed))
-            if k == 0
-            else Usage(0, s.completion_tokens, 0)
-        )
-        out.append(
-            Completion(
-                text=s.text,
-                token_ids=s.output_ids,
-                finish_reason=s.finish,
-                prompt_token_ids=list(pending.prompt_ids),
-                logprobs=s.logprobs,
-                usage=usage,
-            )
-        )
-    return out
+            raise bad_payload(url, f"{expected} results (got {got})")
+        return [parse_result(r, url) for r in results]

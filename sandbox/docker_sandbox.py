@@ -13,139 +13,58 @@ edit, replace nor delete them; the harness re-hashes them after the run anyway a
 compares. Three kill layers bound a run: the harness's own timer (SIGKILL to the run's process
 group; a spawned command also runs under ``timeout -k``), RLIMIT_CPU, and a host deadline that
 kills the container.
+
+The sandbox is split by job: `_docker_container` (what a container is started with, and its attach
+stream), `_docker_engine` (the client and the engine summary) and this module (the pool and the
+runs).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
-import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
-from docker.types import LogConfig, Ulimit
 
 from ponder.sandbox import reaper
+from ponder.sandbox._docker_container import (
+    ATTACH,
+    HARNESS_ARGV,
+    PYTEST_INI_PATH,
+    SANDBOX_UID,
+    WORKDIR,
+    ContainerSpec,
+    Warm,
+)
+from ponder.sandbox._docker_engine import connect, engine_summary
 from ponder.sandbox.attach import block, new_key, read_report
 from ponder.sandbox.errors import SandboxConfigError, SandboxError, SandboxUnavailableError
 from ponder.sandbox.files import tar_bytes
 from ponder.sandbox.integrity import TestChecks, test_timeout
 from ponder.sandbox.pool import WarmPool
-from ponder.sandbox.runner import (
-    HARNESS_SOURCE,
-    INTEGRITY_SOURCE,
-    KILL_GRACE_S,
-    harness_spec,
-    parse_harness,
-    pytest_command,
-    report_cap,
-)
+from ponder.sandbox.runner import KILL_GRACE_S, harness_spec, parse_harness, pytest_command, report_cap
 from ponder.sandbox.settings import DEFAULT_IMAGE, SandboxSettings
 from ponder.sandbox.threaded import ThreadedSandbox
-from ponder.sandbox.types import ExecResult, Limits, MiB
+from ponder.sandbox.types import ExecResult, Limits
 
-SANDBOX_UID = 61000
-"""The code's uid: not root, and unlikely to own anything on the host (RLIMIT_NPROC counts per uid)."""
-WORKDIR = "/work"
-PRIVATE_DIR = "/ponder"
-"""Root-owned, read-only to the code: pytest's config lives here."""
-PYTEST_INI_PATH = f"{PRIVATE_DIR}/pytest.ini"
 HOST_GRACE_S = 2.0
 """Seconds past the run's timeout before the host kills the container (the inner layers come first)."""
-NOFILE = 1024
-NPROC = 4096
 SIGKILL_EXIT = 137
-CPU_SECONDS_CAP = 3600
-"""Container-wide RLIMIT_CPU backstop; each run gets its own tighter limit from the harness."""
-ATTACH = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
-HARNESS_ARGV = ["python3", "-I", "-B", "-c", HARNESS_SOURCE.decode()]
-"""The harness travels in argv, so a container needs no copy step before it can serve."""
 
-
-@dataclass(frozen=True, slots=True)
-class ContainerSpec:
-    """What a container is started with; runs whose limits match can use a pre-started one."""
-
-    image: str
-    memory_mb: int
-    pids: int
-    cpus: float
-    tmpfs_mb: int
-    file_size_mb: int
-    runtime: str | None = None
-
-    @classmethod
-    def for_limits(cls, image: str, limits: Limits, runtime: str | None) -> ContainerSpec:
-        return cls(
-            image=image,
-            memory_mb=limits.memory_mb,
-            pids=limits.pids,
-            cpus=limits.cpus,
-            tmpfs_mb=limits.tmpfs_mb,
-            file_size_mb=limits.file_size_mb,
-            runtime=runtime,
-        )
-
-    def create_kwargs(self, labels: dict[str, str]) -> dict[str, Any]:
-        """Arguments for ``containers.create``: every hardening default lives here."""
-        tmpfs_opts = f"rw,nosuid,nodev,size={self.tmpfs_mb}m,mode=1777"
-        return {
-            "image": self.image,
-            # As the entrypoint, so that an image's own ENTRYPOINT or CMD cannot wrap or replace it.
-            "entrypoint": [*HARNESS_ARGV, "--serve", INTEGRITY_SOURCE],
-            "stdin_open": True,
-            "user": f"{SANDBOX_UID}:{SANDBOX_UID}",
-            "environment": {"HOME": "/tmp", "LANG": "C.UTF-8"},
-            "network_mode": "none",
-            "read_only": True,
-            "tmpfs": {
-                "/tmp": tmpfs_opts,
-                WORKDIR: tmpfs_opts,
-                PRIVATE_DIR: "rw,nosuid,nodev,noexec,size=1m,mode=755",
-            },
-            "cap_drop": ["ALL"],
-            "security_opt": ["no-new-privileges:true"],
-            "pids_limit": self.pids,
-            "mem_limit": f"{self.memory_mb}m",
-            "memswap_limit": f"{self.memory_mb}m",
-            "nano_cpus": int(self.cpus * 1e9),
-            "ulimits": [
-                Ulimit(name="nofile", soft=NOFILE, hard=NOFILE),
-                Ulimit(name="nproc", soft=NPROC, hard=NPROC),
-                Ulimit(name="fsize", soft=self.file_size_mb * MiB, hard=self.file_size_mb * MiB),
-                Ulimit(name="core", soft=0, hard=0),
-                Ulimit(name="cpu", soft=CPU_SECONDS_CAP, hard=CPU_SECONDS_CAP),
-            ],
-            "init": True,
-            "log_config": LogConfig(type=LogConfig.types.NONE),
-            "labels": labels,
-            "runtime": self.runtime,
-            "detach": True,
-        }
-
-
-@dataclass(slots=True)
-class Warm:
-    """A started container and the attach socket its harness reads requests from."""
-
-    id: str
-    stream: Any
-    """What ``attach_socket`` returned; closing it releases the connection."""
-
-    @property
-    def sock(self) -> socket.socket:
-        """The raw socket under the attach stream (docker-py wraps it on some transports)."""
-        return getattr(self.stream, "_sock", self.stream)  # type: ignore[no-any-return]
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.stream.close()
+__all__ = [
+    "SANDBOX_UID",
+    "ContainerSpec",
+    "DockerSandbox",
+    "Warm",
+    "connect",
+    "engine_summary",
+]
+"""The CLI, the factory and the tests import these from here, where they were first defined."""
 
 
 class DockerSandbox(ThreadedSandbox):
@@ -405,37 +324,3 @@ class DockerSandbox(ThreadedSandbox):
             return bool(self.client.api.inspect_container(container_id)["State"].get("OOMKilled"))
         except NotFound:
             return False
-
-
-def connect(max_pool_size: int = 10, timeout_s: float = 60.0) -> docker.DockerClient:
-    """A client for the engine in DOCKER_HOST (or the default socket) that has answered a ping.
-
-    Raises:
-        SandboxUnavailableError: no engine answered; the message says where it looked.
-    """
-    try:
-        client = docker.from_env(max_pool_size=max_pool_size, timeout=int(timeout_s))
-        client.ping()
-    except DockerException as exc:
-        raise SandboxUnavailableError(
-            f"no Docker engine answered ({_short(exc)}); start Docker or point DOCKER_HOST at it, "
-            "or set sandbox.kind=local with allow_local for the weaker subprocess sandbox"
-        ) from exc
-    return client
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text if len(text) < 200 else text[:197] + "..."
-
-
-def engine_summary(client: docker.DockerClient) -> dict[str, Any]:
-    """What doctor prints about the engine."""
-    info = client.info()
-    return {
-        "server_version": info.get("ServerVersion"),
-        "runtimes": sorted(info.get("Runtimes", {})),
-        "default_runtime": info.get("DefaultRuntime"),
-        "cgroup": f"v{info.get('CgroupVersion', '?')} ({info.get('CgroupDriver', '?')})",
-        "security": [json.dumps(s) if not isinstance(s, str) else s for s in info.get("SecurityOptions", [])],
-    }

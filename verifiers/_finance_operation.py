@@ -14,254 +14,29 @@ Signs are read in cell terms: a literal 2088 copied from the cell "(2,088)" is m
 so "-(5,940 + 598) / 2" is the average of two negative cells, and a difference reversed is
 caught however the operands were written. A calculation whose structure the reader could not
 follow (a loop) cannot be confirmed to have a checked form, so it fails those forms.
+
+The rule is split by job: `_finance_terms` (a calculation read as weighted terms over cells),
+`_finance_difference` (the change and item-difference form) and this module (the other forms,
+and the verdict for a question's form).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from ponder.verifiers._calc_expr import Expr, Op, Opaque, Operand, evaluate, operands, unwrap
+from ponder.verifiers._calc_expr import Expr, Op, Opaque, evaluate, unwrap
+from ponder.verifiers._finance_difference import check_difference
 from ponder.verifiers._finance_direction import check_directions
 from ponder.verifiers._finance_question import NEGATIVE_ADMITTED, Question
+from ponder.verifiers._finance_terms import Context, constant, strip_percent, term_items, terms, verdict
 
-CellRef = tuple[int, int, int]
-
-
-@dataclass(frozen=True, slots=True)
-class Term:
-    """One additive term of a calculation, with where its value came from."""
-
-    weight: float
-    """The term's coefficient as the code writes it."""
-    sign: float
-    """+1 when the term is its cells as stated, -1 when written as their negation."""
-    items: frozenset[tuple[int, int]]
-    """(table, row) of the cells inside it."""
-    years: frozenset[int]
-    negative: bool
-    """All its cells are negative amounts."""
-
-    @property
-    def cell_weight(self) -> float:
-        return self.weight * self.sign
-
-
-@dataclass(slots=True)
-class Context:
-    """What the operation check needs to know about operands: their cells, periods and labels."""
-
-    cell_of: Callable[[Operand], CellRef | None]
-    factor_of: Callable[[Operand], float]
-    years_of: Callable[[CellRef], frozenset[int]]
-    label_of: Callable[[tuple[int, int]], str]
-    label_words: Callable[[tuple[int, int]], list[str]]
-    cell_value: Callable[[CellRef], float]
-    is_constant: Callable[[Operand], bool]
-
-
-def _constant(expr: Expr, ctx: Context) -> float | None:
-    """The value of a sub-expression made only of constants, else None."""
-    ops = list(operands(expr))
-    if isinstance(expr, Opaque) or not ops or not all(ctx.is_constant(o) for o in ops):
-        return None
-    return evaluate(expr)
-
-
-def linear(expr: Expr, ctx: Context, weight: float = 1.0) -> list[tuple[Expr, float]]:
-    """The expression as a weighted sum of atoms (operands or non-linear sub-expressions)."""
-    if isinstance(expr, Op):
-        if expr.op in ("round", "float") and expr.args:
-            return linear(expr.args[0], ctx, weight)
-        if expr.op == "+":
-            return linear(expr.args[0], ctx, weight) + linear(expr.args[1], ctx, weight)
-        if expr.op == "-":
-            return linear(expr.args[0], ctx, weight) + linear(expr.args[1], ctx, -weight)
-        if expr.op == "neg":
-            return linear(expr.args[0], ctx, -weight)
-        if expr.op == "sum":
-            return [t for a in expr.args for t in linear(a, ctx, weight)]
-        if expr.op == "mean" and expr.args:
-            return [t for a in expr.args for t in linear(a, ctx, weight / len(expr.args))]
-        if expr.op == "*":
-            for k, other in ((0, 1), (1, 0)):
-                c = _constant(expr.args[k], ctx)
-                if c is not None:
-                    return linear(expr.args[other], ctx, weight * c)
-        if expr.op == "/":
-            c = _constant(expr.args[1], ctx)
-            if c:
-                return linear(expr.args[0], ctx, weight / c)
-    return [(expr, weight)]
-
-
-def terms(expr: Expr, ctx: Context) -> list[Term]:
-    """The non-constant additive terms with their cells' items and periods."""
-    out = []
-    for atom, weight in linear(expr, ctx):
-        if _constant(atom, ctx) is not None:
-            continue
-        cells = [(o, ctx.cell_of(o)) for o in operands(atom)]
-        refs = [c for _, c in cells if c is not None]
-        sign = 1.0
-        if isinstance(atom, Operand) and refs:
-            sign = math.copysign(1.0, ctx.factor_of(atom))
-        years: frozenset[int] = frozenset().union(*(ctx.years_of(c) for c in refs)) if refs else frozenset()
-        out.append(
-            Term(
-                weight=weight,
-                sign=sign,
-                items=frozenset((t, r) for t, r, _ in refs),
-                years=years,
-                negative=bool(refs) and all(ctx.cell_value(c) < 0 for c in refs),
-            )
-        )
-    return out
-
-
-def _strip_percent(expr: Expr, ctx: Context) -> Expr:
-    """`x * 100` -> x (a fraction shown as a percentage)."""
-    expr = unwrap(expr)
-    if isinstance(expr, Op) and expr.op == "*":
-        for k, other in ((0, 1), (1, 0)):
-            if _constant(expr.args[k], ctx) == 100:
-                return unwrap(expr.args[other])
-    return expr
-
-
-def _verdict(status: str, detail: str, **extra: Any) -> dict[str, Any]:
-    return {"rule": "operation", "status": status, "detail": detail, **extra}
-
-
-def _years_text(years: set[int] | frozenset[int]) -> str:
-    return "/".join(str(y) for y in sorted(years)) or "?"
-
-
-def check_difference(expr: Expr, ctx: Context, question: Question) -> dict[str, Any] | None:
-    """None when `expr` is later-minus-earlier (or first-named-minus-second), else the failure.
-
-    A top-level `L - R` is read by its sides: the same line item on both sides is a change
-    between periods; two items of the same periods are a difference between items; a side that
-    is the constant 0 stands for a blank ("—") cell of the other endpoint period.
-    """
-    core = unwrap(expr)
-    value = evaluate(core)
-    if value is not None and abs(value) < 1e-12:
-        return None  # a zero change has no direction to get wrong
-    if isinstance(core, Op) and core.op == "-" and len(core.args) == 2:
-        left, right = terms(core.args[0], ctx), terms(core.args[1], ctx)
-        zero_left = not left and _constant(core.args[0], ctx) == 0
-        zero_right = not right and _constant(core.args[1], ctx) == 0
-        if (zero_left or zero_right) and (left or right):
-            return _zero_side(left or right, zero_left, question)
-        l_items, r_items = _items(left), _items(right)
-        l_years, r_years = _years(left), _years(right)
-        if left and right and l_items != r_items and l_items & r_items:
-            return _verdict("fail", "the two sides of the difference share a line item")
-        if left and right and l_items != r_items and l_years == r_years:
-            return _item_order(left + [_negated(t) for t in right], ctx, question)
-        if left and right and l_items == r_items:
-            return _period_order(terms(core, ctx), question)
-    ts = terms(core, ctx)
-    if len(ts) < 2:
-        return _verdict("fail", "the question asks for a difference; the calculation is not one")
-    if len({max(t.years) for t in ts if t.years}) >= 2:
-        return _period_order(ts, question)
-    return _item_order(ts, ctx, question)
-
-
-def _items(ts: list[Term]) -> frozenset[tuple[int, int]]:
-    return frozenset(i for t in ts for i in t.items)
-
-
-def _years(ts: list[Term]) -> frozenset[int]:
-    return frozenset(y for t in ts for y in t.years)
-
-
-def _negated(t: Term) -> Term:
-    return Term(weight=-t.weight, sign=t.sign, items=t.items, years=t.years, negative=t.negative)
-
-
-def _endpoints(ts: list[Term], question: Question) -> tuple[int, int] | None:
-    latest = {max(t.years) for t in ts if t.years}
-    if len(question.years) >= 2 and min(question.years) in latest and max(question.years) in latest:
-        return max(question.years), min(question.years)
-    if len(latest) >= 2:
-        return max(latest), min(latest)
-    return None
-
-
-def _period_order(ts: list[Term], question: Question) -> dict[str, Any] | None:
-    """Later minus earlier, in the cells' own signs; for amounts shown negative in both periods
-    (costs, allowances in parentheses) the change is taken on their magnitudes."""
-    ends = _endpoints(ts, question)
-    if ends is None:
-        return _verdict("fail", "the difference's two sides are not two periods the table names")
-    late, early = ends
-    at = [t for t in ts if t.years and max(t.years) in ends]
-    negative = bool(at) and all(t.negative for t in at)
-    sign = -1 if negative else 1
-    w_late = sum(sign * t.cell_weight for t in at if max(t.years) == late)
-    w_early = sum(sign * t.cell_weight for t in at if max(t.years) == early)
-    if w_late > 0 > w_early:
-        return None
-    how = " on the magnitudes of amounts shown negative" if negative else ""
-    if w_late < 0 < w_early:
-        return _verdict(
-            "fail",
-            f"the question asks for the change from {early} to {late} ({late} − {early}{how}); "
-            f"the calculation computes {early} − {late}",
-        )
-    return _verdict(
-        "fail",
-        f"the question asks for the change from {early} to {late}; the calculation is not {late} − {early}",
-    )
-
-
-def _zero_side(ts: list[Term], zero_left: bool, question: Question) -> dict[str, Any] | None:
-    """`0 - x` / `x - 0`: the 0 is the blank cell of the other endpoint period."""
-    years = _years(ts)
-    if len(question.years) < 2 or not years:
-        return _verdict(
-            "fail", "a difference with 0 on one side: the question names no two periods to order it by"
-        )
-    late, early = max(question.years), min(question.years)
-    period = max(years)
-    if (zero_left and period == early) or (not zero_left and period == late):
-        return None
-    return _verdict(
-        "fail", f"the question asks for the change from {early} to {late}; the calculation reverses it"
-    )
-
-
-def _item_order(ts: list[Term], ctx: Context, question: Question) -> dict[str, Any] | None:
-    items = sorted({i for t in ts for i in t.items})
-    if len(items) < 2:
-        return _verdict("fail", "the difference's two sides are not two periods or two items the table names")
-    first, second = sorted(items[:2], key=lambda i: _position(i, items, ctx, question))
-    w_first = sum(t.cell_weight for t in ts if first in t.items)
-    w_second = sum(t.cell_weight for t in ts if second in t.items)
-    if w_first > 0 > w_second:
-        return None
-    return _verdict(
-        "fail",
-        f"the question asks for {ctx.label_of(first)} − {ctx.label_of(second)}; "
-        "the calculation does not take them in that order",
-    )
-
-
-def _position(item: tuple[int, int], items: list[tuple[int, int]], ctx: Context, question: Question) -> int:
-    """Where the question first names an item, by the words only its label has."""
-    own = ctx.label_words(item)
-    others = {w for i in items if i != item for w in ctx.label_words(i)}
-    distinct = [w for w in own if w not in others] or own
-    return min((question.positions[w] for w in distinct if w in question.positions), default=10**6)
+__all__ = ["CHECKS", "Context", "check_difference", "check_operation", "check_sign"]
+"""`_finance_rules` imports the context and the verdicts from here."""
 
 
 def check_percentage_change(expr: Expr, ctx: Context, question: Question) -> dict[str, Any] | None:
-    core = _strip_percent(expr, ctx)
+    core = strip_percent(expr, ctx)
     if isinstance(core, Op) and core.op == "/" and len(core.args) == 2:
         numerator, base = core.args
         if check_difference(numerator, ctx, question) is None:
@@ -272,8 +47,8 @@ def check_percentage_change(expr: Expr, ctx: Context, question: Question) -> dic
                 return None
             if not any(t.years for t in num_terms) and base_terms:
                 return None  # two items of one period: the base is the second
-            return _verdict("fail", f"a percentage change divides by the earlier value ({early})")
-    if isinstance(core, Op) and core.op == "-" and _constant(core.args[1], ctx) == 1:
+            return verdict("fail", f"a percentage change divides by the earlier value ({early})")
+    if isinstance(core, Op) and core.op == "-" and constant(core.args[1], ctx) == 1:
         ratio = unwrap(core.args[0])
         if isinstance(ratio, Op) and ratio.op == "/":
             top, bottom = terms(ratio.args[0], ctx), terms(ratio.args[1], ctx)
@@ -283,7 +58,7 @@ def check_percentage_change(expr: Expr, ctx: Context, question: Question) -> dic
     value = evaluate(core)
     if value is not None and abs(value) < 1e-12:
         return None
-    return _verdict(
+    return verdict(
         "fail",
         "the question asks for a percentage change, (later − earlier) / earlier; the calculation is not one",
     )
@@ -296,15 +71,15 @@ def check_abs_difference(expr: Expr, ctx: Context, question: Question) -> dict[s
     if isinstance(core, Op) and core.op == "abs":
         core = unwrap(core.args[0])
     if not (isinstance(core, Op) and core.op == "-"):
-        return _verdict("fail", "the question asks for a difference; the calculation is not a subtraction")
+        return verdict("fail", "the question asks for a difference; the calculation is not a subtraction")
     value = evaluate(expr)
     left, right = terms(core.args[0], ctx), terms(core.args[1], ctx)
     if not left or not right:
-        return _verdict("fail", "the question asks for the difference of two values; one side is a constant")
-    if _items(left) & _items(right) and _items(left) != _items(right):
-        return _verdict("fail", "the two sides of the difference share a line item")
+        return verdict("fail", "the question asks for the difference of two values; one side is a constant")
+    if term_items(left) & term_items(right) and term_items(left) != term_items(right):
+        return verdict("fail", "the two sides of the difference share a line item")
     if value is not None and value < -1e-12:
-        return _verdict(
+        return verdict(
             "fail",
             "the question asks for the difference between two values; the calculation makes it negative",
         )
@@ -328,24 +103,24 @@ def check_average(expr: Expr, ctx: Context, question: Question) -> dict[str, Any
             units = (1.0, 100.0, 0.01, 1e3, 1e-3)  # percent cells as fractions, a scale converted
             if any(math.isclose(weights[0] * n * u, 1.0, rel_tol=1e-6) for n in counts for u in units):
                 return None
-    return _verdict(
+    return verdict(
         "fail",
         "the question asks for an average; the calculation is not a sum of the values over their count",
     )
 
 
 def check_ratio(expr: Expr, ctx: Context, question: Question) -> dict[str, Any] | None:
-    core = _strip_percent(expr, ctx)
+    core = strip_percent(expr, ctx)
     if not (isinstance(core, Op) and core.op == "/" and len(core.args) == 2):
-        return _verdict("fail", "the question asks for a ratio; the calculation is not a division")
+        return verdict("fail", "the question asks for a ratio; the calculation is not a division")
     top, bottom = terms(core.args[0], ctx), terms(core.args[1], ctx)
     if not top or not bottom:
-        return _verdict("fail", "the question asks for a ratio of two items; one side is a constant")
+        return verdict("fail", "the question asks for a ratio of two items; one side is a constant")
     top_items = {i for t in top for i in t.items}
     bottom_items = {i for t in bottom for i in t.items}
     is_total = {i: "total" in ctx.label_words(i) for i in top_items | bottom_items}
     if any(is_total[i] for i in top_items) and not any(is_total[i] for i in bottom_items) and bottom_items:
-        return _verdict("fail", "a share of a total divides by the total; the calculation divides the total")
+        return verdict("fail", "a share of a total divides by the total; the calculation divides the total")
     return None
 
 
@@ -372,14 +147,12 @@ def check_sign(expr: Expr, ctx: Context, question: Question, negative_inputs: bo
         and not negative_inputs
         and not NEGATIVE_ADMITTED.search(question.text)
     ):
-        return _verdict(
+        return verdict(
             "fail",
             "the calculation makes a negative number from non-negative inputs, for a quantity the question "
             "does not ask as a change, loss or net figure (a subtraction reversed?)",
         )
-    return _verdict(
-        "n/a", "the question asks for no checked form (change, percentage change, average, ratio)"
-    )
+    return verdict("n/a", "the question asks for no checked form (change, percentage change, average, ratio)")
 
 
 def check_operation(
@@ -396,23 +169,23 @@ def check_operation(
         return check_sign(expr, ctx, question, negative_inputs)
     if isinstance(unwrap(expr), Opaque):
         reason = unwrap(expr).reason  # type: ignore[union-attr]
-        return _verdict(
+        return verdict(
             "fail",
             f"the question asks for a {form}; the calculation's structure ({reason}) cannot be checked",
         )
     check = CHECKS[form]
     if form == "change" and percent_answer:
-        core = _strip_percent(expr, ctx)
+        core = strip_percent(expr, ctx)
         if (
             isinstance(core, Op)
             and core.op in ("/", "-")
-            and (core.op == "/" or _constant(core.args[1], ctx) == 1)
+            and (core.op == "/" or constant(core.args[1], ctx) == 1)
         ):
             check = check_percentage_change
     failure = check(expr, ctx, question)
     if failure is not None:
         return failure
-    return _verdict(
+    return verdict(
         "pass",
         f"the calculation has the form of a {form}{'' if check is CHECKS[form] else ' (as a percentage)'}",
     )

@@ -16,6 +16,9 @@ the right scale, with the right sign. So this verifier:
 4. compares with `inputs["reference"]` when one is given (`compare_answer`: tolerance, scale
    and sign).
 
+How the answer is traced (step 2, and the answer-level invariants of step 3) is `_finance_trace`;
+the rules are `_finance_rules`; this module runs the steps and gives the verdict.
+
 Example:
     ```python
     task = VerifyTask(kind="finance", question="What was the change in revenue?", inputs={
@@ -32,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import re
 import secrets
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -44,10 +46,17 @@ from ponder.sandbox.base import BaseSandbox
 from ponder.sandbox.errors import SandboxError
 from ponder.sandbox.runner import INTEGRITY_SOURCE
 from ponder.sandbox.types import ExecResult, Limits
-from ponder.verifiers._finance_calc import Calculation, Expr, Opaque, Operand, analyse
+from ponder.verifiers._finance_calc import analyse
 from ponder.verifiers._finance_rules import RULE_REASONS, check_rules
-from ponder.verifiers._numbers import SCALES, Amount, compare_answer, numbers_in, parse_amount
-from ponder.verifiers._table_checks import Cell, check_tables, index_cells, period_change_check
+from ponder.verifiers._finance_trace import (
+    AMOUNT_SCALES,
+    answer_expr,
+    answer_invariants,
+    evidence_of_steps,
+    trace_answer,
+)
+from ponder.verifiers._numbers import SCALES, compare_answer, parse_amount
+from ponder.verifiers._table_checks import check_tables, index_cells
 from ponder.verifiers.answers import extract_after_answer, python_blocks
 from ponder.verifiers.base import BaseVerifier
 from ponder.verifiers.errors import VerifierError
@@ -59,12 +68,6 @@ HARNESS = Path(__file__).with_name("_pot_harness.py")
 DEFAULT_LIMITS = Limits(timeout_s=20.0, memory_mb=768)
 """pandas alone takes ~1 s and ~100 MB to import; the rest is the model's arithmetic."""
 CACHE_SIZE = 256
-_AMOUNT_SCALES = ("thousand", "million", "billion")
-
-_SHARE = re.compile(
-    r"\b(proportion|percentage of|portion of|fraction of|what percent|as a percentage of)\b", re.I
-)
-_CHANGE_WORDS = re.compile(r"\b(change|growth|increase|decrease|grow|rise|decline)\b", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +149,7 @@ class FinanceVerifier(BaseVerifier):
         codes = ["\n".join(python_blocks(step)) for step in chain.steps]
         run = await self._execute(tables, paragraphs, codes) if any(c.strip() for c in codes) else None
         cells = index_cells(tables)
-        steps_evidence = _steps_evidence(chain, codes, run, cells)
+        steps_evidence = evidence_of_steps(codes, run.steps if run is not None else [], cells)
         evidence: FinanceEvidence = {"steps": steps_evidence}
         if run is not None and run.error is not None:
             return _fail(evidence, "calculation error", f"a calculation raised an error:\n{run.error}", 0.0)
@@ -157,7 +160,7 @@ class FinanceVerifier(BaseVerifier):
         if hint == "percent":
             hint = ""
         written = parse_amount(answer_text or "")
-        amount = parse_amount(answer_text or "", default_scale=hint if hint in _AMOUNT_SCALES else "")
+        amount = parse_amount(answer_text or "", default_scale=hint if hint in AMOUNT_SCALES else "")
         evidence["answer"] = (
             {"text": answer_text, "value": amount.value, "scale": amount.scale} if amount else None
         )
@@ -170,7 +173,7 @@ class FinanceVerifier(BaseVerifier):
             for name, v in reversed(s["values"].items())
             if isinstance(v, int | float) and not isinstance(v, bool)
         ]
-        trace = _trace(written, executed, cells, paragraphs, hint)
+        trace = trace_answer(written, executed, cells, paragraphs, hint)
         evidence["trace"] = trace
         if trace is None:
             return _fail(
@@ -197,7 +200,7 @@ class FinanceVerifier(BaseVerifier):
                 "plainly on the table values",
                 0.1,
             )
-        expr = _answer_expr(trace, calc, cells)
+        expr = answer_expr(trace, calc, cells)
         rules, operand_audit = check_rules(
             question=task.question,
             expr=expr,
@@ -222,7 +225,7 @@ class FinanceVerifier(BaseVerifier):
         used = {where for s in steps_evidence for where in s["cells_used"]}
         used |= {o["cell"] for o in operand_audit if o.get("cell")}
         invariants = check_tables(tables, cells)
-        invariants += _answer_invariants(task.question, amount, cells, used)
+        invariants += answer_invariants(task.question, amount, cells, used)
         evidence["invariants"] = invariants
         broken = [
             inv
@@ -308,108 +311,6 @@ def _tables(task: VerifyTask) -> list[dict[str, Any]]:
         {"name": str(t.get("name", f"t{i}")), "columns": list(t.get("columns") or []), "rows": t["rows"]}
         for i, t in enumerate(tables)
     ]
-
-
-def _steps_evidence(
-    chain: Chain, codes: list[str], run: _Run | None, cells: list[Cell]
-) -> list[dict[str, Any]]:
-    out = []
-    for i, code in enumerate(codes):
-        record = run.steps[i] if run is not None and i < len(run.steps) else {}
-        values = dict(record.get("values", {}))  # runs are cached: evidence gets its own copy
-        literals = {abs(v) for v in numbers_in(code)} if code else set()
-        numeric = {
-            abs(float(v)) for v in values.values() if isinstance(v, int | float) and not isinstance(v, bool)
-        }
-        used = [
-            c.where for c in cells if c.distinctive and (abs(c.value) in literals or abs(c.value) in numeric)
-        ]
-        out.append(
-            {
-                "step": i,
-                "code": code,
-                "values": values,
-                "stdout": record.get("stdout", ""),
-                "error": record.get("error"),
-                "cells_used": used,
-            }
-        )
-    return out
-
-
-def _matches(answer: Amount, value: float) -> bool:
-    """The answer is `value` as written to the answer's precision: rounded, not approximated
-    (2.62 is not "3": rounding must also stay within 1%, or 0.01 absolute)."""
-    diff = abs(answer.value - value)
-    rounding = 0.5 * 10 ** (-answer.decimals) + 1e-9 * max(1.0, abs(value))
-    return diff <= rounding and diff <= max(0.01 * abs(value), 0.01)
-
-
-def _trace(
-    answer: Amount,
-    executed: list[tuple[int, str, float]],
-    cells: list[Cell],
-    paragraphs: list[str],
-    hint: str | None,
-) -> dict[str, Any] | None:
-    """The value the answer states, latest calculation first, then a cell, then the text.
-
-    The number may be shown differently only in ways that keep it the same quantity: a fraction
-    as a percentage when the answer says "%", or the same amount in another scale word.
-    """
-    factors = {1.0: ""}
-    if answer.scale == "percent":
-        factors[100.0] = " as a percent"
-    if answer.scale in _AMOUNT_SCALES and hint in _AMOUNT_SCALES and answer.scale != hint:
-        factors[SCALES[hint] / SCALES[answer.scale]] = f" converted from {hint}"
-    sources: list[tuple[dict[str, Any], float]] = [
-        ({"source": f"step {step + 1}: {name}", "step": step, "name": name}, v) for step, name, v in executed
-    ]
-    sources += [({"source": f"cell {c.where}", "cell": c.where}, c.value) for c in cells]
-    sources += [
-        ({"source": f"paragraph {i + 1}", "paragraph": i}, v)
-        for i, p in enumerate(paragraphs)
-        for v in numbers_in(p)
-    ]
-    for origin, value in sources:
-        for factor, how in factors.items():
-            if _matches(answer, value * factor):
-                return {**origin, "source": origin["source"] + how, "value": value, "factor": factor}
-    return None
-
-
-def _answer_expr(trace: dict[str, Any], calc: Calculation, cells: list[Cell]) -> Expr:
-    """The expression behind the traced answer: the calculation's, or the cell or text number itself."""
-    if "step" in trace:
-        expr = calc.values.get((trace["step"], trace["name"]))
-        return expr if expr is not None else Opaque(f"{trace['name']} (not read)", traceable=False)
-    if "cell" in trace:
-        cell = next(c for c in cells if c.where == trace["cell"])
-        return Operand(cell.value, cell.where, "read", ((cell.table, cell.row, cell.col),))
-    return Operand(trace["value"], trace["source"], "literal")
-
-
-def _answer_invariants(
-    question: str, answer: Amount, cells: list[Cell], used: set[str]
-) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    if _SHARE.search(question) and not _CHANGE_WORDS.search(question):
-        limit = 100.0 if answer.scale == "percent" else 1.0 if abs(answer.value) <= 1 else 100.0
-        ok = 0.0 <= answer.value <= limit
-        out.append(
-            {
-                "name": "share within 0-100%",
-                "scope": "answer",
-                "gating": True,
-                "status": "pass" if ok else "fail",
-                "detail": f"a share must lie within 0-100%, got {answer.text}",
-            }
-        )
-    if re.search(r"\b(change|growth)\b", question, re.I):
-        check = period_change_check(answer.value, [c for c in cells if c.where in used])
-        if check is not None:
-            out.append(check)
-    return out
 
 
 def _fail(evidence: FinanceEvidence, reason: str, feedback: str, score: float) -> StepScore:
