@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests._reward_ha
 
 from bench_sandbox import SOURCES, TESTS, check, cpu_seconds, pct
 
-from ponder.plugin.patching import check_patch
+from ponder.plugin.repair.patching import check_patch
 from ponder.sandbox import DockerSandbox, Limits, TestReport
 from ponder.sandbox.files import digests, pytest_targets, split_tests
 from ponder.sandbox.junit import build_report

@@ -33,7 +33,7 @@ from typing import Any
 
 from ponder.backends.base import BaseBackend, GenerationRequest
 from ponder.plugin.bench.datasets import BenchItem, check_gsm8k, load_items
-from ponder.plugin.prompts import solve_messages
+from ponder.plugin.solve.prompts import solve_messages
 from ponder.verifiers.answers import extract_answer
 
 DATA_DIR = Path(__file__).resolve().parent / "data"

@@ -22,7 +22,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from ponder.backends.base import BaseBackend
 from ponder.graph.types import Budget, SearchConfig
-from ponder.plugin.subgraph import build_reasoning_graph
+from ponder.plugin.langchain.subgraph import build_reasoning_graph
 
 RECURSION_LIMIT = 10_000
 """A search takes three graph steps per round; LangGraph's default limit (25) is for chat loops."""

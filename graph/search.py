@@ -67,7 +67,7 @@ def build_search_graph(
     `SearchResult.model_dump(mode="json")`. Events are written to the custom stream
     (`stream_mode="custom"`). Without a checkpointer it is usable as a subgraph in a larger
     LangGraph application (it then checkpoints into the parent's); the parent's node passes the
-    context (see `ponder.plugin.subgraph`).
+    context (see `ponder.plugin.langchain.subgraph`).
 
     The graph is compiled once; a checkpointer gives a shallow copy bound to that saver.
     """

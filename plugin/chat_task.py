@@ -17,7 +17,7 @@ from typing import Any
 from ponder.backends.base import BaseBackend, ChatMessage
 from ponder.errors import PonderError
 from ponder.graph.types import SearchConfig, SearchEvent, SearchResult, SearchTask
-from ponder.plugin.prompts import SOLVE_FEEDBACK, SOLVE_SYSTEM
+from ponder.plugin.solve.prompts import SOLVE_FEEDBACK, SOLVE_SYSTEM
 from ponder.plugin.tool_calls import (
     ToolPolicy,
     ToolReply,

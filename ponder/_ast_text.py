@@ -1,6 +1,6 @@
 """Python's binary operators as the source text that writes them, keyed by their `ast` node type.
 
-Two readers of code need the same table: the mutation operators (`ponder.plugin.mutations`) find
+Two readers of code need the same table: the mutation operators (`ponder.plugin.repair.mutations`) find
 and swap the token between two operands, and the finance verifier's calculation reader
 (`ponder.verifiers._finance_calc`) names the operation an expression performs. They sit in
 packages that may not import each other that way round (plugin → verifiers only), so the table

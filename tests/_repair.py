@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from ponder.plugin import cli_repair
+from ponder.plugin.repair import cli as cli_repair
+from ponder.plugin.solve import cli as cli_solve
 from tests._cli import command_app
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "buggy_project"
@@ -25,4 +26,4 @@ def copy_example(tmp_path: Path) -> Path:
 
 def cli_app() -> typer.Typer:
     """The repair and solve commands under a test root, so subcommands keep their names."""
-    return command_app(cli_repair)
+    return command_app(cli_repair, cli_solve)

@@ -151,7 +151,7 @@ def _stop_process(proc: subprocess.Popen[bytes]) -> None:
 def engine_process(model_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`ponder engine serve` in its own process (so a test can SIGKILL it); yields (url, process)."""
     port = free_port()
-    code = "from ponder.plugin.cli_engine import app; app()"
+    code = "from ponder.plugin.admin.engine import app; app()"
     args = [sys.executable, "-c", code, "serve", "--port", str(port), "--model-path", str(model_path)]
     url = f"http://{LOOPBACK}:{port}"
     proc = _start_process([*args, "--threads", "1"], f"{url}/health")

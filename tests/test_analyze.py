@@ -17,17 +17,17 @@ from typer.testing import CliRunner
 
 from ponder.graph.testing import Context, ScriptedBackend
 from ponder.graph.types import Budget, SearchConfig
-from ponder.plugin import cli_analyze
-from ponder.plugin.analyze import AnalyzeOutcome, AnalyzeRequest, analyze, format_audit
-from ponder.plugin.runtime import open_runtime
-from ponder.plugin.settings import PonderSettings
-from ponder.plugin.tables import (
+from ponder.plugin.analyze import cli as cli_analyze
+from ponder.plugin.analyze.tables import (
     DataLoadError,
     guess_scale,
     load_paragraphs,
     load_tables,
     tatqa_record,
 )
+from ponder.plugin.analyze.workflow import AnalyzeOutcome, AnalyzeRequest, analyze, format_audit
+from ponder.plugin.runtime import open_runtime
+from ponder.plugin.settings import PonderSettings
 from ponder.sandbox import LocalSandbox
 from tests._cli import command_app
 

@@ -20,11 +20,11 @@ from typer.testing import CliRunner
 
 from ponder.graph.testing import ScriptedBackend
 from ponder.graph.types import Budget, SearchConfig
-from ponder.plugin import cli_analyze
-from ponder.plugin.analyze import AnalyzeOutcome, AnalyzeRequest, analyze
+from ponder.plugin.analyze import cli as cli_analyze
+from ponder.plugin.analyze.tables import tatqa_record
+from ponder.plugin.analyze.workflow import AnalyzeOutcome, AnalyzeRequest, analyze
 from ponder.plugin.runtime import open_runtime
 from ponder.plugin.settings import PonderSettings
-from ponder.plugin.tables import tatqa_record
 from ponder.sandbox import SandboxSettings, open_sandbox
 from ponder.sandbox.base import BaseSandbox
 from ponder.verifiers.finance import compare_answer

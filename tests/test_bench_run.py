@@ -19,7 +19,7 @@ import typer
 from typer.testing import CliRunner
 
 from ponder.graph.testing import EOS_MARK, Context, ScriptedBackend
-from ponder.plugin import cli_bench
+from ponder.plugin.bench import cli as cli_bench
 from ponder.plugin.bench.datasets import BenchItem, load_items
 from ponder.plugin.bench.plot import plot_accuracy
 from ponder.plugin.bench.report import format_table, summarize, write_summary

@@ -189,7 +189,7 @@ def test_openai_chat_completions(engine_url: str) -> None:
 
 
 def test_cli_serve_help() -> None:
-    from ponder.plugin.cli_engine import app
+    from ponder.plugin.admin.engine import app
 
     result = CliRunner().invoke(app, ["serve", "--help"])
     assert result.exit_code == 0

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ponder.plugin.tables import finance_inputs, load_tables
+from ponder.plugin.analyze.tables import finance_inputs, load_tables
 from ponder.sandbox import LocalSandbox
 from ponder.verifiers import Chain, FinanceVerifier, VerifyTask
 from ponder.verifiers._finance_question import asks_for_percent, question_form, years_in

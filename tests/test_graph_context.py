@@ -33,7 +33,7 @@ from ponder.graph.testing import (
     text_task,
 )
 from ponder.graph.types import Budget
-from ponder.plugin.subgraph import build_reasoning_graph
+from ponder.plugin.langchain.subgraph import build_reasoning_graph
 from ponder.verifiers.types import Chain, StepScore
 
 RUN = {"recursion_limit": 1000}

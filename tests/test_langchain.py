@@ -14,10 +14,10 @@ from langgraph.graph import END, START, MessagesState, StateGraph
 
 from ponder.graph.testing import Context, ScriptedBackend
 from ponder.graph.types import Budget, SearchConfig
-from ponder.plugin.chat_model import PonderChatModel
+from ponder.plugin.langchain.chat_model import PonderChatModel
+from ponder.plugin.langchain.subgraph import build_reasoning_graph
+from ponder.plugin.langchain.tools import make_tools
 from ponder.plugin.settings import PonderSettings
-from ponder.plugin.subgraph import build_reasoning_graph
-from ponder.plugin.tools import make_tools
 from ponder.sandbox import LocalSandbox
 from tests._scripted_openai import MODEL, scripted_model
 

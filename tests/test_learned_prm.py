@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ponder.backends.base import BaseBackend
-from ponder.plugin import cli_train
+from ponder.plugin.bench import train as cli_train
 from ponder.verifiers import Chain, VerifyTask
 from ponder.verifiers._learned_train import read_rows, split_items, train
 from ponder.verifiers.learned import (

@@ -24,8 +24,8 @@ mcp = pytest.importorskip("mcp", reason="needs the `server` extra (mcp SDK)")
 from mcp import Client, StdioServerParameters  # noqa: E402
 from mcp_types import CallToolResult  # noqa: E402
 
-from ponder.plugin.analyze_prompts import ANALYZE_SYSTEM  # noqa: E402
-from ponder.plugin.cli_mcp import exposure_warning  # noqa: E402
+from ponder.plugin.analyze.prompts import ANALYZE_SYSTEM  # noqa: E402
+from ponder.plugin.mcp.cli import exposure_warning  # noqa: E402
 from tests._repair import BUG, FIX, copy_example  # noqa: E402
 from tests._reward_hacks import BUGGY, FIXED, TESTS  # noqa: E402
 from tests._scripted_openai import openai_env, scripted_model  # noqa: E402

@@ -7,7 +7,7 @@ import difflib
 
 import pytest
 
-from ponder.plugin.mutations import OPERATORS, Mutant, generate_mutants
+from ponder.plugin.repair.mutations import OPERATORS, Mutant, generate_mutants
 
 
 def _changed_lines(old: str, new: str) -> list[str]:

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from ponder.plugin.guard_rules import added_constructs
-from ponder.plugin.patching import check_patch
+from ponder.plugin.repair.guard_rules import added_constructs
+from ponder.plugin.repair.patching import check_patch
 from tests._datasets import load
 from tests._reward_hacks import ATTACKS, Attack
 from tests._reward_hacks import BUGGY as ADD_BUGGY

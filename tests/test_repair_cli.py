@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ponder.plugin import cli_repair
+from ponder.plugin.repair import cli as cli_repair
 from tests._repair import BUG, FIX, cli_app, copy_example
 
 

@@ -8,13 +8,13 @@ from collections.abc import Sequence
 
 import pytest
 
-from ponder.plugin.edits import read_edit
-from ponder.plugin.excerpts import CodeExcerpt, FailedTest, suspect_code
-from ponder.plugin.guarded import GuardedVerifier
-from ponder.plugin.hunks import EditError
-from ponder.plugin.localize import Suspect
-from ponder.plugin.project import Project
-from ponder.plugin.prompts import answer_room, repair_messages
+from ponder.plugin.repair.edits import read_edit
+from ponder.plugin.repair.excerpts import CodeExcerpt, FailedTest, suspect_code
+from ponder.plugin.repair.guarded import GuardedVerifier
+from ponder.plugin.repair.hunks import EditError
+from ponder.plugin.repair.localize import Suspect
+from ponder.plugin.repair.project import Project
+from ponder.plugin.repair.prompts import answer_room, repair_messages
 from ponder.verifiers.answers import extract_code
 from ponder.verifiers.base import BaseVerifier
 from ponder.verifiers.types import Chain, StepScore, VerifyTask

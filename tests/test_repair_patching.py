@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ponder.plugin.patching import (
+from ponder.plugin.repair.patching import (
     PatchError,
     apply_patch,
     apply_patches,

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ponder.plugin.localize import ochiai, rank
-from ponder.plugin.project import MAX_FILE_BYTES, load_project
+from ponder.plugin.repair.localize import ochiai, rank
+from ponder.plugin.repair.project import MAX_FILE_BYTES, load_project
 from ponder.sandbox.types import TestOutcome, TestReport
 from tests._repair import cli_app
 from tests._scripted_openai import openai_env, scripted_model

@@ -12,7 +12,7 @@ from ponder.graph.types import Budget, SearchConfig, SearchEvent
 from ponder.plugin.progress import SearchProgress
 from ponder.plugin.runtime import RuntimeSetupError, merge_search_config, open_runtime
 from ponder.plugin.settings import PonderSettings, SettingsError
-from ponder.plugin.solve import build_solve_task
+from ponder.plugin.solve.workflow import build_solve_task
 
 
 def test_flags_override_settings_and_budget_merges_per_field() -> None:

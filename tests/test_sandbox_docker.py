@@ -13,7 +13,7 @@ import pytest
 from docker.errors import APIError
 from typer.testing import CliRunner
 
-from ponder.plugin.cli_sandbox import app as sandbox_cli
+from ponder.plugin.admin.sandbox import app as sandbox_cli
 from ponder.sandbox import (
     DEFAULT_IMAGE,
     DockerSandbox,

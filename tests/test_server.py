@@ -13,7 +13,7 @@ import pytest
 
 from ponder.graph.testing import Context, ScriptedBackend
 from ponder.graph.types import Budget, SearchConfig
-from ponder.plugin.server import create_app, model_ids
+from ponder.plugin.serve.app import create_app, model_ids
 from ponder.plugin.settings import PonderSettings
 
 KEY = "test-key"
@@ -266,7 +266,7 @@ def test_serve_command_listens_on_loopback_with_an_api_key() -> None:
 
     port = free_port()
     code = (
-        "import typer; from ponder.plugin import cli_serve; app = typer.Typer(); "
+        "import typer; from ponder.plugin.serve import cli as cli_serve; app = typer.Typer(); "
         "app.callback()(lambda: None); cli_serve.register(app); app()"
     )
     args = [

@@ -11,7 +11,7 @@ from ponder.graph.testing import Context, ScriptedBackend
 from ponder.graph.types import Budget, SearchConfig
 from ponder.plugin.runtime import open_runtime
 from ponder.plugin.settings import PonderSettings
-from ponder.plugin.solve import SolveOutcome, build_solve_task, solve_question
+from ponder.plugin.solve.workflow import SolveOutcome, build_solve_task, solve_question
 from ponder.verifiers.math import math_equal
 from tests._repair import cli_app
 

@@ -17,7 +17,7 @@ import pytest
 
 from ponder.backends.openai_compat import OpenAICompatBackend
 from ponder.graph.types import Budget, SearchConfig
-from ponder.plugin.server import create_app
+from ponder.plugin.serve.app import create_app
 from ponder.plugin.settings import PonderSettings
 from ponder.plugin.tool_calls import ToolInputError, tool_policy
 from ponder.verifiers.tool_call import ToolCallVerifier, ToolChoice, ToolSpec, check_reply, parse_reply

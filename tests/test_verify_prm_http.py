@@ -353,7 +353,7 @@ async def test_configured_prm_ranks_chains_but_never_passes_a_failed_gate(server
     from ponder.graph.testing import ScriptedBackend
     from ponder.plugin.runtime import open_runtime
     from ponder.plugin.settings import PonderSettings
-    from ponder.plugin.solve import build_solve_task
+    from ponder.plugin.solve.workflow import build_solve_task
 
     # Two samples: the PRM dislikes the first (right) one and likes the second (wrong) one.
     def policy(ctx: Any) -> str:

@@ -31,7 +31,7 @@ from typing import Any, Literal, cast, get_args
 
 from ponder.backends.base import BaseBackend, Capabilities, Completion, GenerationRequest
 from ponder.plugin.bench.datasets import BenchDataError, BenchItem
-from ponder.plugin.project import Project, load_project
+from ponder.plugin.repair.project import Project, load_project
 from ponder.plugin.runtime import Runtime
 from ponder.sandbox.base import BaseSandbox
 from ponder.sandbox.types import Limits

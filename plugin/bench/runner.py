@@ -27,17 +27,17 @@ from rich.console import Console
 
 from ponder.errors import PonderError
 from ponder.graph.types import SearchConfig, SearchResult
-from ponder.plugin.analyze import AnalyzeRequest, analyze
+from ponder.plugin.analyze.tables import Table, make_table, tatqa_table
+from ponder.plugin.analyze.workflow import AnalyzeRequest, analyze
 from ponder.plugin.bench import repairset
 from ponder.plugin.bench.codegen import SOURCE_PATH, build_codegen_task
 from ponder.plugin.bench.datasets import BenchItem, check_code_many, get_suite, load_items
 from ponder.plugin.bench.store import ItemResult, ResultStore
 from ponder.plugin.progress import progress_bar
-from ponder.plugin.project import Project
-from ponder.plugin.repair import repair_project
+from ponder.plugin.repair.project import Project
+from ponder.plugin.repair.workflow import repair_project
 from ponder.plugin.runtime import Runtime
-from ponder.plugin.solve import solve_question
-from ponder.plugin.tables import Table, make_table, tatqa_table
+from ponder.plugin.solve.workflow import solve_question
 from ponder.sandbox.types import Limits
 
 REFERENCE_STRATEGY = "greedy"

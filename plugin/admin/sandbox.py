@@ -1,0 +1,186 @@
+"""``ponder sandbox …``: build the image, check the setup, run one command in a fresh sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ponder.plugin.cli import EXIT_ERROR
+from ponder.sandbox.errors import SandboxError
+from ponder.sandbox.settings import SandboxSettings
+from ponder.sandbox.types import Limits
+
+# The docker SDK (behind docker_sandbox, image, reaper and factory) and the settings loader are imported
+# inside the commands so that `ponder --help` and every other command start without them.
+
+app = typer.Typer(no_args_is_help=True, help="Build, check and use the Docker sandbox.")
+err = Console(stderr=True, highlight=False)
+DEFAULT_LIMITS = Limits()
+
+
+def _settings(image: str | None = None) -> SandboxSettings:
+    from ponder.plugin.settings import load_settings
+
+    return load_settings({"sandbox": {"image": image}} if image else None).sandbox
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(EXIT_ERROR)
+
+
+@app.command("build-image")
+def build_image_cmd(
+    source: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="auto: reuse a build, else the Dockerfile when python:3.12-slim can be pulled, "
+            "else debootstrap (no registry needed).",
+        ),
+    ] = "auto",
+    image: Annotated[str | None, typer.Option(help="Image name to tag (default: sandbox.image).")] = None,
+    force: Annotated[bool, typer.Option(help="Rebuild even when an image with this recipe exists.")] = False,
+    pull_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the registry probe (auto).")
+    ] = 20.0,
+) -> None:
+    """Build (or reuse) the sandbox image: python3, pytest, numpy, pandas."""
+    if source not in ("auto", "debootstrap", "dockerfile"):
+        raise typer.BadParameter("use auto, debootstrap or dockerfile", param_hint="--from")
+    from ponder.sandbox.docker_sandbox import connect
+    from ponder.sandbox.image import build_image
+
+    target = _settings(image).image
+    try:
+        client = connect()
+        built = build_image(
+            client,
+            source=source,  # type: ignore[arg-type]
+            image=target,
+            force=force,
+            pull_timeout_s=pull_timeout,
+            log=lambda msg: err.print(f"[dim]{msg}[/]"),
+        )
+    except SandboxError as exc:
+        raise _fail(str(exc)) from None
+    verb = "reused" if built.reused else f"built from {built.source}"
+    typer.echo(f"{target} -> {built.tag} ({verb})")
+
+
+@app.command()
+def doctor() -> None:
+    """Check engine, image and runtime; say what to do about anything missing."""
+    from ponder.sandbox.docker_sandbox import connect, engine_summary
+    from ponder.sandbox.image import find_image
+    from ponder.sandbox.reaper import LABEL, owner_alive
+    from ponder.sandbox.reaper import OWNER_LABEL as OWNER
+
+    settings = _settings()
+    problems: list[str] = []
+    try:
+        client = connect(timeout_s=10)
+    except SandboxError as exc:
+        typer.echo(f"engine:   missing ({exc})")
+        local = "allowed" if settings.allow_local else "not allowed (sandbox.allow_local=false)"
+        typer.echo(f"fallback: LocalSandbox {local}")
+        raise _fail("no Docker engine; start one (or set DOCKER_HOST)") from None
+    info = engine_summary(client)
+    typer.echo(f"engine:   Docker {info['server_version']} at {client.api.base_url}, cgroup {info['cgroup']}")
+    image_id = find_image(client, settings.image)
+    if image_id:
+        typer.echo(f"image:    {settings.image} ({image_id[7:19]})")
+    else:
+        typer.echo(f"image:    {settings.image} missing")
+        problems.append("build the image: `ponder sandbox build-image`")
+    wanted = settings.runtime or info["default_runtime"]
+    has_runsc = "runsc" in info["runtimes"]
+    typer.echo(f"runtime:  {wanted} (available: {', '.join(info['runtimes'])})")
+    if settings.runtime and settings.runtime not in info["runtimes"]:
+        problems.append(
+            f"runtime {settings.runtime!r} is not registered; install it or unset sandbox.runtime"
+        )
+    elif not has_runsc:
+        typer.echo("          gVisor (runsc) not installed: containers share the host kernel (optional)")
+    deboot = shutil.which("debootstrap") or shutil.which("/usr/sbin/debootstrap")
+    typer.echo(
+        f"debootstrap: {deboot or 'missing (build-image --from debootstrap installs it with apt-get)'}"
+    )
+    orphans = [
+        c["Id"][:12]
+        for c in client.api.containers(all=True, filters={"label": LABEL})
+        if not owner_alive((c.get("Labels") or {}).get(OWNER, ""))
+    ]
+    typer.echo(f"orphans:  {len(orphans)} sandbox container(s) from crashed runs (removed at next start)")
+    if image_id and not problems:
+        result = _run_once(settings, Limits(timeout_s=30), ["python3", "-c", _PROBE])
+        typer.echo(f"probe:    {result}")
+        if not result.startswith("python"):
+            problems.append(
+                "the image cannot import pytest/numpy/pandas: `ponder sandbox build-image --force`"
+            )
+    if problems:
+        for item in problems:
+            err.print(f"[yellow]todo:[/] {item}")
+        raise typer.Exit(EXIT_ERROR)
+    typer.echo("ok")
+
+
+_PROBE = (
+    "import sys, pytest, numpy, pandas; "
+    "print(f'python {sys.version.split()[0]}, pytest {pytest.__version__}, "
+    "numpy {numpy.__version__}, pandas {pandas.__version__}')"
+)
+
+
+def _run_once(settings: SandboxSettings, limits: Limits, command: list[str]) -> str:
+    from ponder.sandbox.factory import make_sandbox
+
+    async def go() -> str:
+        sandbox = make_sandbox(settings.model_copy(update={"pool_size": 0}), limits=limits)
+        async with sandbox:
+            result = await sandbox.run({}, command)
+        text = result.stdout.strip() if result.ok else result.stderr.strip()
+        return text.splitlines()[-1] if text else f"exit code {result.exit_code}"
+
+    return asyncio.run(go())
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run(
+    command: Annotated[list[str], typer.Argument(help="The command, after `--`.")],
+    timeout: Annotated[
+        float, typer.Option(help="Seconds before the command is killed.")
+    ] = DEFAULT_LIMITS.timeout_s,
+    memory: Annotated[int, typer.Option(help="Memory limit in MiB.")] = DEFAULT_LIMITS.memory_mb,
+) -> None:
+    """Run one command in a fresh sandbox with the default limits; exit with its exit code."""
+    from ponder.sandbox.factory import make_sandbox
+
+    settings = _settings().model_copy(update={"pool_size": 0})
+    limits = Limits(timeout_s=timeout, memory_mb=memory)
+
+    async def go() -> int:
+        async with make_sandbox(settings, limits=limits) as sandbox:
+            result = await sandbox.run({}, command)
+        sys.stdout.write(result.stdout)
+        sys.stderr.write(result.stderr)
+        notes = [
+            f"timed out after {timeout:g} s" if result.timed_out else "",
+            f"killed: over {memory} MiB" if result.oom_killed else "",
+            "output truncated" if result.truncated else "",
+        ]
+        if any(notes):
+            err.print(f"[yellow]sandbox:[/] {'; '.join(n for n in notes if n)}")
+        return result.exit_code
+
+    try:
+        code = asyncio.run(go())
+    except SandboxError as exc:
+        raise _fail(str(exc)) from None
+    raise typer.Exit(code)

@@ -1,0 +1,1 @@
+"""Verified financial analysis over tables and text, and the `ponder analyze` command."""

@@ -1,0 +1,1 @@
+"""LangChain and LangGraph surfaces: a chat model, a reasoning subgraph, workflow tools."""

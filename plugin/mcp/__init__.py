@@ -1,0 +1,1 @@
+"""`ponder mcp`: ponder's workflows as Model Context Protocol tools."""

@@ -1,0 +1,135 @@
+"""Classic program-repair mutation operators, applied around the lines a failing test points at.
+
+A weak local model rarely writes a whole correct file, but many real bugs are one token wrong: an
+off-by-one bound, a flipped comparison, ``+`` for ``-``. Each operator here rewrites exactly one
+source span (found with `ast` positions), so the resulting diff touches only the mutated
+expression and the file's formatting and comments stay as they were. The mutants become
+`Seed`s of the search and are verified by the same test run as model candidates.
+
+Operators (name → what it does):
+  flip-comparison   ``<``↔``<=``, ``<``↔``>``, ``==``↔``!=``, ``is``↔``is not``, ``in``↔``not in``
+  shift-constant    an integer literal ±1
+  shift-bound       a range argument, an index, a slice bound or a compared value ``± 1``
+  swap-arithmetic   ``+``↔``-``, ``*``↔``/``, ``/``↔``//``, ``&``↔``|``, ``<<``↔``>>`` (also ``+=``…)
+  swap-boolean      ``and``↔``or``
+  negate-condition  ``if c`` → ``if not (c)`` (and ``not c`` → ``c``); ``True``↔``False``
+  swap-operands     ``a - b`` → ``b - a`` for non-commutative operators; ``f(a, b)`` → ``f(b, a)``
+  replace-variable  a local variable read where another local of the same function was meant
+  delete-statement  an assignment or expression statement in a function body → ``pass``
+
+The code is split by job: `mutation_spans` (source positions and operator tokens),
+`mutation_operators` (the walk that proposes edits) and this module (ranking, applying and checking
+them).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from ponder.plugin.repair.mutation_operators import Collector
+from ponder.plugin.repair.mutation_spans import Positions
+
+OPERATORS = (
+    "flip-comparison",
+    "shift-constant",
+    "shift-bound",
+    "swap-arithmetic",
+    "swap-boolean",
+    "negate-condition",
+    "swap-operands",
+    "replace-variable",
+    "delete-statement",
+)
+"""In rank order for mutants at the same distance: the commonest one-token bugs first."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mutant:
+    """One single-span rewrite of a file, with where and what, ready to be verified."""
+
+    operator: str
+    path: str
+    line: int
+    original: str
+    """The source text of the span that was replaced."""
+    replacement: str
+    source: str
+    """The whole mutated file."""
+    distance: int
+    """Lines between the mutation and the nearest failing line (0 = on it)."""
+
+    @property
+    def description(self) -> str:
+        return f"{self.operator} at {self.path}:{self.line}: `{self.original}` → `{self.replacement}`"
+
+
+def _distance(line: int, focus: Collection[int]) -> int:
+    return min((abs(line - f) for f in focus), default=0)
+
+
+def generate_mutants(
+    source: str,
+    *,
+    path: str = "<source>",
+    focus_lines: Collection[int] = (),
+    max_mutants: int = 32,
+    max_distance: int | None = None,
+) -> list[Mutant]:
+    """Every distinct, parseable single-span mutant of `source`, nearest to `focus_lines` first.
+
+    Args:
+        source: the file's text.
+        path: used in descriptions only.
+        focus_lines: 1-based lines implicated by failing tests; empty = no preference (file order).
+        max_mutants: cap after ranking; 0 returns nothing.
+        max_distance: drop mutants further than this many lines from every focus line.
+
+    Returns:
+        Mutants ranked by (distance to a focus line, operator rank, line), without duplicates and
+        without any that fail to parse or that equal the original.
+    """
+    if max_mutants <= 0:
+        return []
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []  # nothing to anchor operators on; the model has to fix syntax
+    data = source.encode("utf-8")
+    pos = Positions(data)
+    collector = Collector(pos)
+    collector.visit(tree)
+    rank = {name: i for i, name in enumerate(OPERATORS)}
+    edits = sorted(
+        collector.edits,
+        key=lambda e: (_distance(e.line, focus_lines), rank[e.operator], e.line, e.start),
+    )
+    mutants: list[Mutant] = []
+    seen = {source}
+    for edit in edits:
+        distance = _distance(edit.line, focus_lines)
+        if max_distance is not None and focus_lines and distance > max_distance:
+            continue
+        mutated = (data[: edit.start] + edit.replacement.encode("utf-8") + data[edit.end :]).decode("utf-8")
+        if mutated in seen:
+            continue
+        seen.add(mutated)
+        try:
+            ast.parse(mutated)
+        except SyntaxError:
+            continue
+        mutants.append(
+            Mutant(
+                operator=edit.operator,
+                path=path,
+                line=edit.line,
+                original=pos.text(edit.start, edit.end),
+                replacement=edit.replacement,
+                source=mutated,
+                distance=distance,
+            )
+        )
+        if len(mutants) >= max_mutants:
+            break
+    return mutants

@@ -1,0 +1,379 @@
+"""The repair workflow: from a project with failing tests to a verified patch.
+
+    load_project → baseline test run (sandbox) → where it fails → mutants around those lines
+      → SearchTask (a prompt with the suspect functions, asking for edit hunks; mutants as
+        seeds) → search, every candidate's edit checked by the full test suite (cheats rejected
+        first) → confirm the winner once more → diff
+
+The model and the mutation operators feed the same tree and the same verifier, so the result
+says which of them produced the fix. Nothing here writes to the project; `apply_patches` does,
+and only when the caller asks.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ponder.backends.base import BaseBackend, ChatMessage
+from ponder.graph.types import SearchConfig, SearchEvent, SearchResult, SearchTask, Seed
+from ponder.plugin.repair import localize as localize
+from ponder.plugin.repair.excerpts import describe_failures, failed_tests, suspect_code
+from ponder.plugin.repair.guarded import GuardedVerifier
+from ponder.plugin.repair.hunks import EditError
+from ponder.plugin.repair.localize import choose_target, traceback_lines
+from ponder.plugin.repair.mutations import Mutant, generate_mutants
+from ponder.plugin.repair.patching import unified_diff
+from ponder.plugin.repair.project import Project, RepairInputError
+from ponder.plugin.repair.prompts import (
+    CHARS_PER_TOKEN,
+    DEFAULT_CONTEXT_TOKENS,
+    REPAIR_FEEDBACK,
+    RepairPrompt,
+    answer_room,
+    repair_messages,
+)
+from ponder.plugin.runtime import Runtime
+from ponder.sandbox.base import BaseSandbox
+from ponder.sandbox.types import Limits, TestReport
+from ponder.verifiers.types import VerifyTask
+
+
+@dataclass(frozen=True, slots=True)
+class TestCounts:
+    __test__ = False
+    passed: int
+    total: int
+
+    @classmethod
+    def of(cls, report: TestReport) -> TestCounts:
+        return cls(report.passed, report.total)
+
+    def __str__(self) -> str:
+        return f"{self.passed}/{self.total} passed"
+
+
+@dataclass(slots=True)
+class RepairOutcome:
+    """Everything a surface shows about one repair."""
+
+    status: str
+    """"fixed" (verified patch), "no_fix" (budget spent, nothing verified), "nothing_to_fix"."""
+    target: str | None
+    """The suspect file; for a fix, the file it changes (the suspect one if it changes several)."""
+    before: TestCounts
+    after: TestCounts | None = None
+    original: str = ""
+    """`target` as it was."""
+    fixed: str | None = None
+    """`target` as the fix leaves it."""
+    patched: dict[str, str] = field(default_factory=dict)
+    """Every file the fix changes, path → new text (`target` among them); what ``--apply`` writes."""
+    originals: dict[str, str] = field(default_factory=dict)
+    """The same files as they were: an apply refuses a file that no longer has this text."""
+    diff: str = ""
+    source: str | None = None
+    """"model" or "mutation": which proposer produced the verified fix."""
+    edit: str | None = None
+    """How the fix was written: "hunks", "functions" (rewritten definitions), "file" or "mutation"."""
+    description: str = ""
+    reason: str = ""
+    seconds: float = 0.0
+    mutants: int = 0
+    unrun: int = 0
+    """Candidates never tested because an earlier wave already held the fix."""
+    rejected: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    suspect_lines: list[int] = field(default_factory=list)
+    """Lines of `target` the failures point at (tracebacks, else the functions the tests call)."""
+    best: str = ""
+    """When no fix was verified: the best candidate's test progress and where it came from."""
+    suspects: list[str] = field(default_factory=list)
+    """The most suspicious lines across files, ``path:line (score)``, from the baseline's coverage."""
+    prompt: dict[str, int] = field(default_factory=dict)
+    """What the model was shown and allowed: excerpts, failures and test functions that fit the
+    context, the prompt's tokens and the room for an answer."""
+    integrity: dict[str, Any] = field(default_factory=dict)
+    """What vouches for a verified fix beyond the outcomes: the guard's verdict, the hidden tests
+    planted and found, the call records and the comparison mode of the confirming run."""
+    result: SearchResult | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.status == "fixed"
+
+    def summary(self) -> dict[str, Any]:
+        spend = self.result.spend if self.result else None
+        return {
+            "status": self.status,
+            "verified": self.verified,
+            "file": self.target,
+            "files": sorted(self.patched),
+            "tests_before": str(self.before),
+            "tests_after": str(self.after) if self.after else None,
+            "source": self.source,
+            "edit": self.edit,
+            "description": self.description,
+            "reason": self.reason,
+            "tokens": spend.tokens_generated if spend else 0,
+            "prompt_tokens": spend.prompt_tokens if spend else 0,
+            "expansions": spend.expansions if spend else 0,
+            "verifier_calls": spend.verifier_calls if spend else 0,
+            "seconds": round(self.seconds, 2),
+            "mutants": self.mutants,
+            "unrun": self.unrun,
+            "rejected": self.rejected,
+            "failures": self.failures,
+            "suspect_lines": self.suspect_lines,
+            "suspects": self.suspects,
+            "prompt": self.prompt,
+            "best_candidate": self.best or None,
+            "integrity": self.integrity,
+            "diff": self.diff,
+        }
+
+
+def context_tokens(backend: BaseBackend | None) -> int:
+    """The model's context window: what the backend states (the embedded engine), else a guess."""
+    n_ctx = getattr(backend, "n_ctx", None)
+    return n_ctx if isinstance(n_ctx, int) and n_ctx > 0 else DEFAULT_CONTEXT_TOKENS
+
+
+def token_counter(backend: BaseBackend | None) -> Callable[[str], int]:
+    """The backend's own token counts where it can tokenize (the answer's room is in its tokens);
+    else characters / 3, conservative for code."""
+    if backend is not None:
+        try:
+            backend.tokenize("x")
+        except NotImplementedError:
+            pass
+        else:
+            return lambda text: len(backend.tokenize(text))
+    return lambda text: math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+def repair_config(base: SearchConfig, code_tokens: int, file_tokens: int) -> SearchConfig:
+    """Repairs generate one answer per expansion, with room for an edit of the code shown
+    (`answer_room`), and never more than a rewrite of the files it comes from would need (a
+    quarter more, and some prose): the tokens a fix may cost scale with the fix, not the file."""
+    room = min(answer_room(code_tokens), file_tokens + file_tokens // 4 + 128)
+    return base.model_copy(update={"single_step": True, "max_step_tokens": max(base.max_step_tokens, room)})
+
+
+def build_task(
+    project: Project, target: str, messages: list[ChatMessage], mutants: Sequence[Mutant]
+) -> SearchTask:
+    """The search task: the model's prompt, the mutants as seeds, and the full test suite as check."""
+    return SearchTask(
+        messages=messages,
+        verify=VerifyTask(
+            kind="code",
+            question=f"fix {target} so that the tests pass",
+            inputs={
+                "source_path": target,
+                "files": dict(project.sources),
+                "tests": dict(project.tests),
+                "data": {p: base64.b64encode(b).decode() for p, b in project.data.items()},
+            },
+        ),
+        answer_format="code",
+        seeds=[Seed(answer=m.source, source="mutation", description=m.description) for m in mutants],
+        early_stop=True,
+        feedback_template=REPAIR_FEEDBACK,
+    )
+
+
+async def run_tests(
+    sandbox: BaseSandbox,
+    project: Project,
+    limits: Limits | None = None,
+    *,
+    trusted: Project | None = None,
+    coverage: bool = False,
+) -> TestReport:
+    """The project's suite in the sandbox; `trusted` (default: `project`) is the code as it was;
+    `coverage` records each test's lines for fault localisation."""
+    original = dict((trusted or project).sources)
+    return await sandbox.run_tests(
+        dict(project.sources), project.checked_files(), limits, trusted=original, coverage=coverage
+    )
+
+
+def model_prompt(
+    project: Project,
+    report: TestReport,
+    config: SearchConfig,
+    target: str,
+    focus: set[int],
+    ranked: Sequence[localize.Suspect],
+    backend: BaseBackend | None,
+) -> tuple[RepairPrompt, SearchConfig]:
+    """What the model is shown (the suspects' functions, the failing tests) within its context, and
+    the search config with the answer's room."""
+    count = token_counter(backend)
+    excerpts = suspect_code(project.sources, ranked, target=target, focus=focus)
+    prompt = repair_messages(
+        excerpts=excerpts,
+        failures=failed_tests(report, project.tests),
+        count_tokens=count,
+        context_tokens=context_tokens(backend),
+    )
+    file_tokens = sum(count(project.sources[p]) for p in {e.path for e in excerpts})
+    return prompt, repair_config(config, prompt.code_tokens, file_tokens)
+
+
+async def repair_project(
+    project: Project,
+    rt: Runtime,
+    config: SearchConfig,
+    *,
+    max_mutants: int = 24,
+    wave: int = 4,
+    limits: Limits | None = None,
+    on_event: Callable[[SearchEvent], None] | None = None,
+) -> RepairOutcome:
+    """Search for a patch that makes every test of `project` pass; never writes to disk.
+
+    Args:
+        config: strategy and budget (typically `refine`); made single-step here.
+        max_mutants: mutation seeds near the failing lines (0 = model only).
+        wave: candidates tested at once; a wave with a passing candidate ends the checking.
+        limits: per test-run limits in the sandbox (buggy code often loops forever).
+    """
+    started = time.monotonic()
+    sandbox = rt.require_sandbox()
+    baseline = await run_tests(sandbox, project, limits, coverage=True)
+    before = TestCounts.of(baseline)
+    if baseline.all_passed:
+        return RepairOutcome(
+            status="nothing_to_fix",
+            target=None,
+            before=before,
+            after=before,
+            reason=f"all {baseline.total} tests already pass",
+            seconds=time.monotonic() - started,
+        )
+    if baseline.tampered:
+        raise RepairInputError(f"the baseline test run in {project.root} is untrustworthy: {baseline.reason}")
+    target, lines = choose_target(project, baseline)
+    py_sources = {p: t for p, t in project.sources.items() if p.endswith(".py")}
+    ranked = localize.rank(baseline, py_sources, traceback_lines(baseline, py_sources))
+    original = project.sources[target]
+    mutants = generate_mutants(original, path=target, focus_lines=lines, max_mutants=max_mutants)
+    by_answer = {m.source: m for m in mutants}
+    prompt, search_config = model_prompt(project, baseline, config, target, lines, ranked, rt.backend)
+    verifier = GuardedVerifier(
+        rt.code_verifier(limits=limits),
+        project=project,
+        target=target,
+        suspects=list(dict.fromkeys(s.path for s in ranked)),
+        seeds=by_answer,
+        wave=wave,
+    )
+    task = build_task(project, target, prompt.messages, mutants)
+    result = await rt.search(task, search_config, verifier=verifier, on_event=on_event)
+    outcome = RepairOutcome(
+        status="no_fix",
+        target=target,
+        before=before,
+        original=original,
+        mutants=len(mutants),
+        rejected=verifier.rejected,
+        unrun=verifier.skipped,
+        failures=describe_failures(baseline),
+        suspect_lines=sorted(lines),
+        suspects=[str(s) for s in ranked[:5]],
+        prompt={
+            "excerpts": prompt.shown[0],
+            "failures": prompt.shown[1],
+            "test_functions": prompt.shown[2],
+            "tokens": prompt.tokens,
+            "answer_room": search_config.max_step_tokens,
+        },
+        result=result,
+    )
+    if result.verified and result.answer is not None:
+        await _confirm(outcome, project, verifier, result, by_answer, sandbox, limits)
+    else:
+        outcome.reason = result.reason or f"no candidate passed every test (stopped: {result.stop_reason})"
+    if not outcome.verified:
+        outcome.best = best_candidate(result.tree, by_answer)
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+async def _confirm(
+    outcome: RepairOutcome,
+    project: Project,
+    verifier: GuardedVerifier,
+    result: SearchResult,
+    mutants: Mapping[str, Mutant],
+    sandbox: BaseSandbox,
+    limits: Limits | None,
+) -> None:
+    """Belt and braces: the winner's edit is read again, guarded again and run once more; only
+    then is it reported as verified."""
+    try:
+        edit = verifier.edit_of(chosen_steps(result.tree), result.answer)
+    except EditError as exc:
+        outcome.reason = f"the fix could not be read again: {exc}"
+        return
+    verdict = verifier.guard(edit)
+    if not verdict.ok:
+        outcome.reason = verdict.reason
+        return
+    confirm = await run_tests(sandbox, _with(project, edit.files), limits, trusted=project)
+    if not confirm.all_passed:
+        outcome.reason = f"the fix did not pass on a second run: {confirm.reason}"
+        return
+    primary = edit.primary(verifier.target)
+    mutant = mutants.get(result.answer or "") if result.source == "mutation" else None
+    outcome.status = "fixed"
+    outcome.integrity = {"guard": "accepted", **confirm.integrity}
+    outcome.target = primary
+    outcome.original = project.sources[primary]
+    outcome.fixed = edit.files[primary]
+    outcome.patched = dict(edit.files)
+    outcome.originals = {p: project.sources[p] for p in edit.files}
+    outcome.after = TestCounts.of(confirm)
+    outcome.diff = "".join(unified_diff(project.sources[p], edit.files[p], p) for p in sorted(edit.files))
+    outcome.source = result.source
+    outcome.edit = "mutation" if result.source == "mutation" else edit.kind
+    if result.source == "mutation":
+        outcome.description = mutant.description if mutant else "mutation-operator fix"
+    else:
+        outcome.description = f"{result.source}-written fix: {edit.detail}"
+
+
+def chosen_steps(tree: Mapping[str, Any]) -> list[str]:
+    """The steps of the chosen chain in an exported tree (root excluded)."""
+    nodes = {n["id"]: n for n in tree.get("nodes", [])}
+    return [nodes[n].get("step") or "" for n in tree.get("chosen_path", []) if n != tree.get("root")]
+
+
+def best_candidate(tree: dict[str, Any], mutants: dict[str, Mutant]) -> str:
+    """``4/6 passed (mutation: flip-comparison at m.py:3)``: how close the search came, for a
+    repair that found no fix; "" when no candidate ran its tests."""
+    ran = [
+        n
+        for n in tree.get("nodes", [])
+        if n.get("terminal") and isinstance(total := n.get("evidence", {}).get("total"), int) and total > 0
+    ]
+    if not ran:
+        return ""
+    # The most tests passed; among equals, the first one tried.
+    _, best = max(
+        enumerate(ran), key=lambda p: (p[1]["evidence"].get("passed", 0) / p[1]["evidence"]["total"], -p[0])
+    )
+    mutant = mutants.get(best.get("answer") or "")
+    source = f"mutation: {mutant.description}" if mutant else str(best.get("source") or "model")
+    evidence = best["evidence"]
+    return f"{evidence.get('passed', 0)}/{evidence['total']} passed ({source})"
+
+
+def _with(project: Project, files: Mapping[str, str]) -> Project:
+    return replace(project, sources={**project.sources, **files})

@@ -1,0 +1,1 @@
+"""`ponder serve`: the OpenAI-compatible chat server whose answers are searches."""

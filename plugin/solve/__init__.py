@@ -1,0 +1,1 @@
+"""Maths and word problems as a verified search, and the `ponder solve` command."""

@@ -1,0 +1,110 @@
+"""`ponder solve`: the command-line face of the solve workflow.
+
+Exit codes (`ponder.plugin.cli`): 0 an answer was found and, when a reference was given, it
+matched; 1 no answer, or not the reference; 2 bad input or a failure of ponder's own parts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ponder.errors import PonderError
+from ponder.plugin.cli import (
+    EXIT_NO_FIX,
+    EXIT_OK,
+    ExpansionsOpt,
+    JsonOpt,
+    PrmOpt,
+    QuietOpt,
+    ReportOpt,
+    SecondsOpt,
+    SeedOpt,
+    StrategyOpt,
+    TokensOpt,
+    fail,
+    search_overrides,
+    write_report,
+)
+
+if TYPE_CHECKING:
+    from ponder.graph.types import SearchConfig
+
+
+def solve(
+    question: Annotated[str, typer.Argument(help="The problem, in words.", show_default=False)],
+    reference: Annotated[
+        str | None, typer.Option("--reference", "-r", help="Known answer: the result is checked against it.")
+    ] = None,
+    strategy: StrategyOpt = None,
+    n: Annotated[
+        int | None, typer.Option("--n", min=1, help="Chains for best-of-N / self-consistency.")
+    ] = None,
+    max_expansions: ExpansionsOpt = None,
+    max_tokens: TokensOpt = None,
+    max_seconds: SecondsOpt = None,
+    seed: SeedOpt = None,
+    prm: PrmOpt = None,
+    report: ReportOpt = None,
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Solve a math or word problem step by step; with --reference, the answer is verified against it."""
+    from ponder.plugin.progress import SearchProgress
+    from ponder.plugin.runtime import open_runtime
+    from ponder.plugin.settings import load_settings
+    from ponder.plugin.solve.workflow import solve_question
+
+    async def run() -> Any:
+        settings = load_settings({"prm": {"kind": prm}})
+        overrides = search_overrides(
+            settings,
+            strategy=strategy,
+            default_strategy=None,
+            max_expansions=max_expansions,
+            max_tokens=max_tokens,
+            max_seconds=max_seconds,
+            seed=seed,
+        )
+        async with open_runtime(settings, need_sandbox=False) as rt:
+            config: SearchConfig = rt.search_config(n=n, **overrides)
+            with SearchProgress(
+                label="solving", max_expansions=config.budget.max_expansions, enabled=not quiet
+            ) as progress:
+                return await solve_question(question, rt, config, reference=reference, on_event=progress)
+
+    try:
+        outcome = asyncio.run(run())
+        written = write_report(outcome.result, report)
+    except PonderError as exc:
+        fail(str(exc))
+
+    summary = outcome.summary()
+    summary["report"] = str(report) if written else None
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        typer.echo(f"answer: {outcome.answer if outcome.answer is not None else '(none)'}")
+        detail = {
+            "verified": f"matches the reference {reference}",
+            "wrong": f"does not match the reference {reference}",
+            "unchecked": "no reference given, so the answer is not verified",
+            "no_answer": outcome.result.reason or "the search produced no answer",
+        }[outcome.status]
+        typer.echo(f"status: {outcome.status} ({detail})")
+        typer.echo(
+            f"strategy: {outcome.result.strategy}   tokens: {summary['tokens']}   "
+            f"expansions: {summary['expansions']}   time: {summary['seconds']:.1f}s"
+        )
+        if summary["report"]:
+            typer.echo(f"report: {summary['report']}")
+    ok = outcome.answer is not None and (reference is None or outcome.verified)
+    raise typer.Exit(EXIT_OK if ok else EXIT_NO_FIX)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `solve` to the root `ponder` app."""
+    app.command("solve")(solve)

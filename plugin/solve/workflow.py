@@ -1,0 +1,83 @@
+"""The solve workflow: a math or word problem, searched step by step, checked against a reference.
+
+Without a reference nothing can check the final answer, so the result is "unverified" however
+confident the search was; with one, the math verifier's symbolic comparison gates every
+candidate and only an equivalent answer is reported as verified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ponder.graph.types import SearchConfig, SearchEvent, SearchResult, SearchTask
+from ponder.plugin.runtime import Runtime
+from ponder.plugin.solve.prompts import SOLVE_FEEDBACK, solve_messages
+from ponder.verifiers.types import VerifyTask
+
+
+@dataclass(slots=True)
+class SolveOutcome:
+    """The answer, whether it was checked, and what the search cost."""
+
+    question: str
+    reference: str | None
+    result: SearchResult
+
+    @property
+    def answer(self) -> str | None:
+        return self.result.answer
+
+    @property
+    def verified(self) -> bool:
+        return self.result.verified
+
+    @property
+    def status(self) -> str:
+        if self.result.answer is None:
+            return "no_answer"
+        if self.reference is None:
+            return "unchecked"
+        return "verified" if self.result.verified else "wrong"
+
+    def summary(self) -> dict[str, Any]:
+        spend = self.result.spend
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "status": self.status,
+            "verified": self.verified,
+            "reference": self.reference,
+            "reason": self.result.reason,
+            "strategy": self.result.strategy,
+            "tokens": spend.tokens_generated,
+            "expansions": spend.expansions,
+            "seconds": round(spend.seconds, 2),
+        }
+
+
+def build_solve_task(question: str, reference: str | None = None) -> SearchTask:
+    """The search task for `question`; `reference` (when known) is what the math verifier checks."""
+    return SearchTask(
+        messages=solve_messages(question),
+        verify=VerifyTask(
+            kind="math", question=question, inputs={"reference": reference} if reference is not None else {}
+        ),
+        answer_format="text",
+        feedback_template=SOLVE_FEEDBACK,
+    )
+
+
+async def solve_question(
+    question: str,
+    rt: Runtime,
+    config: SearchConfig,
+    *,
+    reference: str | None = None,
+    on_event: Callable[[SearchEvent], None] | None = None,
+) -> SolveOutcome:
+    """Search for an answer to `question`, checked against `reference` when one is given."""
+    task = build_solve_task(question, reference)
+    result = await rt.search(task, config, verifier=rt.math_verifier(), on_event=on_event)
+    return SolveOutcome(question=question, reference=reference, result=result)
