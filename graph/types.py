@@ -12,11 +12,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ponder.backends.base import ChatMessage
+from ponder.graph.names import StrategyName as StrategyName  # re-exported: graph's public name
 from ponder.verifiers.answers import AnswerFormat as AnswerFormat  # re-exported: graph's public name
 from ponder.verifiers.composite import StepAggregation
 from ponder.verifiers.types import VerifyTask
 
-StrategyName = Literal["greedy", "self_consistency", "best_of_n", "beam", "dvts", "mcts", "refine"]
 """The strategies `ponder.graph.strategies.STRATEGIES` registers, one per class's `name`
 (a test holds the two equal)."""
 

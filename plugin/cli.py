@@ -17,8 +17,8 @@ import typer
 from rich.console import Console
 
 from ponder.errors import PonderError
-from ponder.graph.types import StrategyName
-from ponder.verifiers.prm import PrmKind
+from ponder.graph.names import StrategyName
+from ponder.verifiers.kinds import PrmKind
 
 if TYPE_CHECKING:
     from ponder.graph.types import SearchResult

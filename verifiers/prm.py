@@ -18,7 +18,6 @@ Example (``ponder.toml``)::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -27,9 +26,8 @@ from ponder.verifiers.base import BaseVerifier
 from ponder.verifiers.composite import Composite
 from ponder.verifiers.confidence import ConfidencePRM
 from ponder.verifiers.judge import JudgePRM
+from ponder.verifiers.kinds import PrmKind as PrmKind  # re-exported where it always lived
 from ponder.verifiers.prm_http import RewardServerSettings, make_reward_prm
-
-PrmKind = Literal["none", "served", "judge", "confidence", "learned"]
 
 
 class PrmSettings(BaseModel):
