@@ -97,6 +97,7 @@ def bench(
     """Run a benchmark suite through ponder's workflows and report accuracy vs tokens per item."""
     from ponder.graph.types import StrategyName
     from ponder.plugin.bench.datasets import BenchItem, get_suite
+    from ponder.plugin.bench.humaneval_select import NAME as EXEC_SELECT
     from ponder.plugin.bench.plot import plot_accuracy
     from ponder.plugin.bench.report import format_table, summarize, write_summary
     from ponder.plugin.bench.runner import BenchPlan, BenchProgress, run_bench, write_run_info
@@ -104,7 +105,7 @@ def bench(
     from ponder.plugin.runtime import open_runtime
     from ponder.plugin.settings import load_settings
 
-    known = get_args(StrategyName)
+    known = (*get_args(StrategyName), EXEC_SELECT)
     names = _split(strategies, "strategy")
     unknown = [s for s in names if s not in known]
     if unknown:

@@ -29,7 +29,7 @@ from ponder.errors import PonderError
 from ponder.graph.types import SearchConfig, SearchResult
 from ponder.plugin.analyze.tables import Table, make_table, tatqa_table
 from ponder.plugin.analyze.workflow import AnalyzeRequest, analyze
-from ponder.plugin.bench import repairset
+from ponder.plugin.bench import humaneval_select, repairset
 from ponder.plugin.bench.codegen import SOURCE_PATH, build_codegen_task
 from ponder.plugin.bench.datasets import BenchItem, check_code_many, get_suite, load_items
 from ponder.plugin.bench.store import ItemResult, ResultStore
@@ -245,10 +245,16 @@ async def run_item(
 
     `seconds` is the workflow's time, as its user waits for it; judging the answer is not in it.
     """
-    config = rt.search_config(strategy=strategy, seed=seed, n=plan.n, budget={"max_tokens": budget})
+    config = rt.search_config(
+        strategy=humaneval_select.search_strategy(strategy),
+        seed=seed,
+        n=plan.n,
+        budget={"max_tokens": budget},
+    )
     spec = get_suite(item.suite)
+    workflow = humaneval_select.exec_select if strategy == humaneval_select.NAME else WORKFLOWS[spec.workflow]
     started = time.monotonic()
-    attempt = await WORKFLOWS[spec.workflow](item, rt, config, plan)
+    attempt = await workflow(item, rt, config, plan)
     seconds = time.monotonic() - started
     if spec.workflow == "repair_set":
         # Only what the repair would write is judged: a repair that verifies nothing writes nothing.
