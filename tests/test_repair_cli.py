@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ponder.plugin.repair import cli as cli_repair
+from ponder.plugin.cli import EXIT_NO_FIX
 from tests._repair import BUG, FIX, cli_app, copy_example
 
 
@@ -89,7 +89,7 @@ def test_budget_too_small_is_no_fix_and_leaves_files_untouched(project: Path, re
     args = ["repair", "--file", str(project / "stats.py"), "--tests", str(project / "test_stats.py")]
     args += ["--mutants", "0", "--max-expansions", "1", "--max-tokens", "48", "--apply", "--quiet"]
     result = CliRunner().invoke(cli_app(), args)
-    assert result.exit_code == cli_repair.EXIT_NO_FIX, result.output
+    assert result.exit_code == EXIT_NO_FIX, result.output
     assert "no verified fix for stats.py within the budget" in result.stdout
     assert "tests: 4/6 passed → 4/6 passed" in result.stdout
     assert _digest(project) == before

@@ -14,22 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from ponder.errors import PonderError
-from ponder.plugin.cli import (
-    EXIT_NO_FIX,
-    EXIT_OK,
-    ExpansionsOpt,
-    JsonOpt,
-    PrmOpt,
-    QuietOpt,
-    ReportOpt,
-    SecondsOpt,
-    SeedOpt,
-    StrategyOpt,
-    TokensOpt,
-    fail,
-    search_overrides,
-    write_report,
-)
+from ponder.plugin import cli as shared
 
 
 def analyze(
@@ -54,15 +39,15 @@ def analyze(
             help="Verified also needs two different programs of the search to reach the same value.",
         ),
     ] = False,
-    strategy: StrategyOpt = None,
-    max_expansions: ExpansionsOpt = None,
-    max_tokens: TokensOpt = None,
-    max_seconds: SecondsOpt = None,
-    seed: SeedOpt = None,
-    prm: PrmOpt = None,
-    report: ReportOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
+    strategy: shared.StrategyOpt = None,
+    max_expansions: shared.ExpansionsOpt = None,
+    max_tokens: shared.TokensOpt = None,
+    max_seconds: shared.SecondsOpt = None,
+    seed: shared.SeedOpt = None,
+    prm: shared.PrmOpt = None,
+    report: shared.ReportOpt = None,
+    as_json: shared.JsonOpt = False,
+    quiet: shared.QuietOpt = False,
 ) -> None:
     """Reason in steps whose Python calculations run in the sandbox over the tables; print the answer,
     whether it is verified (and why not), and the audit trail."""
@@ -74,11 +59,11 @@ def analyze(
     from ponder.plugin.settings import load_settings
 
     if scale is not None and scale not in ("thousand", "million", "billion", "percent"):
-        fail(f"--scale {scale!r} is not a scale; use thousand, million, billion or percent")
+        shared.fail(f"--scale {scale!r} is not a scale; use thousand, million, billion or percent")
 
     async def run() -> Any:
         settings = load_settings({"prm": {"kind": prm}})
-        overrides = search_overrides(
+        overrides = shared.search_overrides(
             settings,
             strategy=strategy,
             default_strategy="refine",
@@ -104,9 +89,9 @@ def analyze(
 
     try:
         outcome = asyncio.run(run())
-        written = write_report(outcome.result, report)
+        written = shared.write_report(outcome.result, report)
     except PonderError as exc:
-        fail(str(exc))
+        shared.fail(str(exc))
 
     summary = outcome.summary()
     summary["report"] = str(report) if written else None
@@ -117,7 +102,7 @@ def analyze(
             typer.echo(line)
         if summary["report"]:
             typer.echo(f"report: {summary['report']}")
-    raise typer.Exit(EXIT_OK if outcome.verified else EXIT_NO_FIX)
+    raise typer.Exit(shared.EXIT_OK if outcome.verified else shared.EXIT_NO_FIX)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,23 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ponder.errors import PonderError
-from ponder.plugin.cli import (
-    EXIT_ERROR,
-    EXIT_NO_FIX,
-    EXIT_OK,
-    ExpansionsOpt,
-    JsonOpt,
-    PrmOpt,
-    QuietOpt,
-    ReportOpt,
-    SecondsOpt,
-    SeedOpt,
-    StrategyOpt,
-    TokensOpt,
-    fail,
-    search_overrides,
-    write_report,
-)
+from ponder.plugin import cli as shared
 
 if TYPE_CHECKING:
     pass
@@ -59,15 +43,15 @@ def repair(
         float | None,
         typer.Option("--test-timeout", min=0.5, help="Seconds per test-suite run in the sandbox."),
     ] = None,
-    strategy: StrategyOpt = None,
-    max_expansions: ExpansionsOpt = None,
-    max_tokens: TokensOpt = None,
-    max_seconds: SecondsOpt = None,
-    seed: SeedOpt = None,
-    prm: PrmOpt = None,
-    report: ReportOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
+    strategy: shared.StrategyOpt = None,
+    max_expansions: shared.ExpansionsOpt = None,
+    max_tokens: shared.TokensOpt = None,
+    max_seconds: shared.SecondsOpt = None,
+    seed: shared.SeedOpt = None,
+    prm: shared.PrmOpt = None,
+    report: shared.ReportOpt = None,
+    as_json: shared.JsonOpt = False,
+    quiet: shared.QuietOpt = False,
 ) -> None:
     """Find a patch that makes the failing tests pass, verified by running the full suite in the sandbox.
 
@@ -82,7 +66,7 @@ def repair(
 
     async def run() -> Any:
         settings = load_settings({"prm": {"kind": prm}})
-        overrides = search_overrides(
+        overrides = shared.search_overrides(
             settings,
             strategy=strategy,
             default_strategy="refine",
@@ -105,10 +89,10 @@ def repair(
 
     try:
         project, outcome = asyncio.run(run())
-        written = write_report(outcome.result, report)
+        written = shared.write_report(outcome.result, report)
         backups = _apply(project.root, outcome) if apply and outcome.verified else []
     except PonderError as exc:
-        fail(str(exc))
+        shared.fail(str(exc))
 
     summary = outcome.summary()
     summary["applied"] = bool(backups)
@@ -119,7 +103,7 @@ def repair(
         typer.echo(json.dumps(summary, indent=2))
     else:
         _print_repair(outcome, summary)
-    raise typer.Exit(EXIT_OK if outcome.status in ("fixed", "nothing_to_fix") else EXIT_NO_FIX)
+    raise typer.Exit(shared.EXIT_OK if outcome.status in ("fixed", "nothing_to_fix") else shared.EXIT_NO_FIX)
 
 
 def _apply(root: Path, outcome: Any) -> list[Path]:
@@ -174,4 +158,4 @@ def register(app: typer.Typer) -> None:
     app.command("repair")(repair)
 
 
-__all__ = ["EXIT_ERROR", "EXIT_NO_FIX", "EXIT_OK", "register"]
+__all__ = ["register"]

@@ -13,22 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ponder.errors import PonderError
-from ponder.plugin.cli import (
-    EXIT_NO_FIX,
-    EXIT_OK,
-    ExpansionsOpt,
-    JsonOpt,
-    PrmOpt,
-    QuietOpt,
-    ReportOpt,
-    SecondsOpt,
-    SeedOpt,
-    StrategyOpt,
-    TokensOpt,
-    fail,
-    search_overrides,
-    write_report,
-)
+from ponder.plugin import cli as shared
 
 if TYPE_CHECKING:
     from ponder.graph.types import SearchConfig
@@ -39,18 +24,18 @@ def solve(
     reference: Annotated[
         str | None, typer.Option("--reference", "-r", help="Known answer: the result is checked against it.")
     ] = None,
-    strategy: StrategyOpt = None,
+    strategy: shared.StrategyOpt = None,
     n: Annotated[
         int | None, typer.Option("--n", min=1, help="Chains for best-of-N / self-consistency.")
     ] = None,
-    max_expansions: ExpansionsOpt = None,
-    max_tokens: TokensOpt = None,
-    max_seconds: SecondsOpt = None,
-    seed: SeedOpt = None,
-    prm: PrmOpt = None,
-    report: ReportOpt = None,
-    as_json: JsonOpt = False,
-    quiet: QuietOpt = False,
+    max_expansions: shared.ExpansionsOpt = None,
+    max_tokens: shared.TokensOpt = None,
+    max_seconds: shared.SecondsOpt = None,
+    seed: shared.SeedOpt = None,
+    prm: shared.PrmOpt = None,
+    report: shared.ReportOpt = None,
+    as_json: shared.JsonOpt = False,
+    quiet: shared.QuietOpt = False,
 ) -> None:
     """Solve a math or word problem step by step; with --reference, the answer is verified against it."""
     from ponder.plugin.progress import SearchProgress
@@ -60,7 +45,7 @@ def solve(
 
     async def run() -> Any:
         settings = load_settings({"prm": {"kind": prm}})
-        overrides = search_overrides(
+        overrides = shared.search_overrides(
             settings,
             strategy=strategy,
             default_strategy=None,
@@ -78,9 +63,9 @@ def solve(
 
     try:
         outcome = asyncio.run(run())
-        written = write_report(outcome.result, report)
+        written = shared.write_report(outcome.result, report)
     except PonderError as exc:
-        fail(str(exc))
+        shared.fail(str(exc))
 
     summary = outcome.summary()
     summary["report"] = str(report) if written else None
@@ -102,7 +87,7 @@ def solve(
         if summary["report"]:
             typer.echo(f"report: {summary['report']}")
     ok = outcome.answer is not None and (reference is None or outcome.verified)
-    raise typer.Exit(EXIT_OK if ok else EXIT_NO_FIX)
+    raise typer.Exit(shared.EXIT_OK if ok else shared.EXIT_NO_FIX)
 
 
 def register(app: typer.Typer) -> None:
