@@ -56,11 +56,12 @@ lint: install
 	$(MAKE) --no-print-directory typecheck
 
 # Tests that need neither Docker nor the model (markers `docker`, `model`), nor the benchmark-wide
-# sweeps (`slow`): `make test` runs those. DOCKER_HOST points at no engine, so a test that needs
+# sweeps (`slow`): `make test` runs those. They run on every core (pytest-xdist); `make test` runs
+# serially, since its Docker and model tests share one engine and one sandbox pool. DOCKER_HOST points at no engine, so a test that needs
 # Docker without its marker fails here instead of quietly using the machine's engine.
 UNIT_MARKERS ?= not docker and not model and not slow
 unit: install
-	DOCKER_HOST=unix:///nonexistent/docker.sock $(BIN)/python -m pytest -m "$(UNIT_MARKERS)" $(PYTEST_ARGS)
+	DOCKER_HOST=unix:///nonexistent/docker.sock $(BIN)/python -m pytest -m "$(UNIT_MARKERS)" -n auto $(PYTEST_ARGS)
 
 # ponder/ holds the installed names (its sub-packages are relative links to the top-level folders),
 # so mypy checks the package from the root like any other tool.
