@@ -100,7 +100,8 @@ def bench(
     from ponder.plugin.bench.humaneval_select import NAME as EXEC_SELECT
     from ponder.plugin.bench.plot import plot_accuracy
     from ponder.plugin.bench.report import format_table, summarize, write_summary
-    from ponder.plugin.bench.runner import BenchPlan, BenchProgress, run_bench, write_run_info
+    from ponder.plugin.bench.run_info import write_run_info
+    from ponder.plugin.bench.runner import BenchPlan, BenchProgress, run_bench
     from ponder.plugin.bench.store import RESULTS_FILE, ResultStore
     from ponder.plugin.runtime import open_runtime
     from ponder.plugin.settings import load_settings

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING
 
 from ponder.backends.base import ChatMessage
 from ponder.graph.types import SearchConfig, SearchResult, SearchTask, Spend
+from ponder.plugin.bench.code_checks import prompt_imports
 from ponder.plugin.bench.codegen import CODEGEN_FEEDBACK, build_codegen_task
-from ponder.plugin.bench.datasets import BenchDataError, BenchItem, _prompt_imports
+from ponder.plugin.bench.datasets import BenchDataError, BenchItem
 from ponder.plugin.runtime import Runtime
 from ponder.verifiers.base import BaseVerifier
 from ponder.verifiers.exec_cluster import Cluster, cluster, first_failure, probe_inputs, run_probes
@@ -96,7 +97,7 @@ class _Selection:
     def __init__(self, item: BenchItem, rt: Runtime, config: SearchConfig) -> None:
         self.rt, self.config = rt, config
         self.entry = item.record["entry_point"]
-        self.head = _prompt_imports(item.record["prompt"])
+        self.head = prompt_imports(item.record["prompt"])
         self.cases: list[VisibleCase] = parse_visible_tests(item.record["prompt"], self.entry)
         self.probes = probe_inputs(self.cases)
         self.task = build_codegen_task(item).model_copy(update={"early_stop": False})

@@ -16,7 +16,6 @@ budget and the first seed, as the System-1 reference.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from ponder.plugin.analyze.workflow import AnalyzeRequest, analyze
 from ponder.plugin.bench import humaneval_select, repairset
 from ponder.plugin.bench.codegen import SOURCE_PATH, build_codegen_task
 from ponder.plugin.bench.datasets import BenchItem, check_code_many, get_suite, load_items
+from ponder.plugin.bench.run_info import backend_name
 from ponder.plugin.bench.store import ItemResult, ResultStore
 from ponder.plugin.progress import progress_bar
 from ponder.plugin.repair.project import Project
@@ -281,19 +281,10 @@ async def run_item(
         seconds=round(seconds, 3),
         source=attempt.source or (attempt.result.source if attempt.result else None),
         candidates=verdicts[1:],
-        backend=_backend_name(rt),
+        backend=backend_name(rt),
         mode=item.record.get("mode") if spec.workflow == "repair_set" else None,
         test_runs=attempt.test_runs,
     )
-
-
-def _backend_name(rt: Runtime) -> str:
-    """ "embedded:<model file>" or "<kind>:<model>": which model produced the figures."""
-    settings = rt.settings.backend
-    model_path = getattr(rt.backend, "model_path", None) or settings.model_path
-    model = settings.model or (Path(model_path).name if model_path else "")
-    name = str(getattr(rt.backend, "name", settings.kind))
-    return f"{name}:{model}" if model else name
 
 
 async def run_bench(
@@ -337,7 +328,7 @@ async def run_bench(
                     seed=seed,
                     status="error",
                     error=f"{type(exc).__name__}: {exc}",
-                    backend=_backend_name(rt),
+                    backend=backend_name(rt),
                 )
             store.add(result)
             run.ran += 1
@@ -377,42 +368,3 @@ class BenchProgress:
         self._tally[result.strategy] = [right + result.correct, total + 1]
         detail = "  ".join(f"{s} {r}/{t}" for s, (r, t) in self._tally.items())
         self._progress.update(self._task, advance=1, detail=detail)
-
-
-def write_run_info(out: Path, plan: BenchPlan, rt: Runtime, command: str) -> Path:
-    """run.json: what was run, on what, with which command (the report and RESULTS.md cite it)."""
-    import platform
-
-    info = {
-        "suite": plan.suite,
-        "strategies": list(plan.strategies),
-        "budgets": list(plan.budgets),
-        "seeds": list(plan.seeds),
-        "limit": plan.limit,
-        "n": plan.n,
-        "mutants": plan.mutants,
-        "data": str(plan.data) if plan.data else None,
-        "backend": _backend_name(rt),
-        "machine": f"{_cpu_model() or platform.machine()}, {_cpus()} cores, {platform.system()}",
-        "python": platform.python_version(),
-        "command": command,
-        "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "run.json"
-    path.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    return path
-
-
-def _cpu_model() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
-    except OSError:
-        return ""
-    return next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")), "")
-
-
-def _cpus() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
