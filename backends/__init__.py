@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from ponder._lazy import attach
 
 if TYPE_CHECKING:
-    from ponder.backends.embedded import EmbeddedBackend
     from ponder.backends.factory import make_backend
+    from ponder.backends.llama.backend import EmbeddedBackend
     from ponder.backends.openai_compat import OpenAICompatBackend
     from ponder.backends.sglang import SGLangBackend
 
@@ -21,7 +21,7 @@ if not TYPE_CHECKING:
         __name__,
         __all__,
         {
-            "embedded": ("EmbeddedBackend",),
+            "llama.backend": ("EmbeddedBackend",),
             "factory": ("make_backend",),
             "openai_compat": ("OpenAICompatBackend",),
             "sglang": ("SGLangBackend",),

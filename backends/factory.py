@@ -19,7 +19,7 @@ def make_backend(settings: BackendSettings | None = None) -> BaseBackend:
     """
     settings = settings or BackendSettings()
     if settings.kind == "embedded":
-        from ponder.backends.embedded import EmbeddedBackend
+        from ponder.backends.llama.backend import EmbeddedBackend
 
         return EmbeddedBackend(settings)
     if settings.kind == "sglang":

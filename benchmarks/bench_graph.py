@@ -100,7 +100,7 @@ class _Counting(BaseBackend):
 
 async def beam_prefix_reuse() -> dict[str, float]:
     """Beam search (width 4, depth 6) on the embedded engine; token accounting of the prompts."""
-    from ponder.backends.embedded import EmbeddedBackend
+    from ponder.backends.llama.backend import EmbeddedBackend
     from ponder.verifiers import ConfidencePRM
 
     task = SearchTask(

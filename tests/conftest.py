@@ -74,7 +74,7 @@ def serve_app() -> Iterator[Callable[[Any], str]]:
 def model_path() -> Path:
     """The bundled SmolLM2-135M GGUF (skips when the `local` extra is not installed)."""
     pytest.importorskip("llama_cpp")
-    from ponder.backends._llama_model import default_model_path
+    from ponder.backends.llama.model import default_model_path
 
     return default_model_path()
 
@@ -82,7 +82,7 @@ def model_path() -> Path:
 @pytest.fixture(scope="session")
 def engine_backend(model_path: Path) -> Iterator[Any]:
     """One embedded engine for the session (loading it costs about a second)."""
-    from ponder.backends.embedded import EmbeddedBackend
+    from ponder.backends.llama.backend import EmbeddedBackend
     from ponder.backends.settings import BackendSettings
 
     backend = EmbeddedBackend(BackendSettings(model_path=model_path, n_ctx=4096))

@@ -18,10 +18,10 @@ import pytest
 from pydantic import ValidationError
 
 from ponder.backends import EmbeddedBackend
-from ponder.backends._llama_model import default_model_path
-from ponder.backends._prefix_cache import PrefixCache
 from ponder.backends.base import ChatMessage, GenerationRequest
 from ponder.backends.errors import BackendConfigError, BackendError, ModelNotFoundError
+from ponder.backends.llama.model import default_model_path
+from ponder.backends.llama.prefix_cache import PrefixCache
 from ponder.backends.settings import BackendSettings
 
 llama_cpp = pytest.importorskip("llama_cpp")

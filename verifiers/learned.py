@@ -201,7 +201,7 @@ class LearnedPRM(BaseVerifier):
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         if self._embedder is None:
-            from ponder.backends._llama_model import resolve_model_path
+            from ponder.backends.llama.model import resolve_model_path
 
             path = resolve_model_path(self._model_path)
             projection = self.weights.embedding

@@ -48,7 +48,7 @@ def _embedder() -> tuple[Any, tuple[str, str]]:
     """A cached text -> embedding function on the bundled model, and (model name, sha256)."""
     import numpy as np
 
-    from ponder.backends._llama_model import resolve_model_path
+    from ponder.backends.llama.model import resolve_model_path
     from ponder.verifiers._learned_features import Embedder
     from ponder.verifiers.learned import file_sha256
 

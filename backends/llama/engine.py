@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ponder.backends._llama_runtime import DecodeItem, KvFullError, LlamaRuntime
-from ponder.backends._prefix_cache import PrefixCache, Slot
-from ponder.backends._sampling import choose_token, log_softmax, top_alternatives
 from ponder.backends.base import Completion, FinishReason, GenerationRequest, TokenLogprob, Usage
 from ponder.backends.errors import BackendError
+from ponder.backends.llama.prefix_cache import PrefixCache, Slot
+from ponder.backends.llama.runtime import DecodeItem, KvFullError, LlamaRuntime
+from ponder.backends.llama.sampling import choose_token, log_softmax, top_alternatives
 
 
 class EngineCancelled(Exception):

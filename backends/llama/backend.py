@@ -21,9 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ponder.backends._chat_template import ChatTemplate
-from ponder.backends._llama_engine import LlamaEngine, PreparedRequest
-from ponder.backends._llama_model import resolve_model_path
-from ponder.backends._llama_runtime import LlamaRuntime
 from ponder.backends.base import (
     BaseBackend,
     Capabilities,
@@ -33,6 +30,9 @@ from ponder.backends.base import (
     Usage,
 )
 from ponder.backends.errors import BackendConfigError
+from ponder.backends.llama.engine import LlamaEngine, PreparedRequest
+from ponder.backends.llama.model import resolve_model_path
+from ponder.backends.llama.runtime import LlamaRuntime
 from ponder.backends.settings import BackendSettings
 
 DEFAULT_N_SEQ = 16
