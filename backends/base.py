@@ -135,9 +135,17 @@ class Capabilities:
     """Honours `seed` (same seed, same output)."""
     sampling: bool = True
     """Samples at temperature > 0 (False for greedy-only backends: n samples would be identical)."""
+    local_tokenizer: bool = True
+    """`tokenize` costs no round trip (an in-process tokenizer), so `count_tokens` is exact; a served
+    one would block the event loop once per count, so counts are estimated instead."""
     continue_prefix: bool = True
     """Continues a partial assistant message (`assistant_prefix`). Plain OpenAI-compatible servers
     cannot, so a step-by-step search over one without token ids writes whole replies instead."""
+
+
+CHARS_PER_TOKEN = 3
+"""Token estimate where no local tokenizer counts: about 4 characters per token in English prose,
+fewer in code and numbers, so 3 errs towards counting more."""
 
 
 class BaseBackend(abc.ABC):
@@ -181,6 +189,16 @@ class BaseBackend(abc.ABC):
     async def arender_chat(self, messages: Sequence[ChatMessage], assistant_prefix: str | None = None) -> str:
         """The prompt text the model sees for `messages`, awaitable."""
         return self.render_chat(messages, assistant_prefix)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in `text` without a round trip, for budgeting (fitting a prompt, a step, usage):
+        exact where the tokenizer is in-process, else characters / 3 (conservative for code)."""
+        if self.capabilities.local_tokenizer:
+            try:
+                return len(self.tokenize(text))
+            except NotImplementedError:
+                pass
+        return -(-len(text) // CHARS_PER_TOKEN)
 
     def tokenize(self, text: str) -> list[int]:
         """Token ids of `text` (no special tokens added). Backends that cannot tokenize raise.

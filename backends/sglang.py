@@ -143,7 +143,13 @@ class SGLangBackend(BaseBackend):
     @property
     def capabilities(self) -> Capabilities:
         return Capabilities(
-            logprobs=True, top_logprobs=True, n=True, token_ids=True, prefix_cache=True, seed=True
+            logprobs=True,
+            top_logprobs=True,
+            n=True,
+            token_ids=True,
+            prefix_cache=True,
+            seed=True,
+            local_tokenizer=False,  # /v1/tokenize is a round trip
         )
 
     # -- text <-> ids -------------------------------------------------------------------------

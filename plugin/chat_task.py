@@ -177,11 +177,8 @@ def chosen_reply(result: SearchResult, tools: ToolPolicy | None) -> ToolReply | 
 
 
 def count_tokens(backend: BaseBackend, text: str) -> int:
-    """Tokens of `text` by the backend's tokenizer; a word count where it has none."""
-    try:
-        return len(backend.tokenize(text))
-    except (NotImplementedError, PonderError):
-        return len(text.split())
+    """Tokens of `text` for the usage report (`BaseBackend.count_tokens`: no round trip)."""
+    return backend.count_tokens(text)
 
 
 def search_summary(result: SearchResult, reply: ToolReply | None = None) -> dict[str, Any]:

@@ -81,7 +81,9 @@ class _Letters(BaseBackend):
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities()
+        return Capabilities(
+            logprobs=False, top_logprobs=False, n=False, token_ids=True, prefix_cache=False, seed=False
+        )
 
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
         raise AssertionError("not called")
@@ -110,3 +112,13 @@ async def test_a_backend_without_a_tokenizer_says_so_from_the_async_verb_too() -
 
     with pytest.raises(NotImplementedError, match="tokenize is not supported by _NoTokenizer"):
         await _NoTokenizer().atokenize("x")
+
+
+async def test_token_counts_never_cost_a_round_trip(serve_app: ServeApp) -> None:
+    """Counting for budgets runs in loops (fitting a prompt): an in-process tokenizer counts
+    exactly, a served one is estimated from the characters instead of asked once per count."""
+    assert _Letters().count_tokens("héllo") == 5
+    app, seen = _tokenizer_app()
+    async with SGLangBackend(serve_app(app)) as backend:
+        assert backend.count_tokens("x" * 30) == 10
+    assert seen == [], "no /v1/tokenize request"

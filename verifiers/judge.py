@@ -36,9 +36,6 @@ TOP_LOGPROBS = 20
 MAX_STEPS_TOKENS = 1024
 """Tokens of numbered steps shown to the judge; earlier steps beyond it are left out (see `fit_steps`)."""
 
-CHARS_PER_TOKEN = 3
-"""Token estimate for backends that cannot tokenize: a generous 3 characters per token."""
-
 
 def verdict_of(text: str) -> Literal["yes", "no"] | None:
     """'yes' / 'no' for a verdict token or answer (case, spaces and punctuation ignored)."""
@@ -174,10 +171,7 @@ class JudgePRM(BaseVerifier):
         )
 
     def _count_tokens(self, text: str) -> int:
-        try:
-            return len(self.backend.tokenize(text))
-        except NotImplementedError:
-            return -(-len(text) // CHARS_PER_TOKEN)
+        return self.backend.count_tokens(text)
 
     def _from_logprobs(self, completion: Completion) -> StepScore:
         if not completion.logprobs:

@@ -60,10 +60,7 @@ def search_strategy(strategy: str) -> str:
 
 def codegen_config(item: BenchItem, rt: Runtime, config: SearchConfig) -> SearchConfig:
     """`config` with one step per sample and room for the whole module the prompt asks for."""
-    try:
-        prompt_tokens = len(rt.backend.tokenize(item.record["prompt"]))
-    except NotImplementedError:
-        prompt_tokens = len(item.record["prompt"]) // 3
+    prompt_tokens = rt.backend.count_tokens(item.record["prompt"])
     room = max(config.max_step_tokens, prompt_tokens + prompt_tokens // 4 + 256)
     return config.model_copy(update={"single_step": True, "max_step_tokens": room})
 

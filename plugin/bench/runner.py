@@ -196,12 +196,7 @@ async def _repair_set(item: BenchItem, rt: Runtime, config: SearchConfig, plan: 
 
 async def _codegen(item: BenchItem, rt: Runtime, config: SearchConfig, plan: BenchPlan) -> Attempt:
     task = build_codegen_task(item)
-    try:
-        prompt_tokens = len(rt.backend.tokenize(item.record["prompt"]))
-    except NotImplementedError:
-        prompt_tokens = len(item.record["prompt"]) // 3
-    room = max(config.max_step_tokens, prompt_tokens + prompt_tokens // 4 + 256)
-    config = config.model_copy(update={"single_step": True, "max_step_tokens": room})
+    config = humaneval_select.codegen_config(item, rt, config)
     result = await rt.search(task, config, verifier=rt.code_verifier())
     return Attempt(result.answer, result.status, result.verified, result, result.source)
 

@@ -144,15 +144,10 @@ def context_tokens(backend: BaseBackend | None) -> int:
 
 
 def token_counter(backend: BaseBackend | None) -> Callable[[str], int]:
-    """The backend's own token counts where it can tokenize (the answer's room is in its tokens);
-    else characters / 3, conservative for code."""
+    """The backend's own token counts where they cost no round trip (the answer's room is in its
+    tokens; `BaseBackend.count_tokens`); else characters / 3, conservative for code."""
     if backend is not None:
-        try:
-            backend.tokenize("x")
-        except NotImplementedError:
-            pass
-        else:
-            return lambda text: len(backend.tokenize(text))
+        return backend.count_tokens
     return lambda text: math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
