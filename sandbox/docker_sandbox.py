@@ -26,7 +26,6 @@ import math
 import threading
 import time
 import uuid
-from typing import Any
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
@@ -50,7 +49,7 @@ from ponder.sandbox.pool import WarmPool
 from ponder.sandbox.runner import KILL_GRACE_S, harness_spec, parse_harness, pytest_command, report_cap
 from ponder.sandbox.settings import DEFAULT_IMAGE, SandboxSettings
 from ponder.sandbox.threaded import ThreadedSandbox
-from ponder.sandbox.types import ExecResult, Limits
+from ponder.sandbox.types import ExecResult, HarnessReport, Limits
 
 HOST_GRACE_S = 2.0
 """Seconds past the run's timeout before the host kills the container (the inner layers come first)."""
@@ -239,7 +238,7 @@ class DockerSandbox(ThreadedSandbox):
         limits: Limits,
         tests: dict[str, bytes] | None,
         checks: TestChecks | None = None,
-    ) -> tuple[ExecResult, dict[str, Any]]:
+    ) -> tuple[ExecResult, HarnessReport]:
         warm = self._acquire(limits)
         started = time.monotonic()
         try:

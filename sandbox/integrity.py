@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ponder.sandbox._integrity import SUSPECT_DUNDERS, Canary, canary_plan, canary_seed
-from ponder.sandbox.types import Limits, TestOutcome, TestReport
+from ponder.sandbox.types import IntegritySpec, Limits, TestOutcome, TestReport
 
 __all__ = ["TestChecks", "allowed_dunders", "describe", "verify"]
 
@@ -51,10 +51,10 @@ class TestChecks:
             coverage=coverage,
         )
 
-    def spec(self, test_timeout_s: float | None = None) -> dict[str, Any]:
+    def spec(self, test_timeout_s: float | None = None) -> IntegritySpec:
         """What the harness spec carries: the seed (names are derived from it), the allowed methods
         and the per-test time limit."""
-        out: dict[str, Any] = {"canary_seed": self.seed.hex(), "allowed": sorted(self.allowed)}
+        out: IntegritySpec = {"canary_seed": self.seed.hex(), "allowed": sorted(self.allowed)}
         if self.coverage:
             out["coverage"] = True
         if test_timeout_s:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from typing import Any
 
 from ponder.sandbox.integrity import TestChecks, verify
-from ponder.sandbox.types import ExecResult, Outcome, TestOutcome, TestReport
+from ponder.sandbox.types import ExecResult, HarnessReport, Outcome, TestOutcome, TestReport
 
 MESSAGE_CHARS = 400
 PYTEST_EXIT = {
@@ -74,7 +73,7 @@ def _message(node: ET.Element) -> str:
 
 
 def build_report(
-    harness: Mapping[str, Any],
+    harness: HarnessReport,
     raw: ExecResult,
     expected_hashes: Mapping[str, str],
     checks: TestChecks | None,

@@ -16,7 +16,6 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Any
 
 from ponder.sandbox.harness import PYTEST_INI
 from ponder.sandbox.integrity import TestChecks, test_timeout
@@ -30,7 +29,7 @@ from ponder.sandbox.runner import (
     report_cap,
 )
 from ponder.sandbox.threaded import ThreadedSandbox
-from ponder.sandbox.types import ExecResult, Limits, MiB
+from ponder.sandbox.types import ExecResult, HarnessReport, Limits, MiB
 
 _warned = False
 _warn_lock = threading.Lock()
@@ -82,7 +81,7 @@ class LocalSandbox(ThreadedSandbox):
         limits: Limits,
         tests: dict[str, bytes] | None,
         checks: TestChecks | None = None,
-    ) -> tuple[ExecResult, dict[str, Any]]:
+    ) -> tuple[ExecResult, HarnessReport]:
         root = Path(tempfile.mkdtemp(prefix="ponder-sandbox-", dir=self.temp_root))
         try:
             work, private = root / "work", root / "harness"
@@ -108,7 +107,7 @@ class LocalSandbox(ThreadedSandbox):
         finally:
             shutil.rmtree(root, ignore_errors=True)
 
-    def _spawn(self, argv: list[str], limits: Limits) -> tuple[ExecResult, dict[str, Any]]:
+    def _spawn(self, argv: list[str], limits: Limits) -> tuple[ExecResult, HarnessReport]:
         started = time.monotonic()
         host_killed = False
         try:

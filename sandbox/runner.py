@@ -6,10 +6,9 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from ponder.sandbox.errors import SandboxError
-from ponder.sandbox.types import ExecResult, Limits, MiB
+from ponder.sandbox.types import ExecResult, HarnessReport, HarnessSpec, IntegritySpec, Limits, MiB
 
 HARNESS_SOURCE = Path(__file__).with_name("harness.py").read_bytes()
 INTEGRITY_SOURCE = Path(__file__).with_name("_integrity.py").read_text()
@@ -56,12 +55,12 @@ def harness_spec(
     junit: bool = False,
     hash_paths: Sequence[str] = (),
     extra_rlimits: Mapping[str, int] | None = None,
-    checks: Mapping[str, Any] | None = None,
+    checks: IntegritySpec | None = None,
 ) -> str:
     """The JSON spec for harness.py: command, timeout, caps and per-process rlimits."""
     rlimits = {"CPU": math.ceil(limits.timeout_s) + 1, "FSIZE": limits.file_size_mb * MiB, "CORE": 0}
     rlimits.update(extra_rlimits or {})
-    spec: dict[str, Any] = {
+    spec: HarnessSpec = {
         "cmd": list(command),
         "cwd": cwd,
         "env": base_env(cwd),
@@ -71,7 +70,8 @@ def harness_spec(
         "junit": junit,
         "hash": list(hash_paths),
     }
-    spec.update(checks or {})  # canary_seed, allowed: see ponder.sandbox.integrity
+    if checks is not None:
+        spec.update(checks)  # canary_seed, allowed: see ponder.sandbox.integrity
     return json.dumps(spec)
 
 
@@ -84,11 +84,12 @@ def parse_harness(
     oom_killed: bool,
     host_killed: bool,
     stderr: bytes = b"",
-) -> tuple[ExecResult, dict[str, Any]]:
+) -> tuple[ExecResult, HarnessReport]:
     """Read the harness's JSON; a missing or broken one means the harness itself was killed.
 
     `host_killed` is set when the host deadline fired (the inner timeouts failed to end the run).
     """
+    report: HarnessReport | None
     try:
         report = json.loads(stdout)
         if not isinstance(report, dict):

@@ -14,14 +14,13 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from ponder.sandbox.base import BaseSandbox
 from ponder.sandbox.errors import SandboxConfigError, SandboxError
 from ponder.sandbox.files import digests, normalize_files, pytest_targets, split_tests
 from ponder.sandbox.integrity import TestChecks
 from ponder.sandbox.junit import build_report
-from ponder.sandbox.types import ExecResult, Files, Limits, TestReport
+from ponder.sandbox.types import ExecResult, Files, HarnessReport, Limits, TestReport
 
 
 class State(enum.Enum):
@@ -114,7 +113,7 @@ class ThreadedSandbox(BaseSandbox):
         limits: Limits,
         tests: dict[str, bytes] | None = None,
         checks: TestChecks | None = None,
-    ) -> tuple[ExecResult, dict[str, Any]]:
+    ) -> tuple[ExecResult, HarnessReport]:
         if self._state is State.CLOSED:
             raise SandboxError(f"this {type(self).__name__} is closed; create a new one")
         loop = asyncio.get_running_loop()
@@ -129,7 +128,7 @@ class ThreadedSandbox(BaseSandbox):
         limits: Limits,
         tests: dict[str, bytes] | None,
         checks: TestChecks | None,
-    ) -> tuple[ExecResult, dict[str, Any]]:
+    ) -> tuple[ExecResult, HarnessReport]:
         self.open()
         return self._execute(files, command, limits, tests, checks)
 
@@ -141,7 +140,7 @@ class ThreadedSandbox(BaseSandbox):
         limits: Limits,
         tests: dict[str, bytes] | None,
         checks: TestChecks | None = None,
-    ) -> tuple[ExecResult, dict[str, Any]]:
+    ) -> tuple[ExecResult, HarnessReport]:
         """Run in a fresh work dir; with `tests`, `command` is the pytest targets and tests are read-only.
 
         `checks` (with `tests`) go into the harness spec: the test process plants the canaries and

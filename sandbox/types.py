@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict
 
 MiB = 1024 * 1024
 
@@ -135,3 +135,57 @@ class TestReport:
             "integrity": self.integrity,
             "raw": self.raw.to_dict() if self.raw else None,
         }
+
+
+class IntegritySpec(TypedDict):
+    """The integrity part of a pytest run's spec (`TestChecks.spec`): the seed the hidden tests'
+    names derive from, the comparison methods of the original code, the per-test limit."""
+
+    canary_seed: str
+    allowed: list[str]
+    coverage: NotRequired[bool]
+    test_timeout_s: NotRequired[float]
+
+
+class HarnessSpec(TypedDict, total=False):
+    """What harness.py is asked to run, as JSON on its command line (`runner.harness_spec`); a
+    pytest run adds the `IntegritySpec` keys."""
+
+    cmd: list[str]
+    cwd: str
+    env: dict[str, str]
+    timeout: float
+    cap: int
+    """Bytes kept of each of stdout and stderr."""
+    rlimits: dict[str, int]
+    junit: bool
+    """Collect pytest's JUnit XML on a private descriptor."""
+    hash: list[str]
+    """Test files to hash after the run, so the host sees any change."""
+    canary_seed: str
+    allowed: list[str]
+    coverage: bool
+    test_timeout_s: float
+
+
+class HarnessReport(TypedDict, total=False):
+    """What harness.py answers, one JSON object on stdout (`runner.parse_harness`); {} when it was
+    killed before reporting. Every value is re-checked on the host: the code under test may have
+    tried to write it."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    duration_s: float
+    timed_out: bool
+    truncated: bool
+    oom_kills: int
+    setup_error: str
+    """The files could not be received; nothing ran."""
+    junit: str | None
+    hashes: dict[str, str]
+    """sha256 of each file the spec asked to hash, after the run."""
+    config_files: list[str]
+    """pytest configuration files present after the run (one that appeared was planted)."""
+    integrity: str | None
+    """The test process's independent record (see `ponder.sandbox.integrity.verify`)."""
