@@ -61,6 +61,9 @@ def test_single_text_is_one_object(engine_url: str) -> None:
 @pytest.mark.model
 def test_batch_with_n_is_grouped_per_prompt(engine_url: str) -> None:
     prompts = ["Count: one, two,", "Colours: red, green,"]
+    # From a cold cache: a prompt prefilled in another batch earlier in the session can tip a
+    # near-tie of this 135M model's greedy choice (the contract suite reports that as an xfail).
+    assert httpx.post(engine_url + "/flush_cache").status_code == 200
     singles = [_post(engine_url, "/generate", {"text": p, "sampling_params": GREEDY}).json() for p in prompts]
     body = {"text": prompts, "sampling_params": {**GREEDY, "n": 2}, "rid": ["a", "b"]}
     results = _post(engine_url, "/generate", body).json()

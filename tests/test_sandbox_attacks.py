@@ -363,7 +363,9 @@ def test_ctrl_c_leaves_no_containers(client: docker.DockerClient) -> None:
     assert proc.stdout is not None
     left = set(proc.stdout.readline().split())
     proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=30)
+    # Its cleanup removes the containers through the engine, which can still be busy removing the
+    # previous test's fifty: the point is that nothing is left, not how fast.
+    proc.wait(timeout=120)
     assert left and not left & set(ours(client))
 
 
