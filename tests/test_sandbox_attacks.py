@@ -340,7 +340,14 @@ time.sleep(120)
 
 
 def test_containers_of_a_killed_process_are_swept_at_next_start(client: docker.DockerClient) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", CRASHER], stdout=subprocess.PIPE, text=True)
+    # Ctrl-C as a terminal sends it: with SIGINT at its default, whatever an earlier test in this
+    # process left it at (an inherited SIG_IGN would make the child deaf to it).
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CRASHER],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -359,7 +366,14 @@ def test_containers_of_a_killed_process_are_swept_at_next_start(client: docker.D
 
 
 def test_ctrl_c_leaves_no_containers(client: docker.DockerClient) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", CRASHER], stdout=subprocess.PIPE, text=True)
+    # Ctrl-C as a terminal sends it: with SIGINT at its default, whatever an earlier test in this
+    # process left it at (an inherited SIG_IGN would make the child deaf to it).
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CRASHER],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     assert proc.stdout is not None
     left = set(proc.stdout.readline().split())
     proc.send_signal(signal.SIGINT)
