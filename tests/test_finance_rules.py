@@ -334,3 +334,18 @@ async def test_a_factor_of_1_a_table_states_is_that_cell(verifier: FinanceVerifi
     # a weight of 1.0 multiplies as the Security "1" label, not as the constant 1 of `1 + r`
     one = await judge(verifier, task, "w1 = 1.0\n" + formula, "24.5959")
     assert one["reason"] == "not the cells asked for" and "another column" in one["feedback"]
+
+
+async def test_an_added_amount_equal_to_a_scale_constant_is_the_stated_input(
+    verifier: FinanceVerifier,
+) -> None:
+    """1,000 or 10,000 added to an amount is a fudge unless an input states it: then it is that
+    input, and an amount no input states stays "a constant added"."""
+    question = "Dividends were $8,000 and bank borrowings of $10,000 were paid off. What was the total paid?"
+    ok = await judge(verifier, text_task(question), "paid = 8000 + 10000", "18000")
+    assert ok["gate"] == "pass", ok.get("feedback")
+    assert {o["kind"] for o in ok["operands"]} == {"question"}
+    fudge = await judge(
+        verifier, text_task("Dividends were $8,000. What was paid?"), "p = 8000 + 1000", "9000"
+    )
+    assert fudge["reason"] == "untraced operand" and "a constant added" in fudge["feedback"]

@@ -129,9 +129,18 @@ class Sources:
             for v, how in _text_numbers(header)
         ]
 
-    def trace(self, operand: Operand, *, divisor_of: int | None = None, multiplies: bool = False) -> Trace:
+    def trace(
+        self,
+        operand: Operand,
+        *,
+        divisor_of: int | None = None,
+        multiplies: bool = False,
+        added: bool = False,
+    ) -> Trace:
         """Trace one operand; `divisor_of` is the number of values it divides when it is the
-        denominator of a sum (an average's count); `multiplies` when it is a factor (or a base).
+        denominator of a sum (an average's count); `multiplies` when it is a factor (or a base);
+        `added` when it is a term of a sum, where a scale constant (1,000, 10,000) would be a fudge, so
+        a stated input of that value is looked for first (a "Paid off borrowings $10,000" row).
 
         A factor of 1 changes nothing, so it is not the documented 1 of growth factors and
         wholes (`1 + r`, `1 - x`): where a table cell states 1 (an index column's "1") it is that
@@ -149,7 +158,8 @@ class Sources:
         identity = multiplies and _close(magnitude, 1.0)
         if identity:
             constant = ""
-        if constant and any(_close(magnitude, c) for c in HARD_CONSTANTS):
+        stated_first = added and magnitude > 100  # 100 added is the percent-table fudge (Revenue = 100%)
+        if constant and not stated_first and any(_close(magnitude, c) for c in HARD_CONSTANTS):
             return Trace("constant", constant)
         if divisor_of is not None and _close(magnitude, divisor_of):
             return Trace("count", f"{magnitude:g} (the number of values averaged)")
@@ -263,7 +273,7 @@ def trace_all(expr: Expr, sources: Sources) -> list[tuple[Operand, Trace]]:
 
     def walk(node: Expr, divisor_of: int | None = None, added: bool = False, factor: bool = False) -> None:
         if isinstance(node, Operand):
-            trace = sources.trace(node, divisor_of=divisor_of, multiplies=factor)
+            trace = sources.trace(node, divisor_of=divisor_of, multiplies=factor, added=added)
             if added and trace.kind == "constant" and node.value not in (0.0, 1.0):
                 # 100 or 0.5 scale and halve; added to an amount they are a fudge, not a source
                 trace = Trace("untraced", f"untraced operand {_show(node.value or 0.0)} (a constant added)")
