@@ -170,13 +170,19 @@ in each of the ways the rules catch (another row, a number from nowhere, the wro
 difference reversed)."""
 
 
-def _scripted_analyze(monkeypatch: pytest.MonkeyPatch, reply: str, *extra: str) -> tuple[int, dict[str, Any]]:
+def _scripted_analyze(
+    monkeypatch: pytest.MonkeyPatch,
+    reply: str,
+    *extra: str,
+    data: Path = TENK,
+    question: str = README_QUESTION,
+) -> tuple[int, dict[str, Any]]:
     monkeypatch.setenv("PONDER_SANDBOX_KIND", "docker")
     monkeypatch.setenv("PONDER_SANDBOX_POOL_SIZE", "1")
     with scripted_model(reply) as (url, calls):
         for key, value in openai_env(url).items():
             monkeypatch.setenv(key, value)
-        args = ["analyze", "--data", str(TENK), "--question", README_QUESTION, "--json", "-q"]
+        args = ["analyze", "--data", str(data), "--question", question, "--json", "-q"]
         args += ["--strategy", "greedy", "--max-expansions", "2", *extra]
         result = CliRunner().invoke(command_app(cli_analyze), args)
     assert calls, "the scripted model was asked"
@@ -237,3 +243,33 @@ def test_the_readme_answer_is_not_verified(monkeypatch: pytest.MonkeyPatch) -> N
     code, out = _scripted_analyze(monkeypatch, "The net income changed.\nAnswer: 3 (million)")
     assert code == 1 and out["status"] == "unverified"
     assert out["reason"].startswith("untraced number")
+
+
+EV_CSV = (
+    "Item,Amount ($ millions)\nMarket capitalization,45\nMarket value of debt,10\nCash,2.5\n"
+    "EBITDA,15\nTax rate,40%\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("code", "answer", "verified"),
+    [
+        ("ev = (t0.iloc[0, 1] + t0.iloc[1, 1] - t0.iloc[2, 1]) / t0.iloc[3, 1]", "3.5", True),
+        ("ev = (t0.iloc[0, 1] + t0.iloc[1, 1] + t0.iloc[2, 1]) / t0.iloc[3, 1]", "3.8333", False),
+    ],
+    ids=["the-formula", "cash-added-instead"],
+)
+def test_a_named_formula_through_the_cli(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, code: str, answer: str, verified: bool
+) -> None:
+    """A question that names a metric, not a line item: the formula re-computed from its cells
+    decides, and a scripted chain that computes something else is UNVERIFIED naming the formula."""
+    data = tmp_path / "ev.csv"
+    data.write_text(EV_CSV)
+    reply = f"EV is market cap plus debt less cash.\n```python\n{code}\n```\nAnswer: {answer}"
+    exit_code, out = _scripted_analyze(
+        monkeypatch, reply, data=data, question="What is the EV/EBITDA multiple?"
+    )
+    assert out["verified"] is verified and exit_code == (0 if verified else 1), out["reason"]
+    operation = next(r for r in out["rules"] if r["rule"] == "operation")
+    assert "EV/EBITDA" in operation["detail"]

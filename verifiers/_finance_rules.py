@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from ponder.verifiers._calc_expr import Expr, Op, Operand, evaluate, operands, unwrap
+from ponder.verifiers._finance_formulas import bind, formula_rules
 from ponder.verifiers._finance_grounding import asked_for, cell_verdict, ground, read_layout
 from ponder.verifiers._finance_operation import Context, check_operation, check_sign
 from ponder.verifiers._finance_provenance import Sources, Trace, trace_all
@@ -125,6 +126,12 @@ def check_rules(
         )
     else:
         rules.append(check_sign(expr, ctx, q, negative_inputs))
+
+    binding = bind(question, tables) if rules[0]["status"] == "pass" else None
+    if binding is not None:  # a named formula re-computed from its cells decides rules 2 and 3
+        labels = {(t, r): text for t, layout in enumerate(layouts) for r, text in layout.row_text.items()}
+        labels |= {(t, -1): str((table.get("columns") or [""])[0]) for t, table in enumerate(tables)}
+        rules[1], rules[2] = formula_rules(binding, traced_value, set(chosen.values()), labels)
 
     ratio = is_ratio(expr, is_constant_expr)
     variable = [t for o, t in traced if t.kind not in ("constant", "count")]
