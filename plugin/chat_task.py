@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ponder.backends.base import BaseBackend, ChatMessage
+from ponder.backends.base import ChatMessage
 from ponder.errors import PonderError
 from ponder.graph.types import SearchConfig, SearchEvent, SearchResult, SearchTask
 from ponder.plugin.solve.prompts import SOLVE_FEEDBACK, SOLVE_SYSTEM
@@ -174,11 +174,6 @@ def chosen_reply(result: SearchResult, tools: ToolPolicy | None) -> ToolReply | 
     if tools is None:
         return None
     return shape_reply("\n\n".join(reasoning_steps(result)), result.answer, tools)
-
-
-def count_tokens(backend: BaseBackend, text: str) -> int:
-    """Tokens of `text` for the usage report (`BaseBackend.count_tokens`: no round trip)."""
-    return backend.count_tokens(text)
 
 
 def search_summary(result: SearchResult, reply: ToolReply | None = None) -> dict[str, Any]:

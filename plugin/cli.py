@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape  # messages name extras like 'ponder[server]', not markup
 
 from ponder.errors import PonderError
 from ponder.graph.names import StrategyName
+from ponder.plugin.search_options import SearchOptions, spread
 from ponder.verifiers.kinds import PrmKind
 
 if TYPE_CHECKING:
-    from ponder.graph.types import SearchResult
+    from ponder.graph.types import SearchConfig, SearchResult
+    from ponder.plugin.progress import SearchProgress
     from ponder.plugin.settings import PonderSettings
 
 # Only what the shared option declarations need is imported above: Typer reads every command's
@@ -36,6 +41,8 @@ app = typer.Typer(
     add_completion=False,
 )
 err_console = Console(stderr=True)
+
+R = TypeVar("R")
 
 EXIT_ERROR = 2
 """Exit code for bad input and failures of ponder's own parts (distinct from 'no fix found' = 1)."""
@@ -73,42 +80,66 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object ins
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on stderr.")]
 
 
-def search_overrides(
-    settings: PonderSettings,
-    *,
-    strategy: str | None,
-    default_strategy: str | None,
-    max_expansions: int | None,
-    max_tokens: int | None,
-    max_seconds: float | None,
-    seed: int | None,
-) -> dict[str, Any]:
-    """Flags over settings; a workflow default strategy applies only when no setting chose one."""
-    if (
-        strategy is None
-        and default_strategy is not None
-        and "strategy" not in settings.search.model_fields_set
-    ):
-        strategy = default_strategy
-    budget = {"max_expansions": max_expansions, "max_tokens": max_tokens, "max_seconds": max_seconds}
-    return {
-        "strategy": strategy,
-        "seed": seed,
-        "budget": {k: v for k, v in budget.items() if v is not None},
-    }
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommandOptions:
+    """What every search command takes besides the search: the PRM that ranks chains and how the
+    result is shown (report folder, JSON or text, progress bar)."""
+
+    prm: PrmKind | None = None
+    """`--prm`; `None`: the settings' PRM."""
+    report: Path | None = None
+    """`--report`: the folder for tree.json and report.html; `None`: no report."""
+    as_json: bool = False
+    """`--json`: one JSON object on stdout instead of text."""
+    quiet: bool = False
+    """`--quiet`: no progress bar on stderr."""
+
+    def settings(self) -> PonderSettings:
+        """The settings (flags > `PONDER_*` > ponder.toml > defaults) with `--prm` over them."""
+        from ponder.plugin.settings import load_settings
+
+        return load_settings({"prm": {"kind": self.prm}})
+
+    def progress(self, label: str, config: SearchConfig) -> SearchProgress:
+        """The progress bar on stderr for one search under `config` (off with `--quiet`)."""
+        from ponder.plugin.progress import SearchProgress
+
+        return SearchProgress(
+            label=label, max_expansions=config.budget.max_expansions, enabled=not self.quiet
+        )
+
+    def write_report(self, result: SearchResult | None) -> str | None:
+        """Write the search tree to `--report`; the folder as the summary's ``report`` gives it
+        (None: no --report, or no search to report)."""
+        if self.report is None or result is None:
+            return None
+        from ponder.graph import write_report
+
+        write_report(result, self.report)
+        return str(self.report)
 
 
-def write_report(result: SearchResult | None, folder: Path | None) -> dict[str, Path]:
-    if folder is None or result is None:
-        return {}
-    from ponder.graph import write_report
+_search_flags = spread(
+    SearchOptions,
+    strategy=StrategyOpt,
+    max_expansions=ExpansionsOpt,
+    max_tokens=TokensOpt,
+    max_seconds=SecondsOpt,
+    seed=SeedOpt,
+)
+_command_flags = spread(CommandOptions, prm=PrmOpt, report=ReportOpt, as_json=JsonOpt, quiet=QuietOpt)
 
-    return write_report(result, folder)
+
+def search_command(fn: Callable[..., R]) -> Callable[..., R]:
+    """Give a command the shared flags: its `SearchOptions` parameter becomes --strategy,
+    --max-expansions, --max-tokens, --max-seconds and --seed, its `CommandOptions` parameter
+    --prm, --report, --json and --quiet, each in the place the command declares it."""
+    return _search_flags(_command_flags(fn))
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     """Print one error line to stderr and exit."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -138,7 +169,7 @@ def main() -> None:
     except PonderError as exc:
         if os.environ.get("PONDER_DEBUG"):
             raise
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
         err_console.print("interrupted", style="yellow")

@@ -158,7 +158,7 @@ class JudgePRM(BaseVerifier):
         return out
 
     def _request(self, task: VerifyTask, chain: Chain) -> GenerationRequest:
-        steps = fit_steps(chain.steps, self.max_steps_tokens, self._count_tokens)
+        steps = fit_steps(chain.steps, self.max_steps_tokens, self.backend.count_tokens)
         text = self.prompt.format(question=task.question.strip(), steps=steps, latest=len(chain.steps))
         messages = [ChatMessage(role="system", content=self.system)] if self.system else []
         messages.append(ChatMessage(role="user", content=text))
@@ -169,9 +169,6 @@ class JudgePRM(BaseVerifier):
         return GenerationRequest(
             messages=messages, n=self.votes, max_tokens=4, temperature=self.vote_temperature, seed=self.seed
         )
-
-    def _count_tokens(self, text: str) -> int:
-        return self.backend.count_tokens(text)
 
     def _from_logprobs(self, completion: Completion) -> StepScore:
         if not completion.logprobs:

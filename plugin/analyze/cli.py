@@ -15,8 +15,10 @@ import typer
 
 from ponder.errors import PonderError
 from ponder.plugin import cli as shared
+from ponder.plugin.search_options import SearchOptions
 
 
+@shared.search_command
 def analyze(
     data: Annotated[Path, typer.Option("--data", "-d", help="Table file: CSV, TSV, JSON or Excel.")],
     question: Annotated[str, typer.Option("--question", "-q", help="The question to answer from the data.")],
@@ -39,39 +41,23 @@ def analyze(
             help="Verified also needs two different programs of the search to reach the same value.",
         ),
     ] = False,
-    strategy: shared.StrategyOpt = None,
-    max_expansions: shared.ExpansionsOpt = None,
-    max_tokens: shared.TokensOpt = None,
-    max_seconds: shared.SecondsOpt = None,
-    seed: shared.SeedOpt = None,
-    prm: shared.PrmOpt = None,
-    report: shared.ReportOpt = None,
-    as_json: shared.JsonOpt = False,
-    quiet: shared.QuietOpt = False,
+    *,
+    search: SearchOptions,
+    common: shared.CommandOptions,
 ) -> None:
     """Reason in steps whose Python calculations run in the sandbox over the tables; print the answer,
     whether it is verified (and why not), and the audit trail."""
     from ponder.plugin.analyze.tables import load_paragraphs, load_tables
     from ponder.plugin.analyze.workflow import AnalyzeRequest, format_audit
     from ponder.plugin.analyze.workflow import analyze as run_analysis
-    from ponder.plugin.progress import SearchProgress
     from ponder.plugin.runtime import open_runtime
-    from ponder.plugin.settings import load_settings
 
     if scale is not None and scale not in ("thousand", "million", "billion", "percent"):
         shared.fail(f"--scale {scale!r} is not a scale; use thousand, million, billion or percent")
 
     async def run() -> Any:
-        settings = load_settings({"prm": {"kind": prm}})
-        overrides = shared.search_overrides(
-            settings,
-            strategy=strategy,
-            default_strategy="refine",
-            max_expansions=max_expansions,
-            max_tokens=max_tokens,
-            max_seconds=max_seconds,
-            seed=seed,
-        )
+        settings = common.settings()
+        overrides = search.overrides(settings, default_strategy="refine")
         request = AnalyzeRequest(
             question=question,
             tables=load_tables(data),
@@ -82,20 +68,18 @@ def analyze(
         )
         async with open_runtime(settings) as rt:
             config = rt.search_config(**overrides)
-            with SearchProgress(
-                label="analyzing", max_expansions=config.budget.max_expansions, enabled=not quiet
-            ) as progress:
+            with common.progress("analyzing", config) as progress:
                 return await run_analysis(request, rt, config, on_event=progress)
 
     try:
         outcome = asyncio.run(run())
-        written = shared.write_report(outcome.result, report)
+        report = common.write_report(outcome.result)
     except PonderError as exc:
         shared.fail(str(exc))
 
     summary = outcome.summary()
-    summary["report"] = str(report) if written else None
-    if as_json:
+    summary["report"] = report
+    if common.as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
     else:
         for line in format_audit(outcome):

@@ -40,7 +40,6 @@ from ponder.plugin.chat_task import (
     chat_search_config,
     chat_verifier,
     chosen_reply,
-    count_tokens,
     describe_event,
     reasoning_steps,
     search_summary,
@@ -81,7 +80,7 @@ def result_message(
     calls = [tool_call(name=c.name, args=c.arguments, id=i) for i, c in made]
     completion = result.spend.tokens_generated
     visible = answer if reply is None else reply.visible_text()
-    answer_tokens = min(completion, count_tokens(backend, visible))
+    answer_tokens = min(completion, backend.count_tokens(visible))
     finish = "tool_calls" if calls else "stop"
     return AIMessage(
         content=answer,

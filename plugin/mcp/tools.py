@@ -3,9 +3,10 @@ workflows, and from their outcomes to a tool result.
 
 Each tool's signature is its input schema (the SDK reads the annotations), so the descriptions on
 the parameters are written for the calling model: what to pass, the unit, what leaving it out
-means. The workflows are called as they are; nothing about search or verification is decided
-here. A result carries a short text for the model to read and the workflow's own summary as
-structured content for programs.
+means. The search arguments every tool takes are declared once (`search_args`) and reach the
+tool as one `SearchOptions`. The workflows are called as they are; nothing about search or
+verification is decided here. A result carries a short text for the model to read and the
+workflow's own summary as structured content for programs.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pydantic import BaseModel, Field
 from ponder.errors import PonderError
 from ponder.graph.types import SearchConfig, StrategyName
 from ponder.plugin.mcp.progress import ProgressRelay
+from ponder.plugin.search_options import SearchOptions, spread
 
 if TYPE_CHECKING:
     from ponder.plugin.mcp.server import McpParts
@@ -50,6 +52,15 @@ NArg = Annotated[
     int | None, Field(ge=1, le=256, description="Chains for best_of_n / self_consistency; subtrees for dvts.")
 ]
 T = TypeVar("T")
+search_args = spread(
+    SearchOptions,
+    strategy=StrategyArg,
+    max_expansions=ExpansionsArg,
+    max_tokens=TokensArg,
+    max_seconds=SecondsArg,
+    seed=SeedArg,
+)
+"""Tool decorator: the tool's `SearchOptions` parameter is five flat arguments in its input schema."""
 ReferenceArg = Annotated[
     str | None,
     Field(
@@ -132,23 +143,22 @@ class Tools:
         self,
         ctx: Context,
         work: Callable[[Runtime, SearchConfig, ProgressRelay], Awaitable[T]],
+        search: SearchOptions,
         *,
         need_sandbox: bool,
-        default_strategy: str | None,
+        default_strategy: str | None = None,
         n: int | None = None,
-        **search: Any,
     ) -> T:
         """Open a runtime on the server's parts, build the call's search config (arguments over
         settings, as the CLI flags do) and run `work` with progress relayed to the client."""
-        from ponder.plugin.cli import search_overrides
-
         with _tool_errors():
             async with self.parts.runtime(need_sandbox=need_sandbox) as rt:
-                overrides = search_overrides(rt.settings, default_strategy=default_strategy, **search)
+                overrides = search.overrides(rt.settings, default_strategy=default_strategy)
                 config = rt.search_config(n=n, **overrides)
                 async with ProgressRelay(ctx, total=config.budget.max_expansions).running() as relay:
                     return await work(rt, config, relay)
 
+    @search_args
     async def repair_code(
         self,
         ctx: Context,
@@ -185,11 +195,8 @@ class Tools:
         test_timeout: Annotated[
             float | None, Field(ge=0.5, le=600, description="Seconds per test-suite run in the sandbox.")
         ] = None,
-        strategy: StrategyArg = None,
-        max_expansions: ExpansionsArg = None,
-        max_tokens: TokensArg = None,
-        max_seconds: SecondsArg = None,
-        seed: SeedArg = None,
+        *,
+        search: SearchOptions,
     ) -> CallToolResult:
         from ponder.plugin.repair.patching import apply_patch
         from ponder.plugin.repair.workflow import repair_project
@@ -210,13 +217,9 @@ class Tools:
         outcome = await self._run(
             ctx,
             work,
+            search,
             need_sandbox=True,
             default_strategy="refine",
-            strategy=strategy,
-            max_expansions=max_expansions,
-            max_tokens=max_tokens,
-            max_seconds=max_seconds,
-            seed=seed,
         )
         backup = None
         if apply and outcome.verified and outcome.target is not None and outcome.fixed is not None:
@@ -228,6 +231,7 @@ class Tools:
         summary = {**outcome.summary(), "applied": backup is not None, "backup": applied}
         return _result(_repair_text(outcome, applied), summary)
 
+    @search_args
     async def analyze_table(
         self,
         ctx: Context,
@@ -256,11 +260,8 @@ class Tools:
         require_agreement: Annotated[
             bool, Field(description="VERIFIED also needs two different programs that reach the same value.")
         ] = False,
-        strategy: StrategyArg = None,
-        max_expansions: ExpansionsArg = None,
-        max_tokens: TokensArg = None,
-        max_seconds: SecondsArg = None,
-        seed: SeedArg = None,
+        *,
+        search: SearchOptions,
     ) -> CallToolResult:
         from ponder.plugin.analyze.tables import load_tables, make_table
         from ponder.plugin.analyze.workflow import AnalyzeRequest, analyze, format_audit
@@ -287,27 +288,21 @@ class Tools:
         outcome = await self._run(
             ctx,
             lambda rt, config, relay: analyze(request, rt, config, on_event=relay),
+            search,
             need_sandbox=True,
             default_strategy="refine",
-            strategy=strategy,
-            max_expansions=max_expansions,
-            max_tokens=max_tokens,
-            max_seconds=max_seconds,
-            seed=seed,
         )
         return _result("\n".join(format_audit(outcome)), outcome.summary())
 
+    @search_args
     async def solve(
         self,
         ctx: Context,
         question: Annotated[str, Field(min_length=1, description="The math or word problem, in words.")],
         reference: ReferenceArg = None,
-        strategy: StrategyArg = None,
         n: NArg = None,
-        max_expansions: ExpansionsArg = None,
-        max_tokens: TokensArg = None,
-        max_seconds: SecondsArg = None,
-        seed: SeedArg = None,
+        *,
+        search: SearchOptions,
     ) -> CallToolResult:
         from ponder.plugin.solve.workflow import solve_question
 
@@ -316,24 +311,14 @@ class Tools:
             lambda rt, config, relay: solve_question(
                 question, rt, config, reference=reference, on_event=relay
             ),
+            search,
             need_sandbox=False,
-            default_strategy=None,
             n=n,
-            strategy=strategy,
-            max_expansions=max_expansions,
-            max_tokens=max_tokens,
-            max_seconds=max_seconds,
-            seed=seed,
         )
-        why = {
-            "verified": f"matches the reference {reference}",
-            "wrong": f"does not match the reference {reference}",
-            "unchecked": "no reference given, so the answer is not verified",
-            "no_answer": outcome.result.reason or "the search produced no answer",
-        }[outcome.status]
         answer = outcome.answer if outcome.answer is not None else "(none)"
-        return _result(f"answer: {answer}\nstatus: {outcome.status} ({why})", outcome.summary())
+        return _result(f"answer: {answer}\nstatus: {outcome.status} ({outcome.detail})", outcome.summary())
 
+    @search_args
     async def think(
         self,
         ctx: Context,
@@ -342,12 +327,9 @@ class Tools:
             Field(min_length=1, description="The conversation so far; the last user message is answered."),
         ],
         reference: ReferenceArg = None,
-        strategy: StrategyArg = None,
         n: NArg = None,
-        max_expansions: ExpansionsArg = None,
-        max_tokens: TokensArg = None,
-        max_seconds: SecondsArg = None,
-        seed: SeedArg = None,
+        *,
+        search: SearchOptions,
     ) -> CallToolResult:
         from ponder.plugin.chat_task import (
             build_chat_task,
@@ -364,14 +346,9 @@ class Tools:
             lambda rt, config, relay: rt.search(
                 task, config, verifier=chat_verifier(reference), on_event=relay
             ),
+            search,
             need_sandbox=False,
-            default_strategy=None,
             n=n,
-            strategy=strategy,
-            max_expansions=max_expansions,
-            max_tokens=max_tokens,
-            max_seconds=max_seconds,
-            seed=seed,
         )
         summary = {"answer": result.answer, "reasoning": reasoning_steps(result), **search_summary(result)}
         why = f" — {result.reason}" if result.reason else ""

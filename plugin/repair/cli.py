@@ -9,20 +9,19 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from ponder.errors import PonderError
 from ponder.plugin import cli as shared
-
-if TYPE_CHECKING:
-    pass
+from ponder.plugin.search_options import SearchOptions
 
 # Only what the option declarations need is imported above: Typer reads the signatures at start-up,
 # so anything else a command uses is imported inside it to keep `ponder --help` fast.
 
 
+@shared.search_command
 def repair(
     path: Annotated[
         Path | None,
@@ -43,45 +42,27 @@ def repair(
         float | None,
         typer.Option("--test-timeout", min=0.5, help="Seconds per test-suite run in the sandbox."),
     ] = None,
-    strategy: shared.StrategyOpt = None,
-    max_expansions: shared.ExpansionsOpt = None,
-    max_tokens: shared.TokensOpt = None,
-    max_seconds: shared.SecondsOpt = None,
-    seed: shared.SeedOpt = None,
-    prm: shared.PrmOpt = None,
-    report: shared.ReportOpt = None,
-    as_json: shared.JsonOpt = False,
-    quiet: shared.QuietOpt = False,
+    *,
+    search: SearchOptions,
+    common: shared.CommandOptions,
 ) -> None:
     """Find a patch that makes the failing tests pass, verified by running the full suite in the sandbox.
 
     Prints the diff of the verified fix and a summary; changes nothing on disk without --apply.
     """
-    from ponder.plugin.progress import SearchProgress
     from ponder.plugin.repair.project import load_project
     from ponder.plugin.repair.workflow import repair_project
     from ponder.plugin.runtime import open_runtime
-    from ponder.plugin.settings import load_settings
     from ponder.sandbox.types import Limits
 
     async def run() -> Any:
-        settings = load_settings({"prm": {"kind": prm}})
-        overrides = shared.search_overrides(
-            settings,
-            strategy=strategy,
-            default_strategy="refine",
-            max_expansions=max_expansions,
-            max_tokens=max_tokens,
-            max_seconds=max_seconds,
-            seed=seed,
-        )
+        settings = common.settings()
+        overrides = search.overrides(settings, default_strategy="refine")
         project = load_project(path, file=file, tests=tests or ())
         limits = Limits(timeout_s=test_timeout) if test_timeout else None
         async with open_runtime(settings) as rt:
             config = rt.search_config(**overrides)
-            with SearchProgress(
-                label="repairing", max_expansions=config.budget.max_expansions, enabled=not quiet
-            ) as progress:
+            with common.progress("repairing", config) as progress:
                 outcome = await repair_project(
                     project, rt, config, max_mutants=mutants, limits=limits, on_event=progress
                 )
@@ -89,7 +70,7 @@ def repair(
 
     try:
         project, outcome = asyncio.run(run())
-        written = shared.write_report(outcome.result, report)
+        report = common.write_report(outcome.result)
         backups = _apply(project.root, outcome) if apply and outcome.verified else []
     except PonderError as exc:
         shared.fail(str(exc))
@@ -98,8 +79,8 @@ def repair(
     summary["applied"] = bool(backups)
     summary["backup"] = str(backups[0]) if backups else None
     summary["backups"] = [str(b) for b in backups]
-    summary["report"] = str(report) if written else None
-    if as_json:
+    summary["report"] = report
+    if common.as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
         _print_repair(outcome, summary)

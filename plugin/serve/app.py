@@ -39,7 +39,6 @@ from ponder.plugin.chat_task import (
     chat_search_config,
     chat_verifier,
     chosen_reply,
-    count_tokens,
     describe_event,
     reasoning_steps,
     search_summary,
@@ -154,7 +153,7 @@ class _Parts:
 def _usage(backend: BaseBackend, result: SearchResult, reply: ToolReply | None) -> dict[str, Any]:
     completion = result.spend.tokens_generated
     answer = (result.answer or "") if reply is None else reply.visible_text()
-    answer_tokens = min(completion, count_tokens(backend, answer))
+    answer_tokens = min(completion, backend.count_tokens(answer))
     prompt = result.spend.prompt_tokens
     return {
         "prompt_tokens": prompt,

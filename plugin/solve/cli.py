@@ -14,72 +14,49 @@ import typer
 
 from ponder.errors import PonderError
 from ponder.plugin import cli as shared
+from ponder.plugin.search_options import SearchOptions
 
 if TYPE_CHECKING:
     from ponder.graph.types import SearchConfig
 
 
+@shared.search_command
 def solve(
     question: Annotated[str, typer.Argument(help="The problem, in words.", show_default=False)],
     reference: Annotated[
         str | None, typer.Option("--reference", "-r", help="Known answer: the result is checked against it.")
     ] = None,
-    strategy: shared.StrategyOpt = None,
     n: Annotated[
         int | None, typer.Option("--n", min=1, help="Chains for best-of-N / self-consistency.")
     ] = None,
-    max_expansions: shared.ExpansionsOpt = None,
-    max_tokens: shared.TokensOpt = None,
-    max_seconds: shared.SecondsOpt = None,
-    seed: shared.SeedOpt = None,
-    prm: shared.PrmOpt = None,
-    report: shared.ReportOpt = None,
-    as_json: shared.JsonOpt = False,
-    quiet: shared.QuietOpt = False,
+    *,
+    search: SearchOptions,
+    common: shared.CommandOptions,
 ) -> None:
     """Solve a math or word problem step by step; with --reference, the answer is verified against it."""
-    from ponder.plugin.progress import SearchProgress
     from ponder.plugin.runtime import open_runtime
-    from ponder.plugin.settings import load_settings
     from ponder.plugin.solve.workflow import solve_question
 
     async def run() -> Any:
-        settings = load_settings({"prm": {"kind": prm}})
-        overrides = shared.search_overrides(
-            settings,
-            strategy=strategy,
-            default_strategy=None,
-            max_expansions=max_expansions,
-            max_tokens=max_tokens,
-            max_seconds=max_seconds,
-            seed=seed,
-        )
+        settings = common.settings()
         async with open_runtime(settings, need_sandbox=False) as rt:
-            config: SearchConfig = rt.search_config(n=n, **overrides)
-            with SearchProgress(
-                label="solving", max_expansions=config.budget.max_expansions, enabled=not quiet
-            ) as progress:
+            config: SearchConfig = rt.search_config(n=n, **search.overrides(settings))
+            with common.progress("solving", config) as progress:
                 return await solve_question(question, rt, config, reference=reference, on_event=progress)
 
     try:
         outcome = asyncio.run(run())
-        written = shared.write_report(outcome.result, report)
+        report = common.write_report(outcome.result)
     except PonderError as exc:
         shared.fail(str(exc))
 
     summary = outcome.summary()
-    summary["report"] = str(report) if written else None
-    if as_json:
+    summary["report"] = report
+    if common.as_json:
         typer.echo(json.dumps(summary, indent=2))
     else:
         typer.echo(f"answer: {outcome.answer if outcome.answer is not None else '(none)'}")
-        detail = {
-            "verified": f"matches the reference {reference}",
-            "wrong": f"does not match the reference {reference}",
-            "unchecked": "no reference given, so the answer is not verified",
-            "no_answer": outcome.result.reason or "the search produced no answer",
-        }[outcome.status]
-        typer.echo(f"status: {outcome.status} ({detail})")
+        typer.echo(f"status: {outcome.status} ({outcome.detail})")
         typer.echo(
             f"strategy: {outcome.result.strategy}   tokens: {summary['tokens']}   "
             f"expansions: {summary['expansions']}   time: {summary['seconds']:.1f}s"

@@ -41,6 +41,16 @@ class SolveOutcome:
             return "unchecked"
         return "verified" if self.result.verified else "wrong"
 
+    @property
+    def detail(self) -> str:
+        """Why the status is what it is, in words (the CLI and the MCP tool show it beside it)."""
+        return {
+            "verified": f"matches the reference {self.reference}",
+            "wrong": f"does not match the reference {self.reference}",
+            "unchecked": "no reference given, so the answer is not verified",
+            "no_answer": self.result.reason or "the search produced no answer",
+        }[self.status]
+
     def summary(self) -> dict[str, Any]:
         spend = self.result.spend
         return {
