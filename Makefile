@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml
 	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip wheel -q --no-deps --no-cache-dir \
 	    -w $(WHEELS).part llama-cpp-python==$(LLAMA_CPP_VERSION) && mv $(WHEELS).part $(WHEELS); }
 	$(BIN)/python -m pip install -q $(WHEELS)/llama_cpp_python-*.whl
-	$(BIN)/python -m pip install -q -e '.[local,server,bench,dev]'
+	$(BIN)/python -m pip install -q -e '.[local,server,bench,scale,dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)

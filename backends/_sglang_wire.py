@@ -9,6 +9,7 @@ sends is a `BackendResponseError` naming the URL and what was expected.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,13 +55,22 @@ class Pending:
 
 
 def generate_payload(
-    entries: Sequence[Entry], *, top_k: int | None, stop_token_ids: Sequence[int], warm: bool = False
+    entries: Sequence[Entry],
+    *,
+    top_k: int | None,
+    stop_token_ids: Sequence[int],
+    warm: bool = False,
+    broadcast: bool = False,
 ) -> dict[str, Any]:
-    """The `/generate` body for entries that share one `n` (single form for one entry)."""
-    params = [_sampling_params(e, top_k, stop_token_ids, warm=warm) for e in entries]
-    logprob = [bool(e.params.logprobs) and not warm for e in entries]
-    top = [e.params.top_logprobs if lp else 0 for e, lp in zip(entries, logprob, strict=True)]
+    """The `/generate` body for entries that share one `n` (single form for one entry).
+
+    `broadcast`: per-entry fields whose items are all equal go as one value for the whole batch
+    (SGLang applies it to every input; sglang-router reads only that form).
+    """
+    fields = [_entry_fields(e, top_k, stop_token_ids, warm) for e in entries]
+    params, logprob, top = [f[0] for f in fields], [f[1] for f in fields], [f[2] for f in fields]
     single = len(entries) == 1
+    shared = single or (broadcast and all(f == fields[0] for f in fields))
     body: dict[str, Any] = {}
     if all(e.input_ids is not None for e in entries):
         ids = [e.input_ids for e in entries]
@@ -70,12 +80,33 @@ def generate_payload(
         body["text"] = texts[0] if single else texts
     else:  # mixed inputs cannot share one body: the caller splits them (see `SGLangBackend._post_generate`)
         raise AssertionError("entries mix text and input_ids")
-    body["sampling_params"] = params[0] if single else params
+    body["sampling_params"] = params[0] if shared else params
     if any(logprob):
-        body["return_logprob"] = logprob[0] if single else logprob
-        body["top_logprobs_num"] = top[0] if single else top
+        body["return_logprob"] = logprob[0] if shared else logprob
+        body["top_logprobs_num"] = top[0] if shared else top
         body["return_text_in_logprobs"] = True
     return body
+
+
+def uniform_groups(
+    entries: Sequence[Entry], *, top_k: int | None, stop_token_ids: Sequence[int], warm: bool = False
+) -> list[list[Entry]]:
+    """Entries grouped by equal sampling params and logprob asks (in first-seen order), for servers
+    that take one `sampling_params` object per request: each group is one broadcast body."""
+    groups: dict[str, list[Entry]] = {}
+    for e in entries:
+        key = json.dumps(_entry_fields(e, top_k, stop_token_ids, warm), sort_keys=True)
+        groups.setdefault(key, []).append(e)
+    return list(groups.values())
+
+
+def _entry_fields(
+    entry: Entry, top_k: int | None, stop_token_ids: Sequence[int], warm: bool
+) -> tuple[dict[str, Any], bool, int]:
+    """What a `/generate` body says per entry: sampling params, return_logprob, top_logprobs_num."""
+    logprob = bool(entry.params.logprobs) and not warm
+    top = entry.params.top_logprobs if logprob else 0
+    return _sampling_params(entry, top_k, stop_token_ids, warm=warm), logprob, top
 
 
 def _sampling_params(
@@ -100,12 +131,17 @@ def _sampling_params(
     return params
 
 
+TOKENIZER_MODEL = "default"
+"""The `model` of tokenize calls: SGLang's own default, and the name sglang-router gives its
+`--tokenizer-path` tokenizer (without it the router looks for a tokenizer named 'unknown' and fails)."""
+
+
 def tokenize_body(text: str) -> dict[str, Any]:
-    return {"prompt": text, "add_special_tokens": False}
+    return {"model": TOKENIZER_MODEL, "prompt": text, "add_special_tokens": False}
 
 
 def detokenize_body(token_ids: Sequence[int]) -> dict[str, Any]:
-    return {"tokens": list(token_ids), "skip_special_tokens": False}
+    return {"model": TOKENIZER_MODEL, "tokens": list(token_ids), "skip_special_tokens": False}
 
 
 def json_object(data: Any, url: str) -> dict[str, Any]:

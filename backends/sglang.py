@@ -41,6 +41,7 @@ from ponder.backends._http import (
     revalidate,
 )
 from ponder.backends._sglang_wire import (
+    TOKENIZER_MODEL,
     Entry,
     Pending,
     Sample,
@@ -53,6 +54,7 @@ from ponder.backends._sglang_wire import (
     text_of,
     tokenize_body,
     tokens_of,
+    uniform_groups,
 )
 from ponder.backends.base import BaseBackend, Capabilities, ChatMessage, Completion, GenerationRequest, Usage
 from ponder.backends.chat_templates import ChatTemplate, chatml, resolve_template
@@ -125,6 +127,8 @@ class SGLangBackend(BaseBackend):
         )
         self._can_tokenize: bool | None = None
         """Whether the server offers /v1/tokenize; `None` until the first text input asks."""
+        self._broadcast_only = False
+        """Set once the server refused a list of `sampling_params` (sglang-router does; SGLang reads it)."""
         self._sync_client: httpx.Client | None = None
         """For the blocking `tokenize`/`detokenize` conveniences only; the graph awaits the async ones."""
 
@@ -162,7 +166,9 @@ class SGLangBackend(BaseBackend):
         if not texts or self._can_tokenize is False:
             return None if self._can_tokenize is False else []
         response = await self._http.request(
-            "POST", "/v1/tokenize", {"prompt": list(texts), "add_special_tokens": True}
+            "POST",
+            "/v1/tokenize",
+            {"model": TOKENIZER_MODEL, "prompt": list(texts), "add_special_tokens": True},
         )
         if 400 <= response.status_code < 500:
             # Absent (older SGLang) or shaped differently: fall back to sending text, once and for all.
@@ -337,28 +343,46 @@ class SGLangBackend(BaseBackend):
         return entries, prompt_ids
 
     async def _post_generate(self, entries: Sequence[Entry], *, warm: bool = False) -> list[Sample]:
-        """POST one `/generate` per input kind (ids or text) and return samples in entry order."""
+        """POST one `/generate` per input kind (ids or text) and return samples in entry order.
+
+        A server that reads one `sampling_params` object per request (sglang-router answers a list
+        with 422) gets, from then on, one broadcast body per distinct params, posted together.
+        """
         with_ids = [e for e in entries if e.input_ids is not None]
-        with_text = [e for e in entries if e.input_ids is None]
-        if with_ids and with_text:
-            a, b = await asyncio.gather(
-                self._post_generate(with_ids, warm=warm), self._post_generate(with_text, warm=warm)
+        if with_ids and len(with_ids) < len(entries):
+            return await self._post_groups(
+                entries, [with_ids, [e for e in entries if e.input_ids is None]], warm
             )
-            order = iter(a), iter(b)
-            out: list[Sample] = []
-            for e in entries:
-                source = order[0] if e.input_ids is not None else order[1]
-                out.extend(next(source) for _ in range(1 if warm else e.n))
-            return out
-        url = self._endpoint.url("/generate")
-        data = await self._http.json(
-            "POST",
-            "/generate",
-            generate_payload(entries, top_k=self._top_k, stop_token_ids=self._stop_token_ids, warm=warm),
+        broadcast = self._broadcast_only
+        top_k, stop_ids = self._top_k, self._stop_token_ids
+        payload = generate_payload(
+            entries, top_k=top_k, stop_token_ids=stop_ids, warm=warm, broadcast=broadcast
         )
+        per_entry = isinstance(payload["sampling_params"], list)
+        if per_entry and broadcast:
+            groups = uniform_groups(entries, top_k=top_k, stop_token_ids=stop_ids, warm=warm)
+            return await self._post_groups(entries, groups, warm)
+        url = self._endpoint.url("/generate")
+        response = await self._http.request("POST", "/generate", payload)
+        if per_entry and response.status_code == 422 and "sampling_params" in response.text:
+            self._broadcast_only = True
+            return await self._post_generate(entries, warm=warm)
+        data = expect_json(response, url)
         results = [data] if isinstance(data, dict) else data
         expected = sum(1 if warm else e.n for e in entries)
         if not isinstance(results, list) or len(results) != expected:
             got = len(results) if isinstance(results, list) else type(results).__name__
             raise bad_payload(url, f"{expected} results (got {got})")
         return [parse_result(r, url) for r in results]
+
+    async def _post_groups(
+        self, entries: Sequence[Entry], groups: list[list[Entry]], warm: bool
+    ) -> list[Sample]:
+        """Post each group of `entries` at once, and return the samples in the order of `entries`."""
+        answers = await asyncio.gather(*(self._post_generate(group, warm=warm) for group in groups))
+        by_entry: dict[int, list[Sample]] = {}
+        for group, samples in zip(groups, answers, strict=True):
+            rest = iter(samples)
+            for e in group:
+                by_entry[id(e)] = [next(rest) for _ in range(1 if warm else e.n)]
+        return [s for e in entries for s in by_entry[id(e)]]

@@ -92,7 +92,10 @@ def tatqa_cases(*, reference: bool) -> list[Case]:
     for record in load("tatqa_arith_dev.jsonl"):
         gold, scale = record["answer"], record["scale"]
         # One code block for every candidate of a record: the verifier runs it once.
-        code = _py(f"answer = {tatqa_code(record['derivation'])}\nflipped = -answer\noff = answer * 1.05")
+        # (A zero answer has no wrong variants, and its `flipped`/`off` would equal it: the answer
+        # would trace to `off`, whose 1.05 no input states.)
+        extra = "\nflipped = -answer\noff = answer * 1.05" if gold != 0 else ""
+        code = _py(f"answer = {tatqa_code(record['derivation'])}{extra}")
         chains, labels = [_done(code, f"Answer: {gold} {tatqa_unit(scale)}")], [True]
         if reference:
             wrong = [f"{gold} {tatqa_unit(WRONG_SCALE[scale])}"] if gold != 0 else []

@@ -43,6 +43,8 @@ def engine_summary(client: docker.DockerClient) -> dict[str, Any]:
     info = client.info()
     return {
         "server_version": info.get("ServerVersion"),
+        "name": info.get("Name"),  # the engine host's name: where sandboxes run
+        "os": f"{info.get('OperatingSystem', '?')}, {info.get('Architecture', '?')}",
         "runtimes": sorted(info.get("Runtimes", {})),
         "default_runtime": info.get("DefaultRuntime"),
         "cgroup": f"v{info.get('CgroupVersion', '?')} ({info.get('CgroupDriver', '?')})",

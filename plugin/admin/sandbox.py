@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import socket
 import sys
+from collections.abc import Mapping
 from typing import Annotated
 
 import typer
@@ -21,6 +24,8 @@ from ponder.sandbox.types import Limits
 app = typer.Typer(no_args_is_help=True, help="Build, check and use the Docker sandbox.")
 err = Console(stderr=True, highlight=False)
 DEFAULT_LIMITS = Limits()
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+"""Where the docker SDK looks when DOCKER_HOST is unset (on Linux and macOS)."""
 
 
 def _settings(image: str | None = None) -> SandboxSettings:
@@ -91,7 +96,10 @@ def doctor() -> None:
         typer.echo(f"fallback: LocalSandbox {local}")
         raise _fail("no Docker engine; start one (or set DOCKER_HOST)") from None
     info = engine_summary(client)
-    typer.echo(f"engine:   Docker {info['server_version']} at {client.api.base_url}, cgroup {info['cgroup']}")
+    typer.echo(
+        f"engine:   Docker {info['server_version']} on {info['name']} ({info['os']}), cgroup {info['cgroup']}"
+    )
+    typer.echo(f"where:    {engine_location(info['name'], os.environ)}")
     image_id = find_image(client, settings.image)
     if image_id:
         typer.echo(f"image:    {settings.image} ({image_id[7:19]})")
@@ -129,6 +137,21 @@ def doctor() -> None:
             err.print(f"[yellow]todo:[/] {item}")
         raise typer.Exit(EXIT_ERROR)
     typer.echo("ok")
+
+
+def engine_location(engine_host: str | None, env: Mapping[str, str]) -> str:
+    """The engine's address, what chose it, and whether sandboxes run on this machine or another.
+
+    The docker SDK reads DOCKER_HOST (with DOCKER_TLS_VERIFY / DOCKER_CERT_PATH), else the default
+    socket. Files travel inside each request and nothing is mounted, so a remote engine works as is.
+    """
+    address = env.get("DOCKER_HOST") or DEFAULT_SOCKET
+    how = "DOCKER_HOST" if env.get("DOCKER_HOST") else "default socket; set DOCKER_HOST for another engine"
+    if env.get("DOCKER_HOST") and env.get("DOCKER_TLS_VERIFY"):
+        how += ", TLS"
+    here = address.startswith(("unix://", "npipe://")) or engine_host == socket.gethostname()
+    machine = "this machine" if here else f"another machine ({engine_host}): code and files go over the wire"
+    return f"{address} ({how}), sandboxes run on {machine}"
 
 
 _PROBE = (

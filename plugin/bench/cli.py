@@ -18,7 +18,7 @@ import typer
 
 from ponder.errors import PonderError
 from ponder.plugin.bench import SUITE_NAMES
-from ponder.plugin.cli import err_console, fail
+from ponder.plugin.cli import QuietOpt, err_console, fail
 
 
 def _split(value: str, what: str) -> tuple[str, ...]:
@@ -92,7 +92,15 @@ def bench(
             help="Run nothing: summarize and plot every result of the suite already in --out.",
         ),
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar on stderr.")] = False,
+    quiet: QuietOpt = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="Spread items over a Ray cluster (same results, same resume): local, auto or ray://HOST:PORT.",
+        ),
+    ] = None,
 ) -> None:
     """Run a benchmark suite through ponder's workflows and report accuracy vs tokens per item."""
     from ponder.graph.types import StrategyName
@@ -149,7 +157,12 @@ def bench(
             write_run_info(folder, plan, rt, _command(plan, backend, backend_url, folder))
             total = len(items) * len(plan.cells())
             with BenchProgress(total, label=f"bench {suite}", enabled=not quiet) as progress:
-                await run_bench(plan, rt, store, on_result=progress)
+                if ray is None:
+                    await run_bench(plan, rt, store, on_result=progress)
+                else:
+                    from ponder.plugin.bench.ray_runner import run_bench_ray
+
+                    await run_bench_ray(plan, rt, store, address=ray, on_result=progress)
 
     try:
         rows = asyncio.run(run())

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from rich.console import Console
 
@@ -110,6 +111,55 @@ class BenchRun:
     skipped: int = 0
     errors: int = 0
     results: list[ItemResult] = field(default_factory=list)
+    streak: int = 0
+    """Errors in a row among the results recorded last."""
+
+    def skip(self, result: ItemResult, on_result: Callable[[ItemResult, bool], None] | None) -> None:
+        """Count a unit whose result the store already holds."""
+        self.skipped += 1
+        if on_result is not None:
+            on_result(result, True)
+
+    def record(
+        self, store: ResultStore, result: ItemResult, on_result: Callable[[ItemResult, bool], None] | None
+    ) -> None:
+        """Append a fresh result (in plan order); `BenchAbortedError` after too many errors in a row."""
+        self.streak = self.streak + 1 if result.error is not None else 0
+        self.errors += result.error is not None
+        store.add(result)
+        self.ran += 1
+        self.results.append(result)
+        if on_result is not None:
+            on_result(result, False)
+        if self.streak >= MAX_CONSECUTIVE_ERRORS:
+            raise BenchAbortedError(
+                f"{self.streak} items in a row failed, last: {result.error}; fix the cause and re-run "
+                f"(finished items in {store.path} are kept)"
+            )
+
+
+Unit = tuple[BenchItem, str, int, int]
+"""One item under one (strategy, budget, seed) cell: what one result line answers."""
+
+
+def plan_units(plan: BenchPlan) -> list[Unit]:
+    """Every unit of `plan`, items outermost: the order results are written in."""
+    cells = plan.cells()
+    return [(item, *cell) for item in plan.items() for cell in cells]
+
+
+def unit_key(item: BenchItem, strategy: str, budget: int, seed: int) -> dict[str, Any]:
+    """The fields of an `ItemResult` that name its unit (its store key)."""
+    return {"suite": item.suite, "item": item.item_id, "strategy": strategy, "budget": budget, "seed": seed}
+
+
+def stored_result(store: ResultStore, unit: Unit) -> ItemResult | None:
+    """The store's result for `unit` if it finished without an error (errored units run again)."""
+    item, strategy, budget, seed = unit
+    key = (item.suite, item.item_id, strategy, budget, seed)
+    if key in store and store.get(key).error is None:
+        return store.get(key)
+    return None
 
 
 # ---------------------------------------------------------------- one item through its workflow
@@ -260,11 +310,7 @@ async def run_item(
         verdicts = await judge(item, attempt.answer, candidates, rt)
     spend = attempt.result.spend if attempt.result is not None else None
     return ItemResult(
-        suite=item.suite,
-        item=item.item_id,
-        strategy=strategy,
-        budget=budget,
-        seed=seed,
+        **unit_key(item, strategy, budget, seed),
         answer=attempt.answer,
         correct=verdicts[0],
         status=attempt.status,
@@ -280,6 +326,20 @@ async def run_item(
         mode=item.record.get("mode") if spec.workflow == "repair_set" else None,
         test_runs=attempt.test_runs,
     )
+
+
+async def attempt_unit(unit: Unit, rt: Runtime, plan: BenchPlan) -> ItemResult:
+    """`run_item` on one unit; a failure of a part becomes an error result (a re-run retries it)."""
+    item, strategy, budget, seed = unit
+    try:
+        return await run_item(item, rt, plan, strategy, budget, seed)
+    except (PonderError, OSError, RuntimeError, ValueError) as exc:
+        return ItemResult(
+            **unit_key(item, strategy, budget, seed),
+            status="error",
+            error=f"{type(exc).__name__}: {exc}",
+            backend=backend_name(rt),
+        )
 
 
 async def run_bench(
@@ -299,42 +359,12 @@ async def run_bench(
             and a re-run retries them).
     """
     run = BenchRun()
-    cells = plan.cells()
-    streak = 0
-    for item in plan.items():
-        for strategy, budget, seed in cells:
-            key = (item.suite, item.item_id, strategy, budget, seed)
-            if key in store and store.get(key).error is None:
-                run.skipped += 1
-                if on_result is not None:
-                    on_result(store.get(key), True)
-                continue
-            try:
-                result = await run_item(item, rt, plan, strategy, budget, seed)
-                streak = 0
-            except (PonderError, OSError, RuntimeError, ValueError) as exc:
-                streak += 1
-                run.errors += 1
-                result = ItemResult(
-                    suite=item.suite,
-                    item=item.item_id,
-                    strategy=strategy,
-                    budget=budget,
-                    seed=seed,
-                    status="error",
-                    error=f"{type(exc).__name__}: {exc}",
-                    backend=backend_name(rt),
-                )
-            store.add(result)
-            run.ran += 1
-            run.results.append(result)
-            if on_result is not None:
-                on_result(result, False)
-            if streak >= MAX_CONSECUTIVE_ERRORS:
-                raise BenchAbortedError(
-                    f"{streak} items in a row failed, last: {result.error}; fix the cause and re-run "
-                    f"(finished items in {store.path} are kept)"
-                )
+    for unit in plan_units(plan):
+        done = stored_result(store, unit)
+        if done is not None:
+            run.skip(done, on_result)
+        else:
+            run.record(store, await attempt_unit(unit, rt, plan), on_result)
     return run
 
 
