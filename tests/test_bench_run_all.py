@@ -70,4 +70,4 @@ def test_only_and_skip_select_scripts(scripts: Path, capsys: pytest.CaptureFixtu
 
 def test_the_real_folder_holds_the_performance_benchmarks() -> None:
     names = {p.stem for p in _load().discover()}
-    assert {"bench_engine", "bench_sandbox", "bench_verifiers", "bench_graph"} <= names
+    assert {"bench_engine", "bench_sandbox", "bench_verifiers", "bench_graph", "bench_side_by_side"} <= names

@@ -50,7 +50,9 @@ class EmbeddedBackend(BaseBackend):
             raise BackendConfigError(f"n_seq must be at least 1, got {n_seq}")
         path = resolve_model_path(settings.model_path)
         self.model_path: Path = path
-        self._runtime = LlamaRuntime(path, n_ctx=settings.n_ctx, n_seq=n_seq, n_threads=settings.n_threads)
+        self._runtime = LlamaRuntime(
+            path, n_ctx=settings.n_ctx, n_seq=n_seq, n_threads=settings.n_threads, weights=settings.weights
+        )
         self._engine = LlamaEngine(self._runtime, reuse_prefixes=settings.cache_mb > 0)
         self._template = ChatTemplate(
             self._runtime.metadata("tokenizer.chat_template"),
@@ -65,6 +67,11 @@ class EmbeddedBackend(BaseBackend):
         return Capabilities(
             logprobs=True, top_logprobs=True, n=True, token_ids=True, prefix_cache=True, seed=True
         )
+
+    @property
+    def weights_path(self) -> Path:
+        """The GGUF whose tensors are multiplied: `model_path` or its BF16 copy (`weights` setting)."""
+        return self._runtime.weights_path
 
     @property
     def n_ctx(self) -> int:

@@ -19,6 +19,15 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 
 from ponder.backends.errors import BackendConfigError, BackendError
+from ponder.backends.llama.weights import (
+    UNPADDED_FTYPES,
+    WeightsMode,
+    bf16_copy,
+    build_has_bf16_kernel,
+    cpu_flags,
+    extra_buffer_types_safe,
+    wants_bf16,
+)
 
 # The `local` extra is optional: without it this module still imports (the package's lazy names
 # reach it) and `LlamaRuntime` refuses to start with the install hint. Type checkers see a plain
@@ -77,6 +86,19 @@ def _token_id(value: int | ctypes.c_int32) -> int:
     return value if isinstance(value, int) else value.value
 
 
+def _load_model(path: Path) -> llama_cpp.llama_model_p:
+    """The model on the CPU, with repacked weight layouts wherever that is safe (see weights.py)."""
+    mparams = llama_cpp.llama_model_default_params()
+    mparams.n_gpu_layers = 0
+    mparams.use_extra_bufts = extra_buffer_types_safe(cpu_flags())
+    model = llama_cpp.llama_model_load_from_file(str(path).encode(), mparams)
+    if not model:
+        raise BackendConfigError(
+            f"llama.cpp could not load {path}; check that it is a GGUF model file (PONDER_BACKEND_MODEL_PATH)"
+        )
+    return model
+
+
 class LlamaRuntime:
     """One loaded model and one context with `n_seq` KV sequences sharing a unified cell pool."""
 
@@ -88,34 +110,46 @@ class LlamaRuntime:
         n_seq: int,
         n_threads: int | None = None,
         n_batch: int = 512,
+        weights: WeightsMode = "auto",
     ) -> None:
         _require_llama_cpp()
         llama_cpp.llama_backend_init()
-        mparams = llama_cpp.llama_model_default_params()
-        mparams.n_gpu_layers = 0
-        # No "extra" buffer types (AMX, repacked weights): ggml's AMX kernels crash on VMs whose CPU
-        # advertises AMX without being able to run it, and a Q4_1 model has no repacked layout anyway.
-        mparams.use_extra_bufts = False
-        model = llama_cpp.llama_model_load_from_file(str(model_path).encode(), mparams)
-        if not model:
-            raise BackendConfigError(
-                f"llama.cpp could not load {model_path}; check that it is a GGUF model file "
-                "(PONDER_BACKEND_MODEL_PATH)"
-            )
-        self._model = model
         # Half the cores, as llama.cpp itself defaults: its worker threads spin-wait on each other,
         # so claiming every core collapses throughput (measured here: 0.85 vs 14 tokens/s) as soon
         # as anything else (a sandbox run, a second model process) needs a core.
         threads = n_threads or max(1, _available_cores() // 2)
+        model = _load_model(model_path)
+        self.weights_path = model_path
+        """The file whose tensors are used: `model_path` or its BF16 copy (see `weights`)."""
+        has_kernel = build_has_bf16_kernel(llama_cpp.llama_print_system_info())
+        ftype = llama_cpp.llama_model_ftype(model)
+        if wants_bf16(
+            weights, has_kernel=has_kernel, ftype=ftype, n_params=llama_cpp.llama_model_n_params(model)
+        ):
+            llama_cpp.llama_model_free(model)
+            self.weights_path = bf16_copy(model_path, threads=threads)
+            model = _load_model(self.weights_path)
+        self._model = model
         cparams = llama_cpp.llama_context_default_params()
         cparams.n_ctx = n_ctx
         cparams.n_batch = n_batch
         cparams.n_ubatch = n_batch
-        cparams.n_seq_max = n_seq
         cparams.kv_unified = True  # one cell pool: a prefix shared by siblings is stored once
         cparams.n_threads = threads
         cparams.n_threads_batch = threads
         cparams.no_perf = True
+        # llama.cpp computes a decode of one token (or with one output row) with other kernels than
+        # a decode of two or more, which round differently: a token's logits would depend on how many
+        # siblings shared its step, and `seed + i` would stop reproducing sample i. Q4_1 weights are
+        # the exception (bit-identical, checked); with others, the BF16 copy included, every decode
+        # carries at least two rows and two outputs (`_rows_for`). Attention stays llama.cpp's default,
+        # its flash kernel: it skips other sequences' cells instead of summing their zeros, so a result
+        # does not depend on where in the shared KV pool earlier calls left their cells (plain
+        # attention's does).
+        self._pad = llama_cpp.llama_model_ftype(model) not in UNPADDED_FTYPES
+        self._scratch_seq = n_seq
+        """KV sequence of the padding row; outside the prefix cache's 0..n_seq-1, emptied after use."""
+        cparams.n_seq_max = n_seq + 1
         ctx = llama_cpp.llama_init_from_model(model, cparams)
         if not ctx:
             llama_cpp.llama_model_free(model)
@@ -214,15 +248,20 @@ class LlamaRuntime:
             return []
         if len(items) > self.n_batch:
             raise ValueError(f"decode got {len(items)} tokens, more than n_batch={self.n_batch}")
+        rows, outputs = self._rows_for(items)
         batch = self._batch
-        for i, item in enumerate(items):
+        for i, (item, output) in enumerate(zip(rows, outputs, strict=True)):
             batch.token[i] = item.token
             batch.pos[i] = item.pos
             batch.n_seq_id[i] = 1
             batch.seq_id[i][0] = item.seq_id
-            batch.logits[i] = 1 if item.logits else 0
-        batch.n_tokens = len(items)
-        rc = llama_cpp.llama_decode(self._ctx, batch)
+            batch.logits[i] = 1 if output else 0
+        batch.n_tokens = len(rows)
+        try:
+            rc = llama_cpp.llama_decode(self._ctx, batch)
+        finally:
+            if len(rows) > len(items):
+                self.seq_rm(self._scratch_seq)
         if rc == 1:
             raise KvFullError("KV cache full")
         if rc != 0:
@@ -233,6 +272,24 @@ class LlamaRuntime:
                 ptr = llama_cpp.llama_get_logits_ith(self._ctx, i)
                 out.append(np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy())
         return out
+
+    def _rows_for(self, items: Sequence[DecodeItem]) -> tuple[list[DecodeItem], list[bool]]:
+        """The batch rows and their output flags: `items`, padded where the kernels need it.
+
+        With padding on, a lone token gets a companion at position 0 of the scratch sequence, and
+        a lone output a second one (the companion, or the row before it), whose logits are dropped.
+        """
+        rows = list(items)
+        outputs = [item.logits for item in items]
+        if not self._pad:
+            return rows, outputs
+        if len(rows) == 1:
+            rows.append(DecodeItem(items[0].token, 0, self._scratch_seq, items[0].logits))
+            outputs.append(items[0].logits)
+        if sum(outputs) == 1:
+            lone = outputs.index(True)
+            outputs[lone - 1 if lone > 0 else lone + 1] = True
+        return rows, outputs
 
     def close(self) -> None:
         """Free the context and the model; the runtime is unusable afterwards."""

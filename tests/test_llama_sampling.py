@@ -1,0 +1,83 @@
+"""The embedded engine's numpy sampler picks the token the textbook procedure picks.
+
+`choose_token` takes shortcuts for speed (unnormalised weights, one cumulative sum, a partial
+sort for top-p); the reference below is the plain form it replaced: normalise, sort the whole
+vocabulary stably, draw with `Generator.choice`. Equal picks for equal seeds mean the shortcuts
+keep the seeded semantics search depends on (`seed + i` per sample, same seed same output).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+
+from ponder.backends.llama.sampling import choose_token, log_softmax
+
+VOCAB = 49152
+
+
+def reference_choice(logits: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> int:
+    if temperature <= 0.0:
+        return int(np.argmax(logits))
+    probs = np.exp(log_softmax(logits / temperature))
+    if top_p < 1.0:
+        order = np.argsort(-probs, kind="stable")
+        keep = int(np.searchsorted(np.cumsum(probs[order]), top_p)) + 1
+        kept = order[:keep]
+        return int(kept[rng.choice(keep, p=probs[kept] / probs[kept].sum())])
+    return int(rng.choice(probs.shape[0], p=probs / probs.sum()))
+
+
+def _logits(rng: np.random.Generator, shape: str) -> np.ndarray:
+    logits = (rng.standard_normal(VOCAB) * rng.uniform(1.0, 6.0)).astype(np.float32)
+    if shape == "peaked":
+        logits[rng.integers(0, VOCAB, 5)] += 15.0
+    elif shape == "tied top":
+        logits[:40] = logits.max()  # ties straddle the partial sort's first 64 candidates
+    elif shape == "flat":
+        logits = (rng.standard_normal(VOCAB) * 0.1).astype(np.float32)  # the nucleus needs widening
+    return logits
+
+
+@pytest.mark.parametrize("shape", ["normal", "peaked", "tied top", "flat"])
+@pytest.mark.parametrize(
+    ("temperature", "top_p"), [(0.8, 1.0), (1.0, 1.0), (0.7, 0.95), (1.0, 0.5), (1.3, 0.99)]
+)
+def test_picks_the_reference_token_for_every_seed(shape: str, temperature: float, top_p: float) -> None:
+    rng = np.random.default_rng(zlib.crc32(f"{shape}|{temperature}|{top_p}".encode()))
+    for _ in range(12):
+        logits = _logits(rng, shape)
+        seed = int(rng.integers(2**31))
+        got = choose_token(logits, temperature, top_p, np.random.default_rng(seed))
+        assert got == reference_choice(logits, temperature, top_p, np.random.default_rng(seed))
+
+
+def test_ties_at_the_nucleus_edge_are_broken_by_token_id_as_a_full_stable_sort_does() -> None:
+    logits = np.full(VOCAB, -30.0, dtype=np.float32)
+    logits[[9000, 70, 12, 40000, 5]] = 4.0  # five equal tokens hold nearly all the mass
+    for seed in range(40):
+        for top_p in (0.3, 0.5, 0.7):
+            got = choose_token(logits, 1.0, top_p, np.random.default_rng(seed))
+            assert got == reference_choice(logits, 1.0, top_p, np.random.default_rng(seed))
+        # the nucleus of the lowest ids: 5 and 12 hold 40% of the mass, so p=0.3 keeps only them
+        assert choose_token(logits, 1.0, 0.3, np.random.default_rng(seed)) in (5, 12)
+
+
+def test_greedy_is_argmax_and_consumes_no_randomness() -> None:
+    logits = np.random.default_rng(1).standard_normal(VOCAB).astype(np.float32)
+    rng = np.random.default_rng(7)
+    assert choose_token(logits, 0.0, 0.9, rng) == int(np.argmax(logits))
+    assert rng.random() == np.random.default_rng(7).random()
+
+
+def test_samples_follow_the_distribution() -> None:
+    # A small vocabulary: the draw, not the vocabulary's size, is under test here (4000 draws over
+    # the full one took 7 s).
+    logits = np.full(1024, -50.0, dtype=np.float32)
+    logits[[3, 4]] = [np.log(3.0), 0.0]  # 3:1 odds at temperature 1
+    rng = np.random.default_rng(0)
+    draws = [choose_token(logits, 1.0, 1.0, rng) for _ in range(4000)]
+    assert set(draws) == {3, 4}
+    assert 0.72 < draws.count(3) / len(draws) < 0.78
