@@ -20,6 +20,7 @@ from langgraph.runtime import Runtime
 
 from ponder.backends.base import BaseBackend
 from ponder.errors import PonderError
+from ponder.graph.expander import Expander
 from ponder.graph.expansion import tokenize_or_none
 from ponder.graph.state import SearchState
 from ponder.graph.strategies import Strategy, get_strategy
@@ -68,6 +69,8 @@ class SearchContext:
     """Scores and gates the chains."""
     config: SearchConfig = field(default_factory=SearchConfig)
     """Settings of a new search; a resumed search keeps the config stored in its state."""
+    expander: Expander | None = None
+    """Proposes children before the model does (`ponder.graph.expander`); None = the model only."""
     _memo: _Memo = field(default_factory=_Memo, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -13,11 +13,12 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from ponder.backends.base import Capabilities, GenerationRequest
+from ponder.backends.base import BaseBackend, Capabilities, Completion, GenerationRequest
 from ponder.backends.errors import BackendResponseError
 from ponder.graph.budget import exhausted, expansions_left, tokens_left, trim_frontier
 from ponder.graph.context import SearchContext, context_of
 from ponder.graph.events import emit
+from ponder.graph.expander import Proposal
 from ponder.graph.expansion import add_usage, add_warm_usage, floor_reuse, make_child
 from ponder.graph.finalize import build_result
 from ponder.graph.prompts import build_request
@@ -112,7 +113,8 @@ async def init(state: SearchState, runtime: Runtime[SearchContext]) -> dict[str,
 
 
 async def expand(state: SearchState, runtime: Runtime[SearchContext]) -> dict[str, Any]:
-    """One batched generate call for the whole frontier; every sample becomes a child node."""
+    """One batched generate call for the whole frontier; every sample becomes a child node.
+    Items the run's expander answers get its children instead (`ponder.graph.expander`)."""
     ctx = context_of(runtime)
     backend = ctx.backend
     clock = _Clock.start(state)
@@ -126,7 +128,19 @@ async def expand(state: SearchState, runtime: Runtime[SearchContext]) -> dict[st
     cue_ids = await ctx.token_ids(force_cue(view.task.answer_format)) if caps.token_ids else None
     sep_ids = await ctx.token_ids(STEP_SEPARATOR) if caps.token_ids else None
     requests: list[tuple[FrontierItem, GenerationRequest, str, int]] = []
+    nodes: dict[str, Node] = {}
     for item in state["frontier"]:
+        proposals = await ctx.expander.propose(view, item) if ctx.expander is not None else None
+        if proposals is not None:
+            for proposal in proposals[: item["k"]]:
+                node = _proposed(counter, view[item["node"]], proposal, cfg.max_depth)
+                counter += 1
+                nodes[node["id"]] = node
+                add_usage(clock.spend, proposal.usage, generated=True)
+                # Like a seed, an operator's child costs no model call: only written ones count.
+                clock.spend.expansions += 1 if proposal.usage.completion_tokens else 0
+                _emit_expanded(node, clock, proposal.source)
+            continue
         req, cue = build_request(
             view,
             item,
@@ -139,19 +153,7 @@ async def expand(state: SearchState, runtime: Runtime[SearchContext]) -> dict[st
         requests.append((item, req, cue, counter))
         counter += item["k"]
     reused_before = clock.spend.tokens_reused
-    if caps.prefix_cache:
-        warm = [
-            r.model_copy(update={"n": 1, "max_tokens": 0, "stop": [], "logprobs": False})
-            for _, r, _, _ in requests
-        ]
-        add_warm_usage(clock.spend, await backend.warm(warm))
-    outputs = await backend.generate([r for _, r, _, _ in requests])
-    if len(outputs) != len(requests):
-        raise BackendResponseError(
-            f"backend {backend.name!r} returned {len(outputs)} results for {len(requests)} requests; "
-            "a backend must answer every request"
-        )
-    nodes: dict[str, Node] = {}
+    outputs = await _generate(backend, [r for _, r, _, _ in requests], clock.spend) if requests else []
     for (item, req, cue, first), samples in zip(requests, outputs, strict=True):
         parent = view[item["node"]]
         steps = [view[nid]["step"] for nid in view.path(item["node"])]
@@ -172,22 +174,60 @@ async def expand(state: SearchState, runtime: Runtime[SearchContext]) -> dict[st
             nodes[node["id"]] = node
             add_usage(clock.spend, comp.usage, generated=True, fallback=len(comp.token_ids))
             clock.spend.expansions += 1
-            emit(
-                "node_expanded",
-                elapsed_s=clock.elapsed(),
-                node_id=node["id"],
-                parent_id=parent["id"],
-                depth=node["depth"],
-                text=node["step"],
-                data={
-                    "terminal": node["terminal"],
-                    "answer": node["answer"],
-                    "source": "model",
-                    "spend": clock.spend.model_dump(),
-                },
-            )
+            _emit_expanded(node, clock, "model")
     floor_reuse(clock.spend, reused_before)
     return {"nodes": nodes, "pending": list(nodes), "counter": counter, "frontier": [], "spend": clock.stop()}
+
+
+async def _generate(
+    backend: BaseBackend, requests: list[GenerationRequest], spend: Spend
+) -> list[list[Completion]]:
+    """The frontier's one batched generate call (after a prefix-cache warm-up where there is one)."""
+    if backend.capabilities.prefix_cache:
+        warm = [
+            r.model_copy(update={"n": 1, "max_tokens": 0, "stop": [], "logprobs": False}) for r in requests
+        ]
+        add_warm_usage(spend, await backend.warm(warm))
+    outputs = await backend.generate(requests)
+    if len(outputs) != len(requests):
+        raise BackendResponseError(
+            f"backend {backend.name!r} returned {len(outputs)} results for {len(requests)} requests; "
+            "a backend must answer every request"
+        )
+    return outputs
+
+
+def _proposed(number: int, parent: Node, proposal: Proposal, max_depth: int) -> Node:
+    """The node for an expander's child (`ponder.graph.expander`); at the depth limit it is
+    terminal, as a model's step there is."""
+    depth = parent["depth"] + 1
+    return new_node(
+        number,
+        parent=parent["id"],
+        depth=depth,
+        step=proposal.step,
+        n_tokens=proposal.usage.completion_tokens,
+        terminal=proposal.terminal or depth >= max_depth,
+        answer=proposal.answer,
+        source=proposal.source,
+    )
+
+
+def _emit_expanded(node: Node, clock: _Clock, source: str) -> None:
+    emit(
+        "node_expanded",
+        elapsed_s=clock.elapsed(),
+        node_id=node["id"],
+        parent_id=node["parent"],
+        depth=node["depth"],
+        text=node["step"],
+        data={
+            "terminal": node["terminal"],
+            "answer": node["answer"],
+            "source": source,
+            "spend": clock.spend.model_dump(),
+        },
+    )
 
 
 async def verify(state: SearchState, runtime: Runtime[SearchContext]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from ponder.backends.base import BaseBackend
 from ponder.graph import nodes
 from ponder.graph.checkpoint import CheckpointerLike, open_checkpointer
 from ponder.graph.context import SearchContext
+from ponder.graph.expander import Expander
 from ponder.graph.state import SearchState
 from ponder.graph.types import SearchConfig, SearchEvent, SearchResult, SearchTask
 from ponder.verifiers.base import BaseVerifier
@@ -84,16 +85,18 @@ async def stream_search(
     checkpointer: CheckpointerLike = None,
     thread_id: str | None = None,
     on_event: Callable[[SearchEvent], None] | None = None,
+    expander: Expander | None = None,
 ) -> AsyncIterator[SearchEvent | SearchResult]:
     """Run a search, yielding its events and, last, the `SearchResult`.
 
     With a checkpointer and the `thread_id` of an unfinished search, that search is resumed
     (the stored task and config win); for a finished one its stored result is returned.
+    `expander` proposes children before the model does (`ponder.graph.expander`).
 
     Raises:
         ValueError: `config.strategy` names no strategy.
     """
-    context = SearchContext(backend=backend, verifier=verifier, config=config)
+    context = SearchContext(backend=backend, verifier=verifier, config=config, expander=expander)
     async with open_checkpointer(checkpointer) as saver:
         graph = build_search_graph(checkpointer=saver)
         run_config: RunnableConfig = {
@@ -133,6 +136,7 @@ async def run_search(
     checkpointer: CheckpointerLike = None,
     thread_id: str | None = None,
     on_event: Callable[[SearchEvent], None] | None = None,
+    expander: Expander | None = None,
 ) -> SearchResult:
     """Run a search to the end; `on_event` sees every event as it happens."""
     result: SearchResult | None = None
@@ -144,6 +148,7 @@ async def run_search(
         checkpointer=checkpointer,
         thread_id=thread_id,
         on_event=on_event,
+        expander=expander,
     ):
         if isinstance(item, SearchResult):
             result = item

@@ -117,11 +117,13 @@ class TreeView:
         return [nid for nid in self.new_ids if self.is_live(nid)]
 
     def candidates(self) -> list[str]:
-        """Terminal nodes with an answer, in creation order (failed ones included)."""
+        """Nodes with an answer that are finished, in creation order (failed ones included):
+        terminal ones, and expandable ones (`ponder.graph.expander`) once they passed every gate."""
         return [
             nid
             for nid in self._ordered()
-            if self.nodes[nid]["terminal"] and self.nodes[nid]["answer"] is not None
+            if self.nodes[nid]["answer"] is not None
+            and (self.nodes[nid]["terminal"] or self.nodes[nid]["gate"] == "pass")
         ]
 
     def top(self, ids: Iterable[str], k: int) -> list[str]:

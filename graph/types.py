@@ -63,7 +63,7 @@ class Budget(BaseModel):
     max_seconds: float | None = Field(default=120.0, gt=0)
     """Wall-clock seconds for the whole search."""
     max_expansions: int | None = Field(default=64, ge=1)
-    """Nodes created by the model (children generated), all branches together."""
+    """Nodes the model wrote (children generated), all branches together."""
 
 
 class SearchConfig(BaseModel):

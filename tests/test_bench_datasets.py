@@ -37,9 +37,9 @@ SIZES = {
     "theoremqa": 40,
     "humanevalfix": 40,
     "humaneval": 164,
-    "repair": 72,
+    "repair": 96,
 }
-"""Items per suite; the repair set's are its 24 cases × 3 modes."""
+"""Items per suite; the repair set's are its 24 cases × 4 modes (model, mutations, ranked, both)."""
 TEXT_SUITES = ["gsm8k", "tatqa", "financemath", "theoremqa"]
 TATQA_WRONG_SCALE = {"": "thousand", "thousand": "million", "million": "billion", "billion": "million"}
 

@@ -104,7 +104,7 @@ def test_modes_by_suite_name() -> None:
     items = load_items("repair:mutations")
     assert [i.item_id for i in items] == [f"{c.name}@mutations" for c in CASES]
     assert all(i.suite == "repair:mutations" for i in items)
-    assert len(load_items("repair")) == 3 * len(CASES)
+    assert len(load_items("repair")) == len(MODES) * len(CASES) == 4 * len(CASES)
 
 
 def test_a_folder_without_cases_is_a_one_line_error(tmp_path: Path) -> None:
@@ -173,12 +173,15 @@ async def test_bench_runs_each_mode_and_judges_with_the_hidden_tests(tmp_path: P
     ):
         run = await run_bench(plan, rt, store)
     by = {r.item: r for r in run.results if r.item.startswith("wallet@")}
-    assert set(by) == {"wallet@model", "wallet@mutations", "wallet@both"}
+    assert set(by) == {"wallet@model", "wallet@mutations", "wallet@ranked", "wallet@both"}
     assert by["wallet@model"].verified and by["wallet@model"].correct and by["wallet@model"].source == "model"
     assert by["wallet@both"].verified and by["wallet@both"].correct
     mutations = by["wallet@mutations"]
     assert not mutations.verified and not mutations.correct and mutations.tokens_generated == 0
-    assert mutations.expansions == 0 and 0 < (mutations.test_runs or 0) <= 4
+    # 4 first edits, and as many again on top of any that passes more tests (the edit tree).
+    assert mutations.expansions == 0 and 0 < (mutations.test_runs or 0) <= 2 * 4
+    ranked = by["wallet@ranked"]  # the scripted model gives no logprobs: it neither ranks nor writes
+    assert ranked.tokens_generated == 0 and ranked.test_runs == mutations.test_runs
     assert by["wallet@model"].test_runs == 1 and by["wallet@model"].mode == "model"
     table = format_table(summarize(list(by.values())))
     assert "| repair | model | refine | 4000 | 1 |" in table and "test runs/item" in table

@@ -184,8 +184,10 @@ async def test_mutation_operator_fixes_what_the_model_cannot(
     assert "shift-bound at stats.py:16" in outcome.description
     changed = [line for line in outcome.diff.splitlines()[2:] if line[:1] in "+-"]
     assert changed == [f"-    for start in {BUG}:", f"+    for start in {FIX}:"]
-    assert backend.log.generate_calls == 0  # seeds are checked first; early stop skips the model
-    assert outcome.unrun > 0  # mutants after the wave holding the fix were never run
+    # Refinement grows the edit tree one child a round: every fourth child is the model's.
+    assert backend.log.generate_calls == 1
+    assert outcome.mutants == 5 and outcome.result is not None
+    assert outcome.result.spend.expansions == 1  # operators' children cost no expansion
     # The failing tests assert on return values, so the suspects are the function they call.
     assert 16 in outcome.suspect_lines and 8 not in outcome.suspect_lines
     assert [f.split(": ")[0].split("::")[-1] for f in outcome.failures] == [

@@ -12,6 +12,8 @@ Every case is run in three modes, one result line each (item id ``<name>@<mode>`
 =========  ==================================================================================
 model      the model alone (no mutation seeds)
 mutations  the mutation operators alone: the search gets a backend that proposes nothing
+ranked     the mutation operators, tested in the order the model ranks them; the model writes
+           nothing (`ponder.plugin.repair.mutant_rank`): what the ranking saves in test runs
 both       the model and the mutants in one tree, as `ponder repair` runs by default
 =========  ==================================================================================
 
@@ -36,7 +38,7 @@ from ponder.plugin.runtime import Runtime
 from ponder.sandbox.base import BaseSandbox
 from ponder.sandbox.types import Limits
 
-Mode = Literal["model", "mutations", "both"]
+Mode = Literal["model", "mutations", "ranked", "both"]
 MODES: tuple[Mode, ...] = get_args(Mode)
 SUITE = "repair"
 DEFAULT_SET = Path(__file__).resolve().parents[2] / "benchmarks" / "repair_set"
@@ -172,6 +174,11 @@ def mutants_for(mode: Mode, plan_mutants: int) -> int:
     return plan_mutants or DEFAULT_MUTANTS
 
 
+def writes(mode: Mode) -> bool:
+    """Whether the model writes edits in `mode` (in "ranked" it only orders the mutants)."""
+    return mode != "ranked"
+
+
 class SilentBackend(BaseBackend):
     """A backend that answers every request with no samples, so a search sees only its seeds.
 
@@ -243,4 +250,5 @@ __all__ = [
     "parse_modes",
     "read_case",
     "runtime_for",
+    "writes",
 ]

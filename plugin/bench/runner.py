@@ -234,6 +234,7 @@ async def _repair_set(item: BenchItem, rt: Runtime, config: SearchConfig, plan: 
         config,
         max_mutants=repairset.mutants_for(mode, plan.mutants),
         limits=REPAIR_LIMITS,
+        write=repairset.writes(mode),
     )
     result = outcome.result
     runs = repairset.count_test_runs(result.tree) if result else 0

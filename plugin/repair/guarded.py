@@ -15,7 +15,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Any, cast
 
-from ponder.plugin.repair.edits import Edit, read_edit
+from ponder.plugin.repair.edit_tree import EditTree
+from ponder.plugin.repair.edits import Edit, EditKind, read_edit
 from ponder.plugin.repair.hunks import EditError
 from ponder.plugin.repair.patching import Verdict, check_patch
 from ponder.plugin.repair.project import Project
@@ -44,9 +45,13 @@ class GuardedVerifier(BaseVerifier):
         target: the suspect file; a whole-file candidate replaces it.
         suspects: files by suspicion, where a hunk that names no file is looked for.
         seeds: the mutation seeds' answers (whole files of `target`).
+        tree: the repair tree whose nodes' answers stand for the files they change; a node that
+            passes more tests than its parent stays open (gate "unknown", score the share passed).
     """
 
-    step_level = False
+    step_level = True
+    """Tree nodes (`ponder.plugin.repair.edit_tree`) are unfinished chains with a whole program:
+    they are run too, and their share of passing tests is the process reward."""
 
     def __init__(
         self,
@@ -57,6 +62,7 @@ class GuardedVerifier(BaseVerifier):
         suspects: Sequence[str] = (),
         seeds: Collection[str] = (),
         wave: int = 4,
+        tree: EditTree | None = None,
     ) -> None:
         self.inner = inner
         self.name = inner.name
@@ -65,6 +71,7 @@ class GuardedVerifier(BaseVerifier):
         self.suspects = list(suspects)
         self.seeds = set(seeds)
         self.wave = max(1, wave)
+        self.tree = tree
         self.rejected: list[str] = []
         self.skipped = 0
         """Candidates not run because an earlier wave already held a passing one."""
@@ -73,6 +80,12 @@ class GuardedVerifier(BaseVerifier):
         """The edit a finished chain makes (raises `EditError` with the reason when there is none)."""
         if answer is not None and answer in self.seeds:
             return Edit({self.target: answer}, "file", "mutation")
+        state = self.tree.states.get(answer) if self.tree is not None and answer is not None else None
+        if state is not None:
+            if state.error is not None:
+                raise EditError(state.error)
+            kind = cast(EditKind, state.kind if state.kind in ("hunks", "functions") else "file")
+            return Edit(dict(state.files), kind, state.description)
         return read_edit(
             CHAIN_SEPARATOR.join(steps),
             answer,
@@ -114,7 +127,7 @@ class GuardedVerifier(BaseVerifier):
         results: list[StepScore | None] = [None] * len(chains)
         forward: list[tuple[int, Edit | None]] = []
         for i, chain in enumerate(chains):
-            if not (chain.terminal and chain.answer):
+            if not (chain.answer and (chain.terminal or self._in_tree(chain.answer))):
                 forward.append((i, None))  # the inner verifier says why there is nothing to run
                 continue
             try:
@@ -147,9 +160,28 @@ class GuardedVerifier(BaseVerifier):
                 made = dict(wave)[i]
                 if made is not None:
                     found["edit"] = made.detail
-                results[i] = s
-                passed = passed or (s.gate == "pass" and chains[i].terminal)
+                results[i] = self._progress(chains[i], s)
+                passed = passed or (s.gate == "pass" and chains[i].answer is not None)
         return [r for r in results if r is not None]
+
+    def _in_tree(self, answer: str) -> bool:
+        return self.tree is not None and answer in self.tree.states
+
+    def _progress(self, chain: Chain, s: StepScore) -> StepScore:
+        """A tree node's verdict as a process reward: one that passes more tests than its parent
+        is kept open for one more edit (gate "unknown"; its score stays the share passed)."""
+        if self.tree is None or chain.answer is None or not self._in_tree(chain.answer):
+            return s
+        found = cast(dict[str, Any], s.evidence)
+        passed, total = found.get("passed"), found.get("total")
+        if not isinstance(passed, int) or not isinstance(total, int) or total == 0 or found.get("tampered"):
+            return s
+        self.tree.passed[chain.answer] = passed
+        before = self.tree.parent_passed(chain.answer)
+        found["progress"] = f"{before}/{total} → {passed}/{total}"
+        if s.gate == "fail" and passed > before and not chain.terminal:  # terminal: the depth limit
+            return StepScore(score=s.score, gate="unknown", evidence=s.evidence)
+        return s
 
     async def _run(
         self, task: VerifyTask, chains: Sequence[Chain], wave: Sequence[tuple[int, Edit | None]]
@@ -165,7 +197,7 @@ class GuardedVerifier(BaseVerifier):
                 primary = own.inputs["source_path"]
                 others = sorted((p, t) for p, t in edit.files.items() if p != primary)
                 key = () if own is task else (primary, *(part for pair in others for part in pair))
-                chain = replace(chains[i], answer=text)
+                chain = replace(chains[i], answer=text, terminal=True)  # a tree node is a whole program
             groups.setdefault(key, (own, []))[1].append((i, chain))
         scored = await asyncio.gather(
             *(self.inner.score(own, [c for _, c in members]) for own, members in groups.values())

@@ -18,7 +18,7 @@ from __future__ import annotations
 import ast
 import math
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from ponder.plugin.repair.patching import is_test_path
@@ -153,6 +153,32 @@ def called_function_lines(
 SUSPECT_SHARE = 0.6
 """Lines scoring at least this share of the top suspect are where mutants focus. On the example
 project the buggy loop scores 1.0 and `mean`, which it calls (and passing tests call too), 0.5."""
+
+
+FOCUS_LINES = 12
+"""At most this many suspect lines, across files, get mutants (the mutation tree's focus)."""
+FOCUS_SHARE = 0.5
+"""Lines scoring at least this share of the top suspect are in the mutation tree's focus. Wider
+than SUSPECT_SHARE: a helper's line that passing tests run too (they miss the bug's input)
+scores 1/sqrt(3) = 0.58 against 1.0 for the caller's lines only the failing test runs."""
+
+
+def focus(suspects: Sequence[Suspect], primary: tuple[str, set[int]]) -> dict[str, set[int]]:
+    """The lines mutants go to, per file, the file of the most suspicious line first.
+
+    Lines scoring at least FOCUS_SHARE of the top one, up to FOCUS_LINES of them, in every file
+    they are in: where a caller and the helper it calls score alike (every failing test runs
+    both, no passing test runs either), both are mutated. `primary` (`choose_target`'s file and
+    lines) is the focus when the baseline recorded no coverage; it is kept in any case.
+    """
+    out: dict[str, set[int]] = {}
+    if suspects:
+        floor = suspects[0].score * FOCUS_SHARE
+        for s in [s for s in suspects if s.score >= floor][:FOCUS_LINES]:
+            out.setdefault(s.path, set()).add(s.line)
+    path, lines = primary
+    out.setdefault(path, set()).update(lines)
+    return out
 
 
 def choose_target(project: Project, report: TestReport) -> tuple[str, set[int]]:

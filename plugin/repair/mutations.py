@@ -25,7 +25,7 @@ them).
 from __future__ import annotations
 
 import ast
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from ponder.plugin.repair.mutation_operators import Collector
@@ -133,3 +133,24 @@ def generate_mutants(
         if len(mutants) >= max_mutants:
             break
     return mutants
+
+
+def mutants_across(
+    sources: Mapping[str, str], focus: Mapping[str, Collection[int]], *, per_file: int = 256
+) -> list[Mutant]:
+    """The mutants of several files, each nearest its own suspect lines, merged in one order.
+
+    A bug in a helper module and the caller the test calls often score alike; mutating only the
+    top file misses the helper. Here every suspect file gets its mutants and they are ranked
+    together by (distance to a suspect line, operator rank, the file's place in `focus`), so the
+    mutants on suspect lines of every file come before any mutant further away.
+    """
+    rank = {name: i for i, name in enumerate(OPERATORS)}
+    order = {path: i for i, path in enumerate(focus)}
+    found = [
+        m
+        for path in focus
+        if path in sources
+        for m in generate_mutants(sources[path], path=path, focus_lines=focus[path], max_mutants=per_file)
+    ]
+    return sorted(found, key=lambda m: (m.distance, rank[m.operator], order[m.path]))

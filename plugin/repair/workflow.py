@@ -20,13 +20,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ponder.backends.base import BaseBackend, ChatMessage
-from ponder.graph.types import SearchConfig, SearchEvent, SearchResult, SearchTask, Seed
+from ponder.graph import run_search
+from ponder.graph.types import SearchConfig, SearchEvent, SearchResult, SearchTask
 from ponder.plugin.repair import localize as localize
+from ponder.plugin.repair.edit_tree import TreeState
 from ponder.plugin.repair.excerpts import describe_failures, failed_tests, suspect_code
 from ponder.plugin.repair.guarded import GuardedVerifier
 from ponder.plugin.repair.hunks import EditError
 from ponder.plugin.repair.localize import choose_target, traceback_lines
-from ponder.plugin.repair.mutations import Mutant, generate_mutants
 from ponder.plugin.repair.patching import unified_diff
 from ponder.plugin.repair.project import Project, RepairInputError
 from ponder.plugin.repair.prompts import (
@@ -37,6 +38,7 @@ from ponder.plugin.repair.prompts import (
     answer_room,
     repair_messages,
 )
+from ponder.plugin.repair.tree_search import best_candidate, edit_tree, tree_config
 from ponder.plugin.runtime import Runtime
 from ponder.sandbox.base import BaseSandbox
 from ponder.sandbox.types import Limits, TestReport
@@ -77,7 +79,7 @@ class RepairOutcome:
     """The same files as they were: an apply refuses a file that no longer has this text."""
     diff: str = ""
     source: str | None = None
-    """"model" or "mutation": which proposer produced the verified fix."""
+    """"model", "mutation" or "both" (a tree path with edits of each): who produced the fix."""
     edit: str | None = None
     """How the fix was written: "hunks", "functions" (rewritten definitions), "file" or "mutation"."""
     description: str = ""
@@ -159,10 +161,9 @@ def repair_config(base: SearchConfig, code_tokens: int, file_tokens: int) -> Sea
     return base.model_copy(update={"single_step": True, "max_step_tokens": max(base.max_step_tokens, room)})
 
 
-def build_task(
-    project: Project, target: str, messages: list[ChatMessage], mutants: Sequence[Mutant]
-) -> SearchTask:
-    """The search task: the model's prompt, the mutants as seeds, and the full test suite as check."""
+def build_task(project: Project, target: str, messages: list[ChatMessage]) -> SearchTask:
+    """The search task: the model's prompt and the full test suite as check (the mutants come
+    from the edit tree's expander, `ponder.plugin.repair.edit_tree`)."""
     return SearchTask(
         messages=messages,
         verify=VerifyTask(
@@ -176,7 +177,6 @@ def build_task(
             },
         ),
         answer_format="code",
-        seeds=[Seed(answer=m.source, source="mutation", description=m.description) for m in mutants],
         early_stop=True,
         feedback_template=REPAIR_FEEDBACK,
     )
@@ -230,14 +230,19 @@ async def repair_project(
     wave: int = 4,
     limits: Limits | None = None,
     on_event: Callable[[SearchEvent], None] | None = None,
+    write: bool = True,
 ) -> RepairOutcome:
     """Search for a patch that makes every test of `project` pass; never writes to disk.
 
     Args:
         config: strategy and budget (typically `refine`); made single-step here.
-        max_mutants: mutation seeds near the failing lines (0 = model only).
+        max_mutants: mutants of the project near its suspect lines, the first edits of the
+            edit tree (`ponder.plugin.repair.edit_tree`), and as many again on top of partial
+            fixes; 0 = the model alone, by the configured strategy without a tree.
         wave: candidates tested at once; a wave with a passing candidate ends the checking.
         limits: per test-run limits in the sandbox (buggy code often loops forever).
+        write: with mutants, the model writes some of the tree's children too; False = it only
+            ranks the mutants (where the backend gives logprobs).
     """
     started = time.monotonic()
     sandbox = rt.require_sandbox()
@@ -258,25 +263,50 @@ async def repair_project(
     py_sources = {p: t for p, t in project.sources.items() if p.endswith(".py")}
     ranked = localize.rank(baseline, py_sources, traceback_lines(baseline, py_sources))
     original = project.sources[target]
-    mutants = generate_mutants(original, path=target, focus_lines=lines, max_mutants=max_mutants)
-    by_answer = {m.source: m for m in mutants}
+    suspect_files = list(dict.fromkeys(s.path for s in ranked))
     prompt, search_config = model_prompt(project, baseline, config, target, lines, ranked, rt.backend)
+    tree = None
+    if max_mutants > 0:
+        tree = edit_tree(
+            project,
+            baseline,
+            search_config,
+            rt.backend,
+            lambda shown: (
+                model_prompt(shown, baseline, config, target, lines, ranked, rt.backend)[0].messages
+            ),
+            focus=localize.focus(ranked, (target, lines)),
+            suspects=suspect_files,
+            max_mutants=max_mutants,
+            write=write,
+        )
     verifier = GuardedVerifier(
         rt.code_verifier(limits=limits),
         project=project,
         target=target,
-        suspects=list(dict.fromkeys(s.path for s in ranked)),
-        seeds=by_answer,
+        suspects=suspect_files,
         wave=wave,
+        tree=tree,
     )
-    task = build_task(project, target, prompt.messages, mutants)
-    result = await rt.search(task, search_config, verifier=verifier, on_event=on_event)
+    task = build_task(project, target, prompt.messages)
+    if tree is None:
+        result = await rt.search(task, search_config, verifier=verifier, on_event=on_event)
+    else:
+        result = await run_search(
+            task,
+            tree_config(search_config, max_mutants),
+            backend=rt.backend,
+            verifier=rt.with_prm(verifier),
+            on_event=on_event,
+            expander=tree,
+        )
+    states = tree.states if tree is not None else {}
     outcome = RepairOutcome(
         status="no_fix",
         target=target,
         before=before,
         original=original,
-        mutants=len(mutants),
+        mutants=tree.mutants_made if tree is not None else 0,
         rejected=verifier.rejected,
         unrun=verifier.skipped,
         failures=describe_failures(baseline),
@@ -292,11 +322,11 @@ async def repair_project(
         result=result,
     )
     if result.verified and result.answer is not None:
-        await _confirm(outcome, project, verifier, result, by_answer, sandbox, limits)
+        await _confirm(outcome, project, verifier, result, states, sandbox, limits)
     else:
         outcome.reason = result.reason or f"no candidate passed every test (stopped: {result.stop_reason})"
     if not outcome.verified:
-        outcome.best = best_candidate(result.tree, by_answer)
+        outcome.best = best_candidate(result.tree, {a: st.description for a, st in states.items()})
     outcome.seconds = time.monotonic() - started
     return outcome
 
@@ -306,7 +336,7 @@ async def _confirm(
     project: Project,
     verifier: GuardedVerifier,
     result: SearchResult,
-    mutants: Mapping[str, Mutant],
+    states: Mapping[str, TreeState],
     sandbox: BaseSandbox,
     limits: Limits | None,
 ) -> None:
@@ -326,7 +356,6 @@ async def _confirm(
         outcome.reason = f"the fix did not pass on a second run: {confirm.reason}"
         return
     primary = edit.primary(verifier.target)
-    mutant = mutants.get(result.answer or "") if result.source == "mutation" else None
     outcome.status = "fixed"
     outcome.integrity = {"guard": "accepted", **confirm.integrity}
     outcome.target = primary
@@ -336,10 +365,11 @@ async def _confirm(
     outcome.originals = {p: project.sources[p] for p in edit.files}
     outcome.after = TestCounts.of(confirm)
     outcome.diff = "".join(unified_diff(project.sources[p], edit.files[p], p) for p in sorted(edit.files))
-    outcome.source = result.source
-    outcome.edit = "mutation" if result.source == "mutation" else edit.kind
-    if result.source == "mutation":
-        outcome.description = mutant.description if mutant else "mutation-operator fix"
+    made = states.get(result.answer or "")
+    outcome.source = made.source if made is not None else result.source  # a tree path: "both" too
+    outcome.edit = "mutation" if outcome.source == "mutation" else edit.kind
+    if made is not None:
+        outcome.description = made.description  # the edits from the project to the fix, in order
     else:
         outcome.description = f"{result.source}-written fix: {edit.detail}"
 
@@ -348,26 +378,6 @@ def chosen_steps(tree: Mapping[str, Any]) -> list[str]:
     """The steps of the chosen chain in an exported tree (root excluded)."""
     nodes = {n["id"]: n for n in tree.get("nodes", [])}
     return [nodes[n].get("step") or "" for n in tree.get("chosen_path", []) if n != tree.get("root")]
-
-
-def best_candidate(tree: dict[str, Any], mutants: dict[str, Mutant]) -> str:
-    """``4/6 passed (mutation: flip-comparison at m.py:3)``: how close the search came, for a
-    repair that found no fix; "" when no candidate ran its tests."""
-    ran = [
-        n
-        for n in tree.get("nodes", [])
-        if n.get("terminal") and isinstance(total := n.get("evidence", {}).get("total"), int) and total > 0
-    ]
-    if not ran:
-        return ""
-    # The most tests passed; among equals, the first one tried.
-    _, best = max(
-        enumerate(ran), key=lambda p: (p[1]["evidence"].get("passed", 0) / p[1]["evidence"]["total"], -p[0])
-    )
-    mutant = mutants.get(best.get("answer") or "")
-    source = f"mutation: {mutant.description}" if mutant else str(best.get("source") or "model")
-    evidence = best["evidence"]
-    return f"{evidence.get('passed', 0)}/{evidence['total']} passed ({source})"
 
 
 def _with(project: Project, files: Mapping[str, str]) -> Project:
