@@ -127,8 +127,10 @@ def test_tatqa_gold_derivations_verify_and_constructed_wrong_chains_do_not(
 # so a difference is ordered only by the question's benefit/cost words or by its sign, and a gold
 # program whose difference comes out negative, negates a value (0 - x), or feeds a difference
 # into a library call (norm.cdf) is UNVERIFIED on purpose; the rest of the misses are operands
-# the question does not state (README "Verified financial analysis" lists them by rule).
-FINANCEMATH_COVERAGE = 0.57
+# the question does not state, and formula questions whose formula the named-formula library
+# (verifiers/_finance_formulas*.py) does not hold or cannot bind (README "Verified financial
+# analysis" lists them by rule).
+FINANCEMATH_COVERAGE = 0.63
 
 
 def test_financemath_gold_programs_trace_and_constructed_wrong_chains_do_not_verify(
@@ -146,7 +148,7 @@ def test_financemath_gold_programs_trace_and_constructed_wrong_chains_do_not_ver
     assert rates["counts"]["reversed"] >= 50 and rates["counts"]["other_cell"] >= 30
 
 
-FINANCEMATH_MISSES_BY_RULE = {"provenance": 21, "grounding": 16, "operation": 4, "scale": 2}
+FINANCEMATH_MISSES_BY_RULE = {"provenance": 21, "grounding": 9, "operation": 5, "scale": 2}
 """Measured 2026-12-02; README "Verified financial analysis" explains each group."""
 
 

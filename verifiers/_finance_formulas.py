@@ -9,100 +9,33 @@ is evaluated on those cells. The answer is grounded and its operation confirmed 
 calculation's value equals that independent evaluation; a calculation that used other cells or
 another formula gives another value and fails, naming the formula and what it gives.
 
+An input is one number in its row, unless its declaration says otherwise: a rate (a cell marked
+% read as a fraction), a word ("Semiannually": 2 payments a year), one number per asset of a
+two-asset table, a row of observations, or an optional amount that is 0 where no row holds it.
+
 Only standard textbook definitions are here (each with the form a careful analyst would sign),
-and a formula that does not bind (an input missing, ambiguous, or in a table with several
-periods) changes nothing: the other rules decide as before.
+declared by family in `_finance_formulas_<family>.py`, and a formula that does not bind (an input
+missing, ambiguous, or in a table with several periods) changes nothing: the other rules decide
+as before.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ponder.verifiers._finance_formulas_base import FREQUENCY_WORDS, Formula
+from ponder.verifiers._finance_formulas_corporate import CORPORATE
+from ponder.verifiers._finance_formulas_investments import INVESTMENTS
 from ponder.verifiers._numbers import parse_cell
 
-Values = Mapping[str, float]
+__all__ = ["FORMULAS", "Binding", "Formula", "bind", "formula_rules"]
 
-
-@dataclass(frozen=True, slots=True)
-class Formula:
-    name: str
-    named_by: str
-    """A regex (case-insensitive) that finds the formula's name in the question."""
-    inputs: Mapping[str, str]
-    """Input -> a regex a row label must match (case-insensitive, searched)."""
-    compute: Callable[[Values], float]
-    shown: str
-    """The formula as the audit prints it."""
-
-
-def _impairment(v: Values) -> float:
-    recoverable = max(v["fair value"] - v["costs to sell"], v["value in use"])
-    return max(0.0, v["carrying amount"] - recoverable)
-
-
-FORMULAS: tuple[Formula, ...] = (
-    Formula(
-        "EV/EBITDA",
-        r"\bEV\s*/\s*EBITDA\b|enterprise[- ]value (?:to EBITDA |multiple)",
-        {
-            "market capitalisation": r"market capitali[sz]ation|market value of (?:common )?equity",
-            "debt": r"^(?:market value of )?(?:total )?debt\b",
-            "cash": r"^cash\b",
-            "EBITDA": r"^EBITDA$",
-        },
-        lambda v: (v["market capitalisation"] + v["debt"] - v["cash"]) / v["EBITDA"],
-        "(market capitalisation + debt − cash) / EBITDA",
-    ),
-    Formula(
-        "GDP (expenditure approach)",
-        r"gross domestic product|\bGDP\b",
-        {
-            "consumption": r"^(?:personal )?consumption(?: expenditures?)?$",
-            "investment": r"^(?:gross )?(?:private )?(?:domestic )?investment$",
-            "government spending": r"^government (?:spending|purchases|expenditures?)$",
-            "exports": r"^exports$",
-            "imports": r"^imports$",
-        },
-        lambda v: v["consumption"] + v["investment"] + v["government spending"] + v["exports"] - v["imports"],
-        "consumption + investment + government spending + exports − imports",
-    ),
-    Formula(
-        "impairment loss (IFRS)",
-        r"impairment loss",
-        {
-            "carrying amount": r"^carrying (?:value|amount)",
-            "fair value": r"^fair value$",
-            "costs to sell": r"^costs? (?:to sell|of disposal)$",
-            "value in use": r"^value in use$",
-        },
-        _impairment,
-        "carrying amount − max(fair value − costs to sell, value in use), at least 0",
-    ),
-    Formula(
-        "current ratio",
-        r"current ratio",
-        {
-            "current assets": r"^(?:total )?current assets$",
-            "current liabilities": r"^(?:total )?current liabilities$",
-        },
-        lambda v: v["current assets"] / v["current liabilities"],
-        "current assets / current liabilities",
-    ),
-    Formula(
-        "interest coverage",
-        r"interest coverage|times interest earned",
-        {
-            "EBIT": r"^(?:EBIT|operating income|earnings before interest and taxes?)$",
-            "interest": r"^interest expense$",
-        },
-        lambda v: v["EBIT"] / v["interest"],
-        "EBIT / interest expense",
-    ),
-)
+FORMULAS: tuple[Formula, ...] = (*CORPORATE, *INVESTMENTS)
+"""Tried in this order; the first the question names and the tables bind is used."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +55,7 @@ class Binding:
 def bind(question: str, tables: list[dict[str, Any]]) -> Binding | None:
     """The formula the question names, evaluated on the one row each input matches, if any."""
     for formula in FORMULAS:
-        if not re.search(formula.named_by, question, re.I):
+        if not re.search(formula.named_by, question, re.I | re.S):
             continue
         binding = _bind(formula, tables)
         if binding is not None:
@@ -135,19 +68,24 @@ def _bind(formula: Formula, tables: list[dict[str, Any]]) -> Binding | None:
     values: dict[str, float] = {}
     for name, pattern in formula.inputs.items():
         found = [
-            (t, r, c, v)
+            (t, r, read)
             for t, table in enumerate(tables)
             for r, row in _rows(table)
-            if row and re.search(pattern, _label(row), re.I)
-            for c, v in _one_number(row)
+            if row and _names(pattern, row)
+            if (read := _read(formula, name, row, table)) is not None
         ]
+        if not found and name in formula.optional:
+            values[name] = 0.0
+            continue
         if len(found) != 1:
             return None  # missing or ambiguous: this formula cannot be checked on these tables
-        t, r, c, v = found[0]
-        cells[name], values[name] = (t, r, c), v
+        t, r, read = found[0]
+        keys = [name] if len(read) == 1 else [f"{name} {k}" for k in range(1, len(read) + 1)]
+        for key, (c, v) in zip(keys, read, strict=True):
+            cells[key], values[key] = (t, r, c), v
     try:
         value = formula.compute(values)
-    except ZeroDivisionError:
+    except (ZeroDivisionError, ValueError, OverflowError):
         return None
     return Binding(formula, cells, value) if math.isfinite(value) else None
 
@@ -157,7 +95,12 @@ def _rows(table: dict[str, Any]) -> list[tuple[int, list[Any]]]:
     table whose first row is data, "| Market value of debt | $10 million |") is row -1."""
     rows = [(r, row) for r, row in enumerate(table.get("rows") or []) if isinstance(row, list)]
     columns = list(table.get("columns") or [])
-    return [(-1, columns), *rows] if _one_number(columns) else rows
+    header_is_data = len(_numbers(columns)) == 1 or (len(columns) == 2 and _word_cell(columns[1]))
+    return [(-1, columns), *rows] if header_is_data else rows
+
+
+def _word_cell(cell: Any) -> bool:
+    return any(re.fullmatch(p, str(cell).strip(), re.I) for p in FREQUENCY_WORDS)
 
 
 def _label(row: list[Any]) -> str:
@@ -165,20 +108,66 @@ def _label(row: list[Any]) -> str:
     return re.sub(r"\s+", " ", re.sub(r"\([^)]*\)", "", label)).strip()
 
 
-def _one_number(row: list[Any]) -> list[tuple[int, float]]:
-    """The row's number when it holds exactly one (one period, one entity), else nothing."""
-    numbers = [(c, v) for c, cell in enumerate(row[1:], start=1) if (v := parse_cell(cell)) is not None]
-    return numbers if len(numbers) == 1 else []
+def _names(pattern: str, row: list[Any]) -> bool:
+    """The row's label matches: without its parenthetical (a unit, "(net book value)"), else whole."""
+    whole = re.sub(r"\s+", " ", str(row[0])).strip()
+    return bool(re.search(pattern, _label(row), re.I) or re.search(pattern, whole, re.I))
+
+
+def _numbers(row: list[Any]) -> list[tuple[int, float]]:
+    return [(c, v) for c, cell in enumerate(row[1:], start=1) if (v := parse_cell(cell)) is not None]
+
+
+def _read(
+    formula: Formula, name: str, row: list[Any], table: dict[str, Any]
+) -> list[tuple[int, float]] | None:
+    """The input's value(s) in this row: a word the formula knows, or as many numbers as the
+    formula has assets (one for a shared input); None when the row holds another count."""
+    if name in formula.words:
+        said = [
+            (c, value)
+            for c, cell in enumerate(row[1:], start=1)
+            for pattern, value in formula.words[name].items()
+            if re.fullmatch(pattern, str(cell).strip(), re.I)
+        ]
+        return said if len(said) == 1 else None
+    numbers = _numbers(row)
+    if name in formula.series:
+        return numbers if len(numbers) >= 2 else None
+    if name in formula.shared and len(numbers) > 1 and len({v for _, v in numbers}) == 1:
+        numbers = numbers[:1]  # the same correlation written under each asset
+    wanted = 1 if name in formula.shared else formula.assets
+    if len(numbers) != wanted:
+        return None
+    if name not in formula.rates:
+        return numbers
+    columns = [str(c) for c in table.get("columns") or []]
+    return [(c, v / 100 if _percent(row, columns, c) else v) for c, v in numbers]
+
+
+def _percent(row: list[Any], columns: list[str], col: int) -> bool:
+    """A rate written as a percentage: "6%", a label or a column header saying "%" or "percent"."""
+    header = columns[col] if col < len(columns) else ""
+    return any(
+        "%" in str(text) or re.search(r"\bpercent", str(text), re.I) for text in (row[col], row[0], header)
+    )
 
 
 def formula_rules(
-    binding: Binding, value: float, used: set[tuple[int, int, int]], labels: Mapping[tuple[int, int], str]
+    binding: Binding,
+    value: float,
+    used: set[tuple[int, int, int]],
+    labels: Mapping[tuple[int, int], str],
+    converted: float | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Grounding and operation verdicts from the formula: both pass only when the calculation
-    used the formula's cells (or none the formula does not name) and reaches its value."""
+    used the formula's cells (or none the formula does not name) and reaches its value.
+
+    `converted` is the calculation's value in the tables' unit when it converts its result
+    (`x / 1e6` to state millions); a rate may be computed as a fraction or a percentage number.
+    The answer's stated scale is the scale rule's to check, not this one's."""
     shown = binding.describe(labels)
     extra = sorted(used - set(binding.cells.values()))
-    same = math.isclose(value, binding.value, rel_tol=1e-6, abs_tol=1e-9)
     if extra:
         t, r, _ = extra[0]
         detail = f"used {labels.get((t, r), f'row {r}')}, which is not an input of {shown}"
@@ -188,8 +177,14 @@ def formula_rules(
             "detail": "the cells are not the formula's",
         }
     grounding = {"rule": "grounding", "status": "pass", "detail": f"the inputs of {shown}"}
+    targets = [binding.value, binding.value * 100] if binding.formula.rate_result else [binding.value]
+    computed = [value] if converted is None else [value, converted]
+    same = any(math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-9) for x in computed for y in targets)
     if not same:
-        detail = f"{shown} gives {binding.value:.6g}; the calculation gives {value:.6g}"
+        gives = f"{binding.value:.6g}" + (
+            f" ({binding.value * 100:.6g}%)" if binding.formula.rate_result else ""
+        )
+        detail = f"{shown} gives {gives}; the calculation gives {value:.6g}"
         return grounding, {"rule": "operation", "status": "fail", "detail": detail}
     detail = f"{binding.formula.name} re-computed from those cells = {binding.value:.6g}, as calculated"
     return grounding, {"rule": "operation", "status": "pass", "detail": detail}

@@ -131,7 +131,8 @@ def check_rules(
     if binding is not None:  # a named formula re-computed from its cells decides rules 2 and 3
         labels = {(t, r): text for t, layout in enumerate(layouts) for r, text in layout.row_text.items()}
         labels |= {(t, -1): str((table.get("columns") or [""])[0]) for t, table in enumerate(tables)}
-        rules[1], rules[2] = formula_rules(binding, traced_value, set(chosen.values()), labels)
+        converted = traced_value * _conversion(expr, is_constant_expr)
+        rules[1], rules[2] = formula_rules(binding, traced_value, set(chosen.values()), labels, converted)
 
     ratio = is_ratio(expr, is_constant_expr)
     variable = [t for o, t in traced if t.kind not in ("constant", "count")]
