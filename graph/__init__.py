@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         SearchTask,
         Seed,
         Spend,
+        StrategyChoice,
         StrategyName,
     )
     from ponder.graph.viewer import render_html, write_report
@@ -50,6 +51,7 @@ __all__ = [
     "Seed",
     "Spend",
     "Strategy",
+    "StrategyChoice",
     "StrategyName",
     "TreeFormatError",
     "build_search_graph",
@@ -87,6 +89,7 @@ if not TYPE_CHECKING:
                 "SearchTask",
                 "Seed",
                 "Spend",
+                "StrategyChoice",
                 "StrategyName",
             ),
             "viewer": ("render_html", "write_report"),

@@ -22,8 +22,10 @@ from ponder.backends.base import BaseBackend
 from ponder.errors import PonderError
 from ponder.graph.expander import Expander
 from ponder.graph.expansion import tokenize_or_none
+from ponder.graph.names import AUTO
 from ponder.graph.state import SearchState
 from ponder.graph.strategies import Strategy, get_strategy
+from ponder.graph.strategies.auto import resolve_auto
 from ponder.graph.types import SearchConfig, SearchTask
 from ponder.verifiers.base import BaseVerifier
 
@@ -74,15 +76,24 @@ class SearchContext:
     _memo: _Memo = field(default_factory=_Memo, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        get_strategy(self.config.strategy)
+        if self.config.strategy != AUTO:  # "auto" resolves to a registered name (see `settings`)
+            get_strategy(self.config.strategy)
 
     def settings(self, state: SearchState) -> Settings:
-        """The task, config and strategy of the run `state` belongs to."""
+        """The task, config and strategy of the run `state` belongs to.
+
+        `strategy="auto"` is resolved here, the one place a run's strategy is looked up: the
+        stored config keeps "auto" (so `search_started` reports it, and a resumed run resolves
+        the same row again), while every node, the tree export and the result see the concrete
+        strategy and `n`, with the table row in `config.auto_reason`.
+        """
         raw_task, raw_config = state["task"], state.get("config")
         parsed = self._memo.parsed
         if parsed is None or parsed[0] is not raw_task or parsed[1] is not raw_config:
             config = SearchConfig.model_validate(raw_config) if raw_config else self.config
-            settings = Settings(SearchTask.model_validate(raw_task), config, get_strategy(config.strategy))
+            task = SearchTask.model_validate(raw_task)
+            config = resolve_auto(config, task)
+            settings = Settings(task, config, get_strategy(config.strategy))
             parsed = self._memo.parsed = (raw_task, raw_config, settings)
         return parsed[2]
 

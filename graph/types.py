@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ponder.backends.base import ChatMessage
+from ponder.graph.names import StrategyChoice as StrategyChoice  # re-exported: graph's public name
 from ponder.graph.names import StrategyName as StrategyName  # re-exported: graph's public name
 from ponder.verifiers.answers import AnswerFormat as AnswerFormat  # re-exported: graph's public name
 from ponder.verifiers.composite import StepAggregation
@@ -70,7 +71,8 @@ class SearchConfig(BaseModel):
     """How to search. One model for all strategies; each reads the fields it needs."""
 
     model_config = ConfigDict(frozen=True)
-    strategy: StrategyName = "beam"
+    strategy: StrategyChoice = "beam"
+    """A strategy's name, or "auto": chosen with `n` from the budget (`ponder.graph.strategies.auto`)."""
     budget: Budget = Field(default_factory=Budget)
     n: int = Field(default=4, ge=1, le=256)
     """Chains for self-consistency / best-of-N; subtrees for DVTS; iterations bound for MCTS."""
@@ -93,6 +95,9 @@ class SearchConfig(BaseModel):
     """How step scores along a chain combine into the chain's value."""
     refine_rounds: int = Field(default=3, ge=1)
     """Refinement: attempts after the first, each conditioned on the last failure's evidence."""
+    auto_reason: str | None = None
+    """Set when `strategy="auto"` chose `strategy` and `n`: which table row, and why; None when
+    the strategy was named."""
 
 
 EventKind = Literal[

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape  # messages name extras like 'ponder[server]', not markup
 
 from ponder.errors import PonderError
-from ponder.graph.names import StrategyName
+from ponder.graph.names import StrategyChoice
 from ponder.plugin.search_options import SearchOptions, spread
 from ponder.verifiers.kinds import PrmKind
 
@@ -53,8 +53,13 @@ EXIT_NO_FIX = 1
 """Nothing verified within the budget (no fix, no answer, UNVERIFIED); files untouched."""
 
 StrategyOpt = Annotated[
-    StrategyName | None,
-    typer.Option("--strategy", "-s", help="Search strategy (repair default: refine; solve: from settings)."),
+    StrategyChoice | None,
+    typer.Option(
+        "--strategy",
+        "-s",
+        help="Search strategy, or auto: picked with N from the budget (repair default: refine; "
+        "solve: from settings).",
+    ),
 ]
 ExpansionsOpt = Annotated[
     int | None, typer.Option("--max-expansions", min=1, help="Budget: model expansions (children generated).")

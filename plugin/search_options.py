@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from ponder.graph.names import StrategyName
+from ponder.graph.names import StrategyChoice
 
 if TYPE_CHECKING:
     from ponder.plugin.settings import PonderSettings
@@ -34,8 +34,9 @@ R = TypeVar("R")
 class SearchOptions:
     """One call's search choices (flags, tool arguments) over the settings; `None` keeps the setting."""
 
-    strategy: StrategyName | None = None
-    """Search strategy; `None`: the workflow's default when settings choose none, else settings'."""
+    strategy: StrategyChoice | None = None
+    """Search strategy, or "auto" (chosen from the budget); `None`: the workflow's default when
+    settings choose none, else settings'."""
     max_expansions: int | None = None
     """Budget: model expansions (children generated), all branches together."""
     max_tokens: int | None = None

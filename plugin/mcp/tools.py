@@ -23,7 +23,7 @@ from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from ponder.errors import PonderError
-from ponder.graph.types import SearchConfig, StrategyName
+from ponder.graph.types import SearchConfig, StrategyChoice
 from ponder.plugin.mcp.progress import ProgressRelay
 from ponder.plugin.search_options import SearchOptions, spread
 
@@ -34,11 +34,11 @@ if TYPE_CHECKING:
     from ponder.plugin.runtime import Runtime
 
 StrategyArg = Annotated[
-    StrategyName | None,
+    StrategyChoice | None,
     Field(
         description="Search strategy: refine (retry with the checker's feedback), greedy, best_of_n, "
-        "self_consistency, beam, dvts or mcts. Omit for the default (refine for repair_code and "
-        "analyze_table, else the server's configured strategy)."
+        "self_consistency, beam, dvts, mcts, or auto (picked with N from the token budget). Omit for "
+        "the default (refine for repair_code and analyze_table, else the server's configured strategy)."
     ),
 ]
 ExpansionsArg = Annotated[

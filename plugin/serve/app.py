@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ponder.backends.base import BaseBackend
 from ponder.errors import PonderError
-from ponder.graph.types import SearchConfig, SearchResult, StrategyName
+from ponder.graph.types import SearchConfig, SearchResult, StrategyChoice
 from ponder.plugin.chat_task import (
     build_chat_task,
     chat_messages,
@@ -48,7 +48,8 @@ from ponder.plugin.settings import PonderSettings
 from ponder.plugin.tool_calls import ToolPolicy, ToolReply, tool_policy
 
 MODEL_PREFIX = "ponder"
-STRATEGIES: tuple[str, ...] = get_args(StrategyName)
+STRATEGIES: tuple[str, ...] = get_args(StrategyChoice)
+"""Every strategy a model name may pick (`ponder-<strategy>`), "auto" included."""
 SEARCH_KEYS = frozenset(SearchConfig.model_fields) - {"budget"}
 """Body fields passed to the search as they are (`budget` is merged field by field)."""
 ANSWER_CHUNK_CHARS = 24
