@@ -201,35 +201,29 @@ async def test_each_tool_answers_with_progress(
         assert _text(result).startswith("4\n")
 
 
-@pytest.mark.parametrize(
-    ("tool", "args", "message"),
-    [
-        pytest.param(
-            "repair_code", {"path": "/nowhere/proj"}, "path '/nowhere/proj' does not exist", id="missing-path"
-        ),
-        pytest.param("repair_code", {}, "pass either `path`", id="no-project"),
-        pytest.param(
-            "analyze_table", {"data": "NOTES", "question": "q?"}, "is not a table", id="not-a-table"
-        ),
-        pytest.param("solve", {"question": "q", "strategy": "fastest"}, "argument `strategy`: ", id="schema"),
-        pytest.param(
-            "think", {"messages": [{"role": "system", "content": "hi"}]}, "no user message", id="no-user"
-        ),
-        pytest.param("solve", {}, "argument `question`: field required", id="missing-arg"),
-    ],
-)
-async def test_bad_arguments_are_one_line_tool_errors(
-    tool: str, args: dict[str, Any], message: str, model_url: str, tmp_path: Path
-) -> None:
+BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
+    ("repair_code", {"path": "/nowhere/proj"}, "path '/nowhere/proj' does not exist"),
+    ("repair_code", {}, "pass either `path`"),
+    ("analyze_table", {"data": "NOTES", "question": "q?"}, "is not a table"),
+    ("solve", {"question": "q", "strategy": "fastest"}, "argument `strategy`: "),
+    ("think", {"messages": [{"role": "system", "content": "hi"}]}, "no user message"),
+    ("solve", {}, "argument `question`: field required"),
+]
+"""Bad calls and the words their one-line error must hold; one server answers them all in turn,
+which also shows that a bad call leaves the server serving the next."""
+
+
+async def test_bad_arguments_are_one_line_tool_errors(model_url: str, tmp_path: Path) -> None:
     notes = tmp_path / "notes.json"
     notes.write_text('{"title": "board minutes"}')
-    args = {k: (str(notes) if v == "NOTES" else v) for k, v in args.items()}
     async with _stdio(_server_env(model_url), tmp_path) as client:
-        result = await client.call_tool(tool, args)
-        text = _text(result)
-        assert result.is_error and message in text and "\n" not in text, text
-        assert text.startswith(f"Error executing tool {tool}: ")
-        assert (await client.list_tools()).tools, "the server still serves after a bad call"
+        for tool, args, message in BAD_CALLS:
+            args = {k: (str(notes) if v == "NOTES" else v) for k, v in args.items()}
+            result = await client.call_tool(tool, args)
+            text = _text(result)
+            assert result.is_error and message in text and "\n" not in text, (tool, args, text)
+            assert text.startswith(f"Error executing tool {tool}: "), text
+        assert (await client.list_tools()).tools, "the server still serves after the bad calls"
 
 
 async def test_schemas_say_what_to_pass(model_url: str, tmp_path: Path) -> None:
