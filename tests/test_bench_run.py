@@ -285,3 +285,15 @@ def test_summary_only_reports_existing_results_without_running(tmp_path: Path) -
     assert (tmp_path / "summary.md").read_text().count("| gsm8k |") == 2
     empty = CliRunner().invoke(_app(), [*args[:-3], "--out", str(tmp_path / "none"), "--summary-only"])
     assert empty.exit_code != 0 and "no gsm8k results in" in empty.output
+
+
+async def test_auto_is_a_bench_strategy_that_resolves_per_budget(tmp_path: Path) -> None:
+    # "auto" is listed as asked for; each run records what it resolved to (one chain at 400
+    # tokens without a hard check: greedy, per graph/strategies/auto.py's table).
+    plan = BenchPlan(suite="gsm8k", strategies=("auto",), budgets=(400,), limit=1, n=4)
+    backend = ScriptedBackend(gsm8k_policy(plan.items()))
+    store = ResultStore(tmp_path / RESULTS_FILE)
+    run = await _run(plan, backend, store)
+    assert (run.ran, run.errors) == (1, 0)
+    [line] = [json.loads(line) for line in (tmp_path / RESULTS_FILE).read_text().splitlines()]
+    assert line["strategy"] == "auto" and line["expansions"] == 1 and line["error"] is None

@@ -103,7 +103,7 @@ def bench(
     ] = None,
 ) -> None:
     """Run a benchmark suite through ponder's workflows and report accuracy vs tokens per item."""
-    from ponder.graph.types import StrategyName
+    from ponder.graph.types import StrategyChoice
     from ponder.plugin.bench.datasets import BenchItem, get_suite
     from ponder.plugin.bench.humaneval_select import NAME as EXEC_SELECT
     from ponder.plugin.bench.plot import plot_accuracy
@@ -114,7 +114,7 @@ def bench(
     from ponder.plugin.runtime import open_runtime
     from ponder.plugin.settings import load_settings
 
-    known = (*get_args(StrategyName), EXEC_SELECT)
+    known = (*get_args(StrategyChoice), EXEC_SELECT)
     names = _split(strategies, "strategy")
     unknown = [s for s in names if s not in known]
     if unknown:
