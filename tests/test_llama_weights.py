@@ -18,24 +18,10 @@ from ponder.backends.llama.weights import (
     AUTO_MAX_BF16_BYTES,
     bf16_copy,
     build_has_bf16_kernel,
-    cpu_flags,
-    extra_buffer_types_safe,
     wants_bf16,
 )
 
 Q4_1, F16, BF16 = 3, 1, 32  # llama.cpp file types
-
-
-def test_cpu_flags_come_from_the_flags_line(tmp_path: Path) -> None:
-    info = tmp_path / "cpuinfo"
-    info.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16 amx_tile\nbugs\t\t: spectre\n")
-    assert cpu_flags(info) == {"fpu", "avx2", "avx512_bf16", "amx_tile"}
-    assert cpu_flags(tmp_path / "missing") == frozenset()
-
-
-def test_extra_buffer_types_stay_off_only_where_amx_is_advertised() -> None:
-    assert extra_buffer_types_safe(frozenset({"avx2", "avx512_vnni", "avx_vnni"}))
-    assert not extra_buffer_types_safe(frozenset({"avx2", "amx_int8"}))
 
 
 def test_bf16_kernel_is_read_from_the_build_info() -> None:

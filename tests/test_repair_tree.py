@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from ponder.backends.base import Capabilities, Completion, GenerationRequest, TokenLogprob
+from ponder.backends.errors import BackendResponseError
 from ponder.graph.testing import Context, ScriptedBackend
 from ponder.graph.types import Budget, SearchConfig
 from ponder.plugin.bench.repairset import SilentBackend
@@ -26,10 +27,12 @@ from ponder.plugin.repair.localize import Suspect, focus
 from ponder.plugin.repair.mutant_rank import rank_mutants
 from ponder.plugin.repair.mutations import generate_mutants, mutants_across
 from ponder.plugin.repair.project import Project, load_project
+from ponder.plugin.repair.tree_search import edit_tree
 from ponder.plugin.repair.workflow import RepairOutcome, repair_project
 from ponder.plugin.runtime import open_runtime
 from ponder.plugin.settings import PonderSettings
 from ponder.sandbox import LocalSandbox
+from ponder.sandbox.types import TestReport
 
 SERIES = '''\
 def count_above(values, limit):
@@ -238,3 +241,35 @@ async def test_without_alternatives_logprobs_the_order_stays() -> None:
     source = "def f(x):\n    return x - 1\n"
     mutants = generate_mutants(source, path="m.py", max_mutants=5)
     assert await rank_mutants(SilentBackend(), {"m.py": source}, mutants) == mutants
+
+
+class ChatOnlyModel(NextTokenModel):
+    """Claims alternatives' logprobs but refuses raw-prompt completions, as a chat-only
+    OpenAI-compatible server does (its /v1/completions answers 404)."""
+
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
+        self.prompts.extend(r.prompt or "" for r in requests)
+        raise BackendResponseError("http://127.0.0.1:9/v1 answered 404 for model 'chat-only'")
+
+
+async def test_a_server_that_refuses_ranking_leaves_the_operators_order() -> None:
+    source = "def f(x):\n    return x - 1\n"
+    project = Project(root=Path("p"), sources={"m.py": source}, tests={"test_m.py": ""})
+    mutants = generate_mutants(source, path="m.py", max_mutants=5)
+    model = ChatOnlyModel({})
+    tree = edit_tree(
+        project,
+        TestReport(),
+        SearchConfig(),
+        model,
+        lambda shown: [],
+        focus={"m.py": {2}},
+        suspects=["m.py"],
+        max_mutants=5,
+        write=False,
+    )
+    assert tree.ranker is not None
+    assert await tree.ranker(project.sources, mutants) == mutants
+    asked = len(model.prompts)
+    assert asked > 0 and await tree.ranker(project.sources, mutants) == mutants
+    assert len(model.prompts) == asked  # refused once: not asked again for the rest of the repair

@@ -24,8 +24,6 @@ from ponder.backends.llama.weights import (
     WeightsMode,
     bf16_copy,
     build_has_bf16_kernel,
-    cpu_flags,
-    extra_buffer_types_safe,
     wants_bf16,
 )
 
@@ -87,10 +85,15 @@ def _token_id(value: int | ctypes.c_int32) -> int:
 
 
 def _load_model(path: Path) -> llama_cpp.llama_model_p:
-    """The model on the CPU, with repacked weight layouts wherever that is safe (see weights.py)."""
+    """The model on the CPU, in the file's own weight layouts."""
     mparams = llama_cpp.llama_model_default_params()
     mparams.n_gpu_layers = 0
-    mparams.use_extra_bufts = extra_buffer_types_safe(cpu_flags())
+    # No "extra" buffer types (repacked weight layouts, AMX tiles). Repacking gives multi-row
+    # matmuls other kernels than one-row ones, so a token's logits would depend on how many rows
+    # its decode carried; the bundled Q4_1 model's tied embedding/output tensor is Q8_0, which is
+    # repacked on AVX2 CPUs (greedy output then changed with the prefix cache, seen on an AMD
+    # EPYC VM). And ggml's AMX kernels crash on VMs that advertise AMX without being able to run it.
+    mparams.use_extra_bufts = False
     model = llama_cpp.llama_model_load_from_file(str(path).encode(), mparams)
     if not model:
         raise BackendConfigError(

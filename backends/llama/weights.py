@@ -43,28 +43,6 @@ _WIDE_FTYPES = frozenset({0, 1, 32})
 """llama.cpp file types whose weights are already 16/32-bit (ALL_F32, MOSTLY_F16, MOSTLY_BF16)."""
 
 
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
-    """The CPU feature flags the kernel reports (empty where there is no /proc/cpuinfo)."""
-    try:
-        text = cpuinfo.read_text()
-    except OSError:
-        return frozenset()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return frozenset(line.partition(":")[2].split())
-    return frozenset()
-
-
-def extra_buffer_types_safe(flags: frozenset[str]) -> bool:
-    """Whether llama.cpp may use its extra CPU buffer types (repacked weight layouts, AMX tiles).
-
-    Repacking speeds up batched decoding of Q4_0, Q4_K and IQ4_NL models; it stays off only where
-    the CPU advertises AMX, since ggml's AMX kernels crash on VMs that advertise AMX without
-    being able to run it.
-    """
-    return not any(flag.startswith("amx") for flag in flags)
-
-
 def build_has_bf16_kernel(system_info: bytes) -> bool:
     """Whether this llama.cpp build runs BF16 matmuls with AVX512-BF16 (from its system info line)."""
     return b"AVX512_BF16 = 1" in system_info

@@ -9,11 +9,13 @@ holds more than TREE_DEPTH edits.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ponder.backends.base import BaseBackend, ChatMessage, GenerationRequest, Usage
+from ponder.backends.errors import BackendError
 from ponder.graph.prompts import request_seed
 from ponder.graph.state import Node
 from ponder.graph.tree import ROOT_ID
@@ -27,6 +29,8 @@ from ponder.plugin.repair.project import Project
 from ponder.plugin.repair.prompts import REPAIR_FEEDBACK
 from ponder.sandbox.types import TestReport
 from ponder.verifiers.answers import extract_answer
+
+logger = logging.getLogger(__name__)
 
 TREE_DEPTH = 3
 """Edits on one path at most: two-edit fixes are the aim; a third allows one mistaken detour."""
@@ -118,9 +122,20 @@ def edit_tree(
     writer = model_writer(project, backend, config, messages_for, target=target, suspects=suspects)
     ranker = None
     if rank and backend.capabilities.top_logprobs:
+        declined: list[str] = []
 
         async def ranker(base: Mapping[str, str], mutants: list[Mutant]) -> list[Mutant]:
-            return await rank_mutants(backend, base, mutants)
+            # Ranking only orders what gets tested, and it needs a raw-prompt completion, which a
+            # chat-only server (many OpenAI-compatible ones) refuses: then the operators' order
+            # stands for the rest of the repair instead of the refusal ending it.
+            if declined:
+                return mutants
+            try:
+                return await rank_mutants(backend, base, mutants)
+            except BackendError as exc:
+                declined.append(str(exc))
+                logger.warning("mutants not ranked by the model (%s); operators' order kept", exc)
+                return mutants
 
     return EditTree(
         project, focus, max_mutants, baseline.passed, model=writer if write else None, ranker=ranker
