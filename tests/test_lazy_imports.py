@@ -73,6 +73,23 @@ def test_cli_help_loads_no_heavy_module() -> None:
     assert _heavy_after(code) == []
 
 
+def test_cli_help_loads_no_settings_model() -> None:
+    # pydantic and the settings models are a quarter of a second of `ponder --help` on a slow
+    # core (0.56 s with them, 0.38 s without, measured on a 2-core AMD EPYC VM); a command
+    # module that imports them at the top for an annotation brings them back.
+    code = (
+        "import contextlib, io, sys\n"
+        "from ponder.plugin import cli\n"
+        "cli._register()\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    cli.app(['--help'])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic' or m.endswith('.settings')))\n"
+    )
+    command = [sys.executable, "-c", code]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_package_roots_load_no_heavy_module() -> None:
     """Importing a package (or naming a light type from it) must not import its heavy siblings."""
     code = "\n".join(f"import {name}" for name in LAZY_PACKAGES)

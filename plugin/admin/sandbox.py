@@ -8,15 +8,17 @@ import shutil
 import socket
 import sys
 from collections.abc import Mapping
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from ponder.plugin.cli import EXIT_ERROR
 from ponder.sandbox.errors import SandboxError
-from ponder.sandbox.settings import SandboxSettings
 from ponder.sandbox.types import Limits
+
+if TYPE_CHECKING:  # pydantic and the settings models cost ponder --help a quarter second
+    from ponder.sandbox.settings import SandboxSettings
 
 # The docker SDK (behind docker_sandbox, image, reaper and factory) and the settings loader are imported
 # inside the commands so that `ponder --help` and every other command start without them.
