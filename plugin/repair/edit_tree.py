@@ -141,9 +141,9 @@ class EditTree(Expander):
         if self.model is not None and self.model_made + 1 <= MODEL_SHARE * (self._made() + item["k"]):
             written = await self.model(base, node)
             if written is not None:
-                out.append(self._model_child(parent, written))
+                out.append(self._model_child(parent, written, base))
         for mutant in await self._mutants(base, item["k"] - len(out), edited, first=parent is None):
-            out.append(self._mutant_child(parent, mutant))
+            out.append(self._mutant_child(parent, mutant, base))
         return out
 
     def _made(self) -> int:
@@ -201,17 +201,16 @@ class EditTree(Expander):
         self.states.setdefault(answer, TreeState(files, parent, description, source, kind, edited=edited))
         return answer
 
-    def _mutant_child(self, parent: str | None, mutant: Mutant) -> Proposal:
-        base = {**self.project.sources, **self.files_of(parent)}
+    def _mutant_child(self, parent: str | None, mutant: Mutant, base: Mapping[str, str]) -> Proposal:
         files = self._changed({mutant.path: mutant.source}, base)
         answer = self._child(
             parent, files, mutant.description, "mutation", "file", {(mutant.path, mutant.line)}
         )
         return Proposal(answer=answer, step=mutant.description, source="mutation")
 
-    def _model_child(self, parent: str | None, written: ModelEdit) -> Proposal:
+    def _model_child(self, parent: str | None, written: ModelEdit, base: Mapping[str, str]) -> Proposal:
+        """`base`: the parent's full sources, as `propose` built them for this expansion."""
         self.model_made += 1
-        base = {**self.project.sources, **self.files_of(parent)}
         files = self._changed(written.files, base) if written.error is None else {}
         if not files:
             # A reply that does not apply (or changes nothing) is still a child: its tokens were
