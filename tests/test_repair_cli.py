@@ -9,6 +9,7 @@ small, and one-line errors for bad input.
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -93,6 +94,26 @@ def test_budget_too_small_is_no_fix_and_leaves_files_untouched(project: Path, re
     assert "no verified fix for stats.py within the budget" in result.stdout
     assert "tests: 4/6 passed → 4/6 passed" in result.stdout
     assert _digest(project) == before
+
+
+@pytest.mark.docker
+@pytest.mark.model
+def test_a_fix_the_tests_cannot_tell_from_its_twin_is_not_applied(tmp_path: Path, real_parts: None) -> None:
+    # Weak tests accept `now > expires_at` and `now >= expires_at` alike (repair set: session_expiry).
+    (tmp_path / "sessions.py").write_text("def is_expired(now, end):\n    return now < end\n")
+    (tmp_path / "test_sessions.py").write_text(
+        "from sessions import is_expired\n\n\ndef test_fresh():\n    assert not is_expired(1, 9)\n\n\n"
+        "def test_old():\n    assert is_expired(9, 1)\n"
+    )
+    before = _digest(tmp_path)
+    args = ["repair", str(tmp_path), "--mutants", "3", "--max-expansions", "2", "--apply", "--json"]
+    result = CliRunner().invoke(cli_app(), args)
+    assert result.exit_code == EXIT_NO_FIX, result.output
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "ambiguous" and not summary["verified"] and not summary["applied"]
+    assert "never test the boundary" in summary["reason"]
+    assert summary["integrity"]["boundaries"]["also_pass"]
+    assert _digest(tmp_path) == before
 
 
 @pytest.mark.parametrize(

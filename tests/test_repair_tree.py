@@ -22,7 +22,7 @@ from ponder.backends.errors import BackendResponseError
 from ponder.graph.testing import Context, ScriptedBackend
 from ponder.graph.types import Budget, SearchConfig
 from ponder.plugin.bench.repairset import SilentBackend
-from ponder.plugin.repair.edit_tree import EditTree, render
+from ponder.plugin.repair.edit_tree import EditTree, interleave, render
 from ponder.plugin.repair.localize import Suspect, focus
 from ponder.plugin.repair.mutant_rank import rank_mutants
 from ponder.plugin.repair.mutations import generate_mutants, mutants_across
@@ -235,6 +235,32 @@ async def test_the_model_ranks_the_most_natural_mutant_first() -> None:
     assert ranked[0] == bound
     assert sorted(ranked, key=lambda m: m.description) == sorted(mutants, key=lambda m: m.description)
     assert all(p.startswith("def f(values, limit):\n") for p in model.prompts)  # the file up to the site
+
+
+async def test_the_tested_order_alternates_the_models_choices_and_the_operators() -> None:
+    # Neither order alone keeps all its fixes (repair set: the model's finds the right variable,
+    # the operators' a flipped comparison it ranks low); alternating keeps each one's k-th within 2k.
+    source = "def f(a, b):\n    return a - b < 3\n"
+    ops = generate_mutants(source, path="m.py", max_mutants=6)
+    model = list(reversed(ops))
+    tree = EditTree(
+        Project(root=Path("p"), sources={"m.py": source}, tests={"test_m.py": ""}),
+        {"m.py": {2}},
+        max_mutants=4,
+        baseline_passed=0,
+        ranker=lambda base, mutants: _as_ranked(list(reversed(mutants))),
+    )
+    assert interleave(model, ops) == [ops[5], ops[0], ops[4], ops[1], ops[3], ops[2]]
+    assert interleave(ops, ops) == ops
+    chosen = await tree._mutants({"m.py": source}, 4, frozenset(), first=True)
+    window = mutants_across({"m.py": source}, {"m.py": {2}})[:12]  # k * RANK_WINDOW
+    assert [m.description for m in chosen] == [
+        m.description for m in (window[-1], window[0], window[-2], window[1])
+    ]
+
+
+async def _as_ranked(mutants: list[Any]) -> list[Any]:
+    return mutants
 
 
 async def test_without_alternatives_logprobs_the_order_stays() -> None:

@@ -47,9 +47,10 @@ DESCRIPTIONS = {
         "Fix failing pytest tests in a Python project. Runs the tests in a Docker sandbox, searches for "
         "a patch with the model and with mutation operators near the failing lines, and returns the "
         "unified diff only if the whole suite then passes (patches that edit, skip or game the tests "
-        "are rejected). status: 'fixed' (diff verified), 'no_fix' (budget spent; nothing verified) or "
-        "'nothing_to_fix'. Never writes to disk unless apply=true. Pass `path` (a folder, or a file "
-        "plus `tests`) or `files` (inline texts)."
+        "are rejected). status: 'fixed' (diff verified), 'ambiguous' (the tests also pass with the "
+        "fix's comparison on the other side of its boundary, so neither is verified), 'no_fix' "
+        "(budget spent; nothing verified) or 'nothing_to_fix'. Never writes to disk unless apply=true. "
+        "Pass `path` (a folder, or a file plus `tests`) or `files` (inline texts)."
     ),
     "analyze_table": (
         "Answer a numeric question about a table (financial statements, any CSV) with calculations "

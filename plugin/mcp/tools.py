@@ -120,6 +120,11 @@ def _load_project(path: str | None, tests: list[str] | None, files: dict[str, st
 def _repair_text(outcome: RepairOutcome, applied: str | None) -> str:
     if outcome.status == "nothing_to_fix":
         return f"nothing to repair: {outcome.reason}"
+    if outcome.status == "ambiguous":
+        return (
+            f"unverified candidate for {outcome.target}: {outcome.reason}\ntests: {outcome.before} → "
+            f"{outcome.after}\nnothing was written.\n\n{outcome.diff}"
+        )
     if not outcome.verified:
         lines = [f"no verified fix for {outcome.target} within the budget: {outcome.reason}"]
         lines.append(f"tests: {outcome.before}")

@@ -107,6 +107,9 @@ def _print_repair(outcome: Any, summary: dict[str, Any]) -> None:
     if outcome.verified:
         typer.echo(outcome.diff, nl=False)
         typer.echo(f"verified fix for {outcome.target} from {outcome.source}: {outcome.description}")
+    elif outcome.status == "ambiguous":
+        typer.echo(outcome.diff, nl=False)
+        typer.echo(f"unverified candidate for {outcome.target} from {outcome.source}: {outcome.reason}")
     else:
         typer.echo(f"no verified fix for {outcome.target} within the budget: {outcome.reason}")
     typer.echo(

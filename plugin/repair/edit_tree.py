@@ -18,8 +18,9 @@ shown with the parent's failing tests; the rest are mutants, so both proposers s
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import zip_longest
 
 from ponder.backends.base import Usage
 from ponder.graph.expander import Expander, Proposal
@@ -34,7 +35,7 @@ FILE_HEADER = "# ===== {path} =====\n"
 Ranker = Callable[[Mapping[str, str], list[Mutant]], Awaitable[list[Mutant]]]
 """Orders candidate mutants of the given sources (`mutant_rank.rank_mutants` with a backend)."""
 RANK_WINDOW = 3
-"""A ranker chooses the next k mutants among the next k * RANK_WINDOW in the operators' order."""
+"""A ranker chooses among the next k * RANK_WINDOW mutants in the operators' order."""
 MODEL_SHARE = 0.25
 """The model writes at most this share of the tree's children, one per expansion at most: with
 one child per expansion (refinement) every fourth child is the model's, in a beam's first round
@@ -76,6 +77,22 @@ class TreeState:
     """A model reply that could not be applied: the candidate fails with this as its feedback."""
     edited: frozenset[tuple[str, int]] = frozenset()
     """(path, line) of the mutants on the path: a child mutates other lines first."""
+
+
+def interleave(ranked: Sequence[Mutant], operators: Sequence[Mutant]) -> list[Mutant]:
+    """The model's first choice, then the operators' first, then the model's second...; each once.
+
+    Neither order dominates on the repair set: the model's finds the right variable or the
+    two-file bug the operators' order tests late, and misses a flipped comparison it tests
+    early. Alternating keeps each order's k-th mutant within the first 2k, so neither loses its
+    fixes for the other's gains.
+    """
+    merged: dict[int, Mutant] = {}
+    for pair in zip_longest(ranked, operators):
+        for mutant in pair:
+            if mutant is not None:
+                merged.setdefault(id(mutant), mutant)
+    return list(merged.values())
 
 
 def render(files: Mapping[str, str]) -> str:
@@ -170,7 +187,7 @@ class EditTree(Expander):
                 if len(fresh) >= window:
                     break
         if self.ranker is not None:
-            fresh = (await self.ranker(base, fresh))[:k]
+            fresh = interleave(await self.ranker(base, fresh), fresh)[:k]
         if first:
             self.first_made += len(fresh)
         else:

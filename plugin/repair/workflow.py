@@ -12,6 +12,7 @@ and only when the caller asks.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import math
 import time
@@ -23,6 +24,7 @@ from ponder.backends.base import BaseBackend, ChatMessage
 from ponder.graph import run_search
 from ponder.graph.types import SearchConfig, SearchEvent, SearchResult, SearchTask
 from ponder.plugin.repair import localize as localize
+from ponder.plugin.repair.boundary import Twin, boundary_twins
 from ponder.plugin.repair.edit_tree import TreeState
 from ponder.plugin.repair.excerpts import describe_failures, failed_tests, suspect_code
 from ponder.plugin.repair.guarded import GuardedVerifier
@@ -64,7 +66,8 @@ class RepairOutcome:
     """Everything a surface shows about one repair."""
 
     status: str
-    """"fixed" (verified patch), "no_fix" (budget spent, nothing verified), "nothing_to_fix"."""
+    """"fixed" (verified patch), "ambiguous" (a patch the tests accept, but they accept its
+    boundary twin too: `boundary`), "no_fix" (budget spent, nothing verified), "nothing_to_fix"."""
     target: str | None
     """The suspect file; for a fix, the file it changes (the suspect one if it changes several)."""
     before: TestCounts
@@ -356,8 +359,17 @@ async def _confirm(
         outcome.reason = f"the fix did not pass on a second run: {confirm.reason}"
         return
     primary = edit.primary(verifier.target)
-    outcome.status = "fixed"
+    twins = boundary_twins(project.sources, edit.files)
+    passing_twins = await _passing(twins, project, sandbox, limits)
+    outcome.status = "ambiguous" if passing_twins else "fixed"
     outcome.integrity = {"guard": "accepted", **confirm.integrity}
+    if twins:
+        outcome.integrity["boundaries"] = {"checked": [str(t) for t in twins], "also_pass": passing_twins}
+    if passing_twins:
+        outcome.reason = (
+            f"the tests pass with both sides of {passing_twins[0]}: they never test the boundary, "
+            "so neither is verified; add a test at it to decide (the candidate is shown, not applied)"
+        )
     outcome.target = primary
     outcome.original = project.sources[primary]
     outcome.fixed = edit.files[primary]
@@ -372,6 +384,16 @@ async def _confirm(
         outcome.description = made.description  # the edits from the project to the fix, in order
     else:
         outcome.description = f"{result.source}-written fix: {edit.detail}"
+
+
+async def _passing(
+    twins: Sequence[Twin], project: Project, sandbox: BaseSandbox, limits: Limits | None
+) -> list[str]:
+    """The boundary twins (`boundary`) that pass every test too, all run at once."""
+    reports = await asyncio.gather(
+        *(run_tests(sandbox, _with(project, t.files), limits, trusted=project) for t in twins)
+    )
+    return [str(t) for t, r in zip(twins, reports, strict=True) if r.all_passed and not r.tampered]
 
 
 def chosen_steps(tree: Mapping[str, Any]) -> list[str]:
