@@ -7,24 +7,31 @@ listed in `mutations`.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
 
 from ponder._ast_text import BINARY_OPERATORS
+from ponder.plugin.repair.mutation_inserts import division_guards, insert_return, loop_guards
 from ponder.plugin.repair.mutation_spans import (
     BIN_ALTERNATIVES,
     BIN_TOKEN,
     BOOL_TOKEN,
+    CALL_ALTERNATIVES,
     CMP_ALTERNATIVES,
     CMP_TEXT,
     CMP_TOKEN,
     Edit,
     Positions,
+    own_nodes,
     token_edits,
     wrap,
 )
 
 _NON_COMMUTATIVE = (ast.Sub, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.LShift, ast.RShift)
 _ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
+# A scaling constant shifted to 1 (`(lo + hi) // 2` → `// 1`, `x * 2` → `x * 1`) deletes the scaling
+# rather than fixing an off-by-one; such a mutant mostly overfits weak tests (it verified a broken
+# binary search on the repair set), so shift-constant skips it. Additive identities stay: `n - 1` →
+# `n - 0` is the off-by-one fix written awkwardly.
+_SCALING = (ast.Mult, ast.Div, ast.FloorDiv, ast.Pow)
 
 
 class Collector(ast.NodeVisitor):
@@ -33,6 +40,8 @@ class Collector(ast.NodeVisitor):
     def __init__(self, pos: Positions) -> None:
         self.pos = pos
         self.edits: list[Edit] = []
+        self._scale: set[int] = set()
+        """id() of the constant operands of scaling operators (`_SCALING`)."""
 
     # Annotations are never executed by tests; mutating them only wastes test runs.
     def visit_arg(self, node: ast.arg) -> None:
@@ -43,21 +52,42 @@ class Collector(ast.NodeVisitor):
             self.visit(child)
         self._replace_variables(node)
         self._delete_statements(node.body)
+        self.edits += insert_return(self.pos, node)
+        self.edits += division_guards(self.pos, node)
 
     def _replace_variables(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         """Each read of a local (a parameter or a name the function assigns) as each other local."""
         args = function.args
         params = [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
-        assigned = [
-            n.id for n in own_nodes(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-        ]
-        local = list(dict.fromkeys([*params, *assigned]))
+        stores = [n for n in own_nodes(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
+        local = list(dict.fromkeys([*params, *(n.id for n in stores)]))
         for name in own_nodes(function):
             if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Load) and name.id in local:
                 start, end = self.pos.span(name)
                 for other in local:
                     if other != name.id:
                         self.edits.append(Edit("replace-variable", name.lineno, start, end, other))
+        if params and params[0] == "self":
+            bound_at = dict.fromkeys(params, 0)  # the first line binding each local; 0: a parameter
+            for store in sorted(stores, key=lambda n: n.lineno):
+                bound_at.setdefault(store.id, store.lineno)
+            self._replace_self_attributes(function, bound_at)
+
+    def _replace_self_attributes(
+        self, method: ast.FunctionDef | ast.AsyncFunctionDef, bound_at: dict[str, int]
+    ) -> None:
+        """``self.NAME`` read where the local ``NAME`` was meant, once that local is bound (in
+        ``scores = self.scores[k]`` the attribute is right: the local is not bound yet)."""
+        for node in own_nodes(method):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.ctx, ast.Load)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "self"
+                and bound_at.get(node.attr, node.lineno) < node.lineno
+            ):
+                start, end = self.pos.span(node)
+                self.edits.append(Edit("replace-variable", node.lineno, start, end, node.attr))
 
     def _delete_statements(self, body: list[ast.stmt]) -> None:
         """A statement that should not be there: an assignment or a call, replaced by ``pass``."""
@@ -104,6 +134,10 @@ class Collector(ast.NodeVisitor):
 
     # swap-arithmetic and swap-operands
     def visit_BinOp(self, node: ast.BinOp) -> None:
+        if isinstance(node.op, _SCALING):
+            self._scale.add(id(node.right))
+            if isinstance(node.op, ast.Mult):
+                self._scale.add(id(node.left))
         current = self._swap_arithmetic(node.op, node.lineno, node.left, node.right)
         if isinstance(node.op, _NON_COMMUTATIVE) and current is not None:
             start, end = self.pos.span(node)
@@ -112,6 +146,8 @@ class Collector(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        if isinstance(node.op, _SCALING):
+            self._scale.add(id(node.value))
         self._swap_arithmetic(node.op, node.lineno, node.target, node.value, suffix="=")
         self.generic_visit(node)
 
@@ -153,6 +189,13 @@ class Collector(ast.NodeVisitor):
             self.edits.append(Edit("swap-boolean", node.lineno, start, end, "".join(parts)))
         self.generic_visit(node)
 
+    # insert-guard in loops (the function ones are proposed with the function)
+    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+        self.edits += loop_guards(self.pos, node)
+        self.generic_visit(node)
+
+    visit_AsyncFor = visit_For
+
     # negate-condition
     def visit_If(self, node: ast.If) -> None:
         self._negate(node.test)
@@ -186,13 +229,16 @@ class Collector(ast.NodeVisitor):
             self.edits.append(Edit("negate-condition", node.lineno, start, end, str(not node.value)))
         elif isinstance(node.value, int):
             for shifted in (node.value + 1, node.value - 1):
+                if shifted == 1 and id(node) in self._scale:
+                    continue
                 self.edits.append(Edit("shift-constant", node.lineno, start, end, str(shifted)))
 
-    # shift-bound: range(...) arguments, indexes and slice bounds
+    # shift-bound on range(...) arguments, swap-call and swap-operands on arguments
     def visit_Call(self, node: ast.Call) -> None:
         if isinstance(node.func, ast.Name) and node.func.id == "range":
             for arg in node.args:
                 self._shift_bound(arg)
+        self._swap_call(node.func)
         positional = [a for a in node.args if not isinstance(a, ast.Starred)]
         if len(node.args) == 2 and len(positional) == 2 and not node.keywords:
             first, second = positional
@@ -202,6 +248,22 @@ class Collector(ast.NodeVisitor):
                 swapped = f"{self.pos.node_text(second)}{gap}{self.pos.node_text(first)}"
                 self.edits.append(Edit("swap-operands", node.lineno, start, end, swapped))
         self.generic_visit(node)
+
+    def _swap_call(self, func: ast.expr) -> None:
+        """``min(...)`` → ``max(...)`` and the like (`CALL_ALTERNATIVES`): the name token only, so
+        the arguments, however long, stay as written; ``math.floor`` has its ``floor`` swapped."""
+        if isinstance(func, ast.Name):
+            name = func.id
+        elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "math":
+            name = func.attr
+        else:
+            return
+        if name in CALL_ALTERNATIVES:
+            end = self.pos.span(func)[1]
+            start = end - len(name.encode("utf-8"))
+            self.edits.append(
+                Edit("swap-call", func.end_lineno or func.lineno, start, end, CALL_ALTERNATIVES[name])
+            )
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
         index = node.slice
@@ -222,13 +284,3 @@ class Collector(ast.NodeVisitor):
         text = self.pos.node_text(node) if arithmetic else wrap(self.pos, node)
         for sign in ("+", "-"):
             self.edits.append(Edit("shift-bound", node.lineno, start, end, f"{text} {sign} 1"))
-
-
-def own_nodes(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.AST]:
-    """The nodes of a function's body, not those of functions or classes defined inside it."""
-    stack: list[ast.AST] = list(function.body)
-    while stack:
-        node = stack.pop()
-        yield node
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
-            stack.extend(ast.iter_child_nodes(node))

@@ -4,7 +4,8 @@ between them.
 An operator rewrites one span of the file as it was written, never an unparsed tree, so the diff a
 mutant makes is one token or one expression and the file's layout and comments stay as they were.
 `ast` gives line and byte-column positions; `Positions` turns them into offsets, and
-`token_edits` finds the single operator token in the gap between two operands.
+`token_edits` finds the single operator token in the gap between two operands. `own_nodes` bounds
+what belongs to one function, the scope of the operators that reason about locals.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ CMP_ALTERNATIVES: dict[str, tuple[str, ...]] = {
 BIN_ALTERNATIVES: dict[str, tuple[str, ...]] = {
     "+": ("-",),
     "-": ("+",),
-    "*": ("/", "//"),
+    "*": ("/", "//", "**"),
     "/": ("//", "*"),
     "//": ("/",),
     "%": ("//",),
@@ -51,6 +52,15 @@ BIN_ALTERNATIVES: dict[str, tuple[str, ...]] = {
     "<<": (">>",),
     ">>": ("<<",),
 }
+CALL_ALTERNATIVES: dict[str, str] = {
+    "min": "max",
+    "max": "min",
+    "any": "all",
+    "all": "any",
+    "floor": "ceil",
+    "ceil": "floor",
+}
+"""Builtins (and `math` functions) whose counterpart takes the same arguments: the swap is one name."""
 ATOMIC = (ast.Name, ast.Attribute, ast.Call, ast.Subscript, ast.Constant, ast.List, ast.Tuple, ast.Dict)
 
 # Operator tokens as they appear between two operands; longest first so "<=" is not read as "<".
@@ -121,3 +131,13 @@ def token_edits(
     end = gap_start + len(gap[: match.end()].encode("utf-8"))
     for alt in alternatives:
         yield Edit(operator, line, start, end, alt)
+
+
+def own_nodes(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.AST]:
+    """The nodes of a function's body, not those of functions or classes defined inside it."""
+    stack: list[ast.AST] = list(function.body)
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            stack.extend(ast.iter_child_nodes(node))

@@ -2,24 +2,38 @@
 
 A weak local model rarely writes a whole correct file, but many real bugs are one token wrong: an
 off-by-one bound, a flipped comparison, ``+`` for ``-``. Each operator here rewrites exactly one
-source span (found with `ast` positions), so the resulting diff touches only the mutated
-expression and the file's formatting and comments stay as they were. The mutants become
-`Seed`s of the search and are verified by the same test run as model candidates.
+source span (found with `ast` positions; an insertion replaces an empty one), so the resulting
+diff touches only the mutated expression and the file's formatting and comments stay as they were.
+The mutants become `Seed`s of the search and are verified by the same test run as model candidates.
 
 Operators (name → what it does):
   flip-comparison   ``<``↔``<=``, ``<``↔``>``, ``==``↔``!=``, ``is``↔``is not``, ``in``↔``not in``
-  shift-constant    an integer literal ±1
+  shift-constant    an integer literal ±1 (a scaling one never to 1: `x // 1` deletes the scaling)
   shift-bound       a range argument, an index, a slice bound or a compared value ``± 1``
-  swap-arithmetic   ``+``↔``-``, ``*``↔``/``, ``/``↔``//``, ``&``↔``|``, ``<<``↔``>>`` (also ``+=``…)
+  swap-arithmetic   ``+``↔``-``, ``*``↔``/``, ``*``↔``**``, ``/``↔``//``, ``&``↔``|``, ``<<``↔``>>``
+                    (also ``+=``…)
   swap-boolean      ``and``↔``or``
   negate-condition  ``if c`` → ``if not (c)`` (and ``not c`` → ``c``); ``True``↔``False``
   swap-operands     ``a - b`` → ``b - a`` for non-commutative operators; ``f(a, b)`` → ``f(b, a)``
-  replace-variable  a local variable read where another local of the same function was meant
+  swap-call         ``min``↔``max``, ``any``↔``all``, ``math.floor``↔``math.ceil`` (the name only)
+  replace-variable  a local variable read where another local of the same function was meant;
+                    ``self.x`` read in a method that has a local ``x`` → ``x``
+  insert-return     a function body's last statement, an expression, → ``return <expr>``
   delete-statement  an assignment or expression statement in a function body → ``pass``
+  insert-guard      ``if not v: continue`` before a loop body's first use of `v` (the loop's
+                    variable or one the body assigns); ``if not x: return 0`` (``0.0`` for ``/``)
+                    before a statement dividing by a parameter `x` or ``len(x)``
+
+The rank (`OPERATORS`) orders mutants at the same distance from a suspect line. The one-token
+operators come first, commonest first; swap-call is one too, placed before replace-variable since a
+call site gives one mutant where a read gives one per other local. insert-return comes before
+delete-statement: it is proposed at most once per function, and a value computed and dropped at the
+end is a common slip. insert-guard comes last, as the most speculative: every loop variable and
+every division by a parameter gets one, and most code needs none.
 
 The code is split by job: `mutation_spans` (source positions and operator tokens),
-`mutation_operators` (the walk that proposes edits) and this module (ranking, applying and checking
-them).
+`mutation_operators` (the walk that proposes edits), `mutation_inserts` (the operators that add a
+statement) and this module (ranking, applying and checking them).
 """
 
 from __future__ import annotations
@@ -39,15 +53,21 @@ OPERATORS = (
     "swap-boolean",
     "negate-condition",
     "swap-operands",
+    "swap-call",
     "replace-variable",
+    "insert-return",
     "delete-statement",
+    "insert-guard",
 )
 """In rank order for mutants at the same distance: the commonest one-token bugs first."""
 
 
 @dataclass(frozen=True, slots=True)
 class Mutant:
-    """One single-span rewrite of a file, with where and what, ready to be verified."""
+    """One single-span rewrite of a file, with where and what, ready to be verified.
+
+    An insertion (insert-guard) replaces an empty span: `original` is ``""`` and `line` is the line
+    the inserted text starts on, that of the statement it now precedes."""
 
     operator: str
     path: str
@@ -62,6 +82,11 @@ class Mutant:
 
     @property
     def description(self) -> str:
+        """One line for the report; an insertion's lines are joined (``if not x: continue``)."""
+        if not self.original:
+            return (
+                f"{self.operator} at {self.path}:{self.line}: insert `{' '.join(self.replacement.split())}`"
+            )
         return f"{self.operator} at {self.path}:{self.line}: `{self.original}` → `{self.replacement}`"
 
 
