@@ -178,6 +178,35 @@ REIT = two_column(
     ("Price/FFO, based upon year-end stock price", "12x"),
 )
 CAP_RATE = two_column(("Discount rate", "8.0%"), ("Going-in cap rate", "5.5%"), ("Terminal cap rate", "6.0%"))
+FINANCING = two_column(
+    ("Net income", "55,000"),
+    ("Interest paid", "5,000"),
+    ("Dividends paid", "10,000"),
+    ("Cash received from sale of company building", "40,000"),
+    ("Issuance of preferred stock", "45,000"),
+    ("Repurchase of common stock", "20,000"),
+    ("Issuance of bonds", "40,000"),
+    ("Debt retired through issuance of common stock", "45,000"),
+    ("Paid off long-term bank borrowings", "10,000"),
+)
+KEY_RATE = two_column(
+    ("Initial Value", "87.1876"),
+    ("2-year shift for 1bp", "87.3212"),
+    ("10-year shift for 1bp", "87.1454"),
+    ("30-year shift for 1bp", "87.3454"),
+)
+REIT_PERIODS = {
+    "name": "t0",
+    "columns": ["", "Year Ending", "December 31"],
+    "rows": [
+        ["", "2011", "2010"],
+        ["Net income", "120", "90"],
+        ["Depreciation and amortization", "40", "30"],
+        ["Other income (gains on sale of properties)", "10", "5"],
+        ["Weighted average shares outstanding", "50", "50"],
+        ["Price/FFO, based upon year-end stock price", "12x", "11x"],
+    ],
+}
 OBSERVATIONS = {
     "name": "t0",
     "columns": ["Observation", "1", "2", "3", "4", "5"],
@@ -200,6 +229,9 @@ QUESTIONS = {
     "reit": "What was the REIT's share price according to the Price / FFO multiple?",
     "cap rate": "What is the growth rate of the property, according to the exhibit?",
     "sd": "What is the sample standard deviation of the following measurements?",
+    "cff": "What is the cash flow from financing activities according to U.S. GAAP?",
+    "key rate": "What is the key rate '01 for a shift of 10 years?",
+    "reit 2011": "According to Exhibit 1, what was the share price at the end of 2011?",
 }
 FORMULA_CASES: dict[str, tuple[dict[str, Any], str, str]] = {
     "bond": (BOND, BOND_LOOP, "945.83"),
@@ -218,6 +250,10 @@ FORMULA_CASES: dict[str, tuple[dict[str, Any], str, str]] = {
         SD_READ + "sd = (sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5",
         "3",
     ),
+    # 40,000 is both the bonds issued and the building sold: the formula's cell is the bonds
+    "cff": (FINANCING, "cff = 45000 + 40000 - 10000 - 20000 - 10000", "45000"),
+    "key rate": (KEY_RATE, "kr01 = -(87.1454 - 87.1876)", "0.0422"),
+    "reit 2011": (REIT_PERIODS, "ffo = 120 + 40 - 10\nprice = 12 * ffo / 50", "36"),
 }
 
 
@@ -271,6 +307,13 @@ WRONG_CASES = [
         "operation",
         "sample standard deviation",
     ),
+    # interest paid is operating under US GAAP; the debt-for-stock exchange is non-cash
+    ("cff", "cff = 45000 + 40000 - 10000 - 20000 - 10000 - 5000", "40000", "grounding", "Interest paid"),
+    ("cff", "cff = 45000 + 40000 - 10000 - 20000", "55000", "operation", "US GAAP"),
+    ("cff", "cff = 45000 + 40000 + 45000 - 10000 - 20000 - 10000", "90000", "operation", "US GAAP"),
+    ("key rate", "kr01 = 87.1454 - 87.1876", "-0.0422", "operation", "key-rate '01"),
+    ("key rate", "kr01 = 87.1876 - 87.3212", "-0.1336", "grounding", "2-year shift"),
+    ("reit 2011", "ffo = 90 + 30 - 5\nprice = 11 * ffo / 50", "25.3", "grounding", "Net income"),
 ]
 
 
@@ -305,6 +348,8 @@ def with_row(table: dict[str, Any], *row: str) -> dict[str, Any]:
         ("reit", with_row(REIT, "Gains on sale of equipment", "3")),
         ("cap rate", with_row(CAP_RATE, "Cap rate (market)", "5.0%")),
         ("sd", with_row(OBSERVATIONS, "Returns", "1", "2", "3", "4", "5")),
+        ("cff", with_row(FINANCING, "Dividends paid (preferred)", "2,000")),
+        ("key rate", with_row(KEY_RATE, "10-year shift for 1bp (revised)", "87.1400")),
     ],
 )
 def test_an_ambiguous_or_missing_input_leaves_each_formula_out(case: str, table: dict[str, Any]) -> None:
@@ -330,3 +375,22 @@ def test_the_new_formulas_compute_their_textbook_definitions() -> None:
     erp, expected = (bind(QUESTIONS[q], [GRINOLD_KRONER]) for q in ("erp", "gk return"))
     assert erp is not None and erp.cells["risk-free rate"] == (0, 5, 1)  # a premium over the risk-free rate
     assert expected is not None and "risk-free rate" not in expected.cells  # a return is not a premium
+
+
+def test_a_formula_reads_the_period_and_the_tenor_the_question_names() -> None:
+    """In a statement of several periods, a formula reads the one column whose year the question
+    names, and no column where it names none or several; a placeholder (the key rate's tenor)
+    is filled from the question, and a tenor the table lacks binds nothing."""
+    binding = bind(QUESTIONS["reit 2011"], [REIT_PERIODS])
+    assert binding is not None and binding.value == pytest.approx(36.0)
+    assert {ref[2] for ref in binding.cells.values()} == {1}  # the 2011 column
+    assert bind(QUESTIONS["reit 2011"].replace("2011", "2010"), [REIT_PERIODS]).value == pytest.approx(25.3)  # type: ignore[union-attr]
+    assert bind("What was the share price at the end of the year?", [REIT_PERIODS]) is None
+    assert bind("What was the share price in 2010 and 2011?", [REIT_PERIODS]) is None
+    key = bind(QUESTIONS["key rate"], [KEY_RATE])
+    assert key is not None and key.cells["shifted value"] == (0, 2, 1) and key.value == pytest.approx(0.0422)
+    assert bind("What is the key rate '01 for a shift of 5 years?", [KEY_RATE]) is None
+    assert bind("What is the key rate '01?", [KEY_RATE]) is None
+    cff = bind(QUESTIONS["cff"], [FINANCING])
+    assert cff is not None and cff.value == 45000  # 45 + 40 − 10 − 20 − 10 thousand, interest left out
+    assert bind("What is the cash flow from financing activities under IFRS?", [FINANCING]) is None

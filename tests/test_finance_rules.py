@@ -349,3 +349,47 @@ async def test_an_added_amount_equal_to_a_scale_constant_is_the_stated_input(
         verifier, text_task("Dividends were $8,000. What was paid?"), "p = 8000 + 1000", "9000"
     )
     assert fudge["reason"] == "untraced operand" and "a constant added" in fudge["feedback"]
+
+
+PVBP = (
+    "What is the price value of a basis point for a bond with a 3% annual coupon, four years to "
+    "maturity and a yield-to-maturity of 5%?"
+)
+PVBP_SIDES = (
+    "minus = sum([3 / (1 + (5 - 0.01) / 100) ** t for t in range(1, 5)])\n"
+    "minus += 100 / (1 + (5 - 0.01) / 100) ** 4\n"
+    "plus = sum([3 / (1 + (5 + 0.01) / 100) ** t for t in range(1, 5)])\n"
+    "plus += 100 / (1 + (5 + 0.01) / 100) ** 4\n"
+)
+
+
+async def test_a_phrase_states_its_number_and_no_other(verifier: FinanceVerifier) -> None:
+    """ "A basis point" is 0.01 (percent) or 0.0001; "quarterly" is 90 days of 360; a "2 and 20"
+    fee scheme is 2% and 20%. Each is traced only where its phrase is in the question."""
+    ok = await judge(verifier, text_task(PVBP), PVBP_SIDES + "pvbp = (minus - plus) / 2", "0.033812")
+    assert ok["gate"] == "pass", ok.get("feedback")
+    assert any(o["source"] == "question" and o.get("normalised", "").startswith('"a basis point"')
+               for o in ok["operands"])  # fmt: skip
+    unnamed = PVBP.replace("price value of a basis point", "price sensitivity")
+    bare = await judge(verifier, text_task(unnamed), PVBP_SIDES + "pvbp = (minus - plus) / 2", "0.033812")
+    assert bare["reason"] == "untraced operand" and "0.01" in bare["feedback"]
+
+    fees = "A fund of 160 follows a 2 and 20 fee scheme. What is the management fee on 200?"
+    assert (await judge(verifier, text_task(fees), "f = 200 * 0.02", "4"))["gate"] == "pass"
+    no_scheme = await judge(verifier, text_task(fees.replace(" fee scheme", " plan")), "f = 200 * 0.02", "4")
+    assert no_scheme["reason"] == "untraced operand"  # "2 and 20" alone is not a percentage
+
+    swap = "A swap on a notional of 100 resets quarterly at a 3% fixed rate. What is one fixed payment?"
+    assert (await judge(verifier, text_task(swap), "p = 100 * 0.03 * 90 / 360", "0.75"))["gate"] == "pass"
+    monthly = await judge(
+        verifier, text_task(swap.replace("quarterly", "monthly")), "p = 100 * 0.03 * 90 / 360", "0.75"
+    )
+    assert monthly["reason"] == "untraced operand" and "90" in monthly["feedback"]
+
+
+async def test_a_reversed_difference_of_sums_is_caught_by_the_run(verifier: FinanceVerifier) -> None:
+    """Sums over a sequence are opaque to the expression, so a difference of two of them has no
+    sign to read; the run's result has one, and a reversed PVBP comes out negative."""
+    reversed_ = await judge(verifier, text_task(PVBP), PVBP_SIDES + "pvbp = (plus - minus) / 2", "-0.033812")
+    assert reversed_["reason"] == "wrong operation"
+    assert "negative number from non-negative inputs" in reversed_["feedback"]

@@ -9,7 +9,8 @@ is evaluated on those cells. The answer is grounded and its operation confirmed 
 calculation's value equals that independent evaluation; a calculation that used other cells or
 another formula gives another value and fails, naming the formula and what it gives.
 
-An input is one number in its row, unless its declaration says otherwise: a rate (a cell marked
+An input is one number in its row (in a statement of several periods, the number in the one
+column whose period the question names), unless its declaration says otherwise: a rate (a cell marked
 % read as a fraction), a word ("Semiannually": 2 payments a year), one number per asset of a
 two-asset table, a row of observations, or an optional amount that is 0 where no row holds it.
 
@@ -30,6 +31,8 @@ from typing import Any
 from ponder.verifiers._finance_formulas_base import FREQUENCY_WORDS, Formula
 from ponder.verifiers._finance_formulas_corporate import CORPORATE
 from ponder.verifiers._finance_formulas_investments import INVESTMENTS
+from ponder.verifiers._finance_grounding import read_layout
+from ponder.verifiers._finance_question import years_in
 from ponder.verifiers._numbers import parse_cell
 
 __all__ = ["FORMULAS", "Binding", "Formula", "bind", "formula_rules"]
@@ -54,25 +57,52 @@ class Binding:
 
 def bind(question: str, tables: list[dict[str, Any]]) -> Binding | None:
     """The formula the question names, evaluated on the one row each input matches, if any."""
+    periods = [_period_column(table, question) for table in tables]
     for formula in FORMULAS:
         if not re.search(formula.named_by, question, re.I | re.S):
             continue
-        binding = _bind(formula, tables)
+        inputs = _filled(formula, question)
+        binding = _bind(formula, tables, inputs, periods) if inputs is not None else None
         if binding is not None:
             return binding
     return None
 
 
-def _bind(formula: Formula, tables: list[dict[str, Any]]) -> Binding | None:
+def _filled(formula: Formula, question: str) -> dict[str, str] | None:
+    """The input patterns with the question's placeholders filled (`Formula.fill`), or None."""
+    inputs = dict(formula.inputs)
+    for name, finder in formula.fill.items():
+        found = re.search(finder, question, re.I | re.S)
+        if found is None:
+            return None
+        inputs = {k: p.replace("{" + name + "}", re.escape(found.group(1))) for k, p in inputs.items()}
+    return inputs
+
+
+def _period_column(table: dict[str, Any], question: str) -> int | None:
+    """The one column of a multi-period table whose period the question names ("at the end of
+    2011" in a 2011 | 2010 statement), else None: a formula then reads that column, and only
+    where the question leaves no doubt which period it means."""
+    asked = set(years_in(question))
+    if not asked:
+        return None
+    layout = read_layout(table)
+    columns = [c for c, years in layout.col_years.items() if years <= asked]
+    return columns[0] if len(columns) == 1 and len(layout.col_years) > 1 else None
+
+
+def _bind(
+    formula: Formula, tables: list[dict[str, Any]], inputs: Mapping[str, str], periods: list[int | None]
+) -> Binding | None:
     cells: dict[str, tuple[int, int, int]] = {}
     values: dict[str, float] = {}
-    for name, pattern in formula.inputs.items():
+    for name, pattern in inputs.items():
         found = [
             (t, r, read)
             for t, table in enumerate(tables)
             for r, row in _rows(table)
             if row and _names(pattern, row)
-            if (read := _read(formula, name, row, table)) is not None
+            if (read := _read(formula, name, row, table, periods[t])) is not None
         ]
         if not found and name in formula.optional:
             values[name] = 0.0
@@ -119,10 +149,11 @@ def _numbers(row: list[Any]) -> list[tuple[int, float]]:
 
 
 def _read(
-    formula: Formula, name: str, row: list[Any], table: dict[str, Any]
+    formula: Formula, name: str, row: list[Any], table: dict[str, Any], period: int | None = None
 ) -> list[tuple[int, float]] | None:
     """The input's value(s) in this row: a word the formula knows, or as many numbers as the
-    formula has assets (one for a shared input); None when the row holds another count."""
+    formula has assets (one for a shared input), or the number in the column of the period the
+    question names (`period`); None when the row holds another count."""
     if name in formula.words:
         said = [
             (c, value)
@@ -137,6 +168,8 @@ def _read(
     if name in formula.shared and len(numbers) > 1 and len({v for _, v in numbers}) == 1:
         numbers = numbers[:1]  # the same correlation written under each asset
     wanted = 1 if name in formula.shared else formula.assets
+    if wanted == 1 and len(numbers) > 1 and period is not None:
+        numbers = [(c, v) for c, v in numbers if c == period]
     if len(numbers) != wanted:
         return None
     if name not in formula.rates:

@@ -49,6 +49,11 @@ class Formula:
     """The result is a rate, which a calculation may give as a fraction or as a percentage number."""
     series: frozenset[str] = frozenset()
     """Inputs that are a row of observations: all its numbers (at least two), named "value 1" ..."""
+    fill: Mapping[str, str] = field(default_factory=dict)
+    """Placeholders in input patterns the question fills: name -> a regex whose first group,
+    found in the question, replaces `{name}` (escaped) in the patterns, so "the key rate '01 for a
+    shift of 10 years" binds the "10-year shift" row and no other tenor's. A formula whose
+    placeholder the question does not fill does not bind."""
 
 
 def series(v: Values, name: str) -> list[float]:

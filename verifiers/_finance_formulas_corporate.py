@@ -1,6 +1,6 @@
 """Named formulas of corporate finance and accounting: the multiples, ratios and statements
 an annual report's tables feed (EV/EBITDA, GDP by expenditure, IFRS impairment, current ratio,
-interest coverage)."""
+interest coverage, cash flow from financing under US GAAP)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,15 @@ def _impairment(v: Values) -> float:
     recoverable = max(v["fair value"] - v["costs to sell"], v["value in use"])
     return max(0.0, v["carrying amount"] - recoverable)
 
+
+def _financing(v: Values) -> float:
+    raised = v["preferred stock issued"] + v["common stock issued"] + v["debt issued"]
+    return raised - v["stock repurchased"] - v["debt repaid"] - v["dividends paid"]
+
+
+_FINANCING_OPTIONAL = frozenset(
+    {"preferred stock issued", "common stock issued", "debt issued", "stock repurchased", "debt repaid"}
+)
 
 CORPORATE: tuple[Formula, ...] = (
     Formula(
@@ -69,5 +78,27 @@ CORPORATE: tuple[Formula, ...] = (
         },
         lambda v: v["EBIT"] / v["interest"],
         "EBIT / interest expense",
+    ),
+    # CFA Program, Financial Reporting and Analysis, "Understanding Cash Flow Statements": under
+    # US GAAP, dividends paid are financing and interest paid operating; an exchange of debt for
+    # stock ("debt retired through issuance of common stock") is non-cash and not in the statement,
+    # so every pattern is anchored at the start of its label.
+    Formula(
+        "cash flow from financing activities (US GAAP)",
+        r"(?=.*\bU\.?S\.? GAAP\b).*\bcash flows? (?:from|provided by|used in) financing\b",
+        {
+            "preferred stock issued": r"^(?:issuance|issue|sale) of preferred (?:stock|shares)$",
+            "common stock issued": r"^(?:issuance|issue|sale) of common (?:stock|shares)$",
+            "debt issued": r"^(?:issuance|issue) of (?:bonds|debt|notes)(?: payable)?$"
+            r"|^(?:proceeds from |new )(?:long-term )?(?:bank )?borrowings$",
+            "stock repurchased": r"^(?:repurchase|buyback|purchase) of (?:common |treasury )?"
+            r"(?:stock|shares)$",
+            "debt repaid": r"^(?:paid off|repayments? of|principal payments on|retirement of) "
+            r"(?:long-term )?(?:bank )?(?:borrowings|debt|bonds|loans)$",
+            "dividends paid": r"^dividends paid$",
+        },
+        _financing,
+        "stock issued + debt issued − stock repurchased − debt repaid − dividends paid",
+        optional=_FINANCING_OPTIONAL,
     ),
 )

@@ -1,6 +1,7 @@
 """Named formulas of investment analysis: fixed income, portfolios, equity and real-estate
 valuation (bond price, two-asset portfolio risk, Grinold–Kroner, the excess earnings method,
-P/FFO, the growth rate a cap rate implies) and the sample statistics of a row of observations.
+P/FFO, the growth rate a cap rate implies, the key-rate '01) and the sample statistics of a row of
+observations.
 
 Rates are read as fractions where the table marks them % (`Formula.rates`), so a formula mixing
 rates and amounts (6% of $22 million) computes in one unit; a formula whose result is a rate
@@ -138,7 +139,9 @@ INVESTMENTS: tuple[Formula, ...] = (
     ),
     Formula(
         "share price by P/FFO",
-        r"\bP(?:rice)?\s*/\s*FFO\b",
+        # A question for the share price of a REIT whose table states its P/FFO multiple asks for
+        # the price that multiple implies; the binder still needs the P/FFO row itself.
+        r"\bP(?:rice)?\s*/\s*FFO\b|\b(?:share|stock) price\b|\bprice per share\b",
         {
             "P/FFO": r"^P(?:rice)?\s*/\s*FFO\b",
             "net income": r"^net income$",
@@ -166,6 +169,19 @@ INVESTMENTS: tuple[Formula, ...] = (
         "discount rate − cap rate (cap rate = discount rate − growth)",
         rates=frozenset({"discount rate", "cap rate"}),
         rate_result=True,
+    ),
+    # Tuckman & Serrat, Fixed Income Securities, ch. 5: the key-rate '01 of a key rate is the
+    # fall in value when that rate alone rises one basis point, P0 − P(shifted).
+    Formula(
+        "key-rate '01",
+        r"\bkey[- ]rate\s*['’‘]?\s*0?1\b",
+        {
+            "initial value": r"^(?:initial|base|current) (?:value|price)$",
+            "shifted value": r"^{tenor}[- ]years? (?:key[- ]rate )?shift\b",
+        },
+        lambda v: v["initial value"] - v["shifted value"],
+        "initial value − value after a 1bp shift of the key rate",
+        fill={"tenor": r"(?<![\d.])(\d+(?:\.\d+)?)[- ]years?\b"},
     ),
     Formula(
         "sample standard deviation",

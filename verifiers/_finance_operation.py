@@ -133,14 +133,22 @@ CHECKS = {
 }
 
 
-def check_sign(expr: Expr, ctx: Context, question: Question, negative_inputs: bool) -> dict[str, Any]:
+def check_sign(
+    expr: Expr, ctx: Context, question: Question, negative_inputs: bool, executed: float | None = None
+) -> dict[str, Any]:
     """For a question with no checked form: a negative result from non-negative inputs, for a
     quantity that is not a change, loss or net figure, is a subtraction taken the wrong way; and
-    each difference inside it must go the way its sign admits (`_finance_direction`)."""
+    each difference inside it must go the way its sign admits (`_finance_direction`).
+
+    A difference of sums over sequences (`sum(c / (1 + y) ** t ...) - ...`) has sides the
+    expression cannot evaluate, so `_finance_direction` cannot read its sign; the result's sign
+    is still known from the run (`executed`), and a reversed difference of that kind shows there."""
     direction = check_directions(expr, question.text)
     if direction is not None:
         return direction
     value = evaluate(expr)
+    if value is None:
+        value = executed
     if (
         value is not None
         and value < 0
@@ -163,10 +171,11 @@ def check_operation(
     *,
     percent_answer: bool,
     negative_inputs: bool = False,
+    executed: float | None = None,
 ) -> dict[str, Any]:
     """The rule's verdict for the answer's expression under the question's form."""
     if form is None:
-        return check_sign(expr, ctx, question, negative_inputs)
+        return check_sign(expr, ctx, question, negative_inputs, executed)
     if isinstance(unwrap(expr), Opaque):
         reason = unwrap(expr).reason  # type: ignore[union-attr]
         return verdict(

@@ -5,7 +5,9 @@ An operand (see `_finance_calc`) is traced, in this order, to:
 1. a documented constant (100 for percentages, 12 months, 365 days, a scale factor, 1 and 2
    for growth and averages, common z-values...), or the count of the values an average divides
    by ("(a + b + c) / 3"), or the number of years the question spans ("2020-2024" = 5);
-2. a number the question states (percentages also as fractions, basis points as fractions);
+2. a number the question states (percentages also as fractions, basis points as fractions),
+   or one its words state: "a basis point" (0.01 as a percent), "quarterly" (90 days of 360),
+   a "2 and 20" fee scheme (2% and 20%);
 3. a table cell, read by position or label, or copied as a literal equal to a cell after
    normalisation: sign (a cost shown as "(2,088)" may be written 2088), a percent cell as a
    fraction, the table's scale in plain units (4,512 million as 4512000000), one scale step
@@ -63,6 +65,18 @@ _WORD_NUMBERS = {
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30,
     "half": 0.5, "twice": 2, "double": 2, "triple": 3, "quarter": 0.25,
 }  # fmt: skip
+_PHRASE_NUMBERS: tuple[tuple[re.Pattern[str], tuple[tuple[float, str], ...]], ...] = (
+    # "the price value of a basis point": one basis point, the size of the shift it names.
+    (
+        re.compile(r"\b(?:a|one|1|per)\s+basis[- ]point\b", re.I),
+        ((0.01, '"a basis point" as a percent'), (0.0001, '"a basis point" as a fraction')),
+    ),
+    # A quarterly reset or payment under the 30/360 convention accrues 90 of 360 days.
+    (re.compile(r"\bquarterly\b", re.I), ((90.0, '"quarterly": 90 days (30/360)'),)),
+)
+"""Numbers a phrase states without digits, each with why."""
+_FEE_SCHEME = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s+and\s+(\d+(?:\.\d+)?)(?![\d.])[\"'”’]?\s+fee", re.I)
+"""A hedge fund's "2 and 20" fee scheme: a 2% management fee and a 20% incentive fee."""
 _NUMBER_AND_UNIT = re.compile(
     r"(?<![\w.])\(?[-−–]?\s*[$€£¥]?\s*(\d[\d,]*(?:\.\d+)?|\.\d+)\s*\)?\s*"
     r"(%|percent|basis\s+points?|bps?\b|billion|bn\b|million|mn\b|m\b|thousand|k\b)?",
@@ -253,6 +267,12 @@ def _text_numbers(text: str) -> list[tuple[float, str]]:
     for word, number in _WORD_NUMBERS.items():
         if re.search(rf"\b{word}\b", text, re.I):
             out.append((float(number), f'"{word}"'))
+    for pattern, numbers in _PHRASE_NUMBERS:
+        if pattern.search(text):
+            out += numbers
+    for match in _FEE_SCHEME.finditer(text):
+        for group in (1, 2):
+            out.append((float(match.group(group)) / 100, "a fee scheme's percent as a fraction"))
     return out
 
 

@@ -112,7 +112,13 @@ def check_rules(
     if chosen:
         rules.append(
             check_operation(
-                form, expr, ctx, q, percent_answer=answer.scale == "percent", negative_inputs=negative_inputs
+                form,
+                expr,
+                ctx,
+                q,
+                percent_answer=answer.scale == "percent",
+                negative_inputs=negative_inputs,
+                executed=traced_value,
             )
         )
     elif question_form(question, set()) == "difference" and (evaluate(expr) or 0.0) < 0:
@@ -125,14 +131,15 @@ def check_rules(
             }
         )
     else:
-        rules.append(check_sign(expr, ctx, q, negative_inputs))
+        rules.append(check_sign(expr, ctx, q, negative_inputs, traced_value))
 
     binding = bind(question, tables) if rules[0]["status"] == "pass" else None
     if binding is not None:  # a named formula re-computed from its cells decides rules 2 and 3
         labels = {(t, r): text for t, layout in enumerate(layouts) for r, text in layout.row_text.items()}
         labels |= {(t, -1): str((table.get("columns") or [""])[0]) for t, table in enumerate(tables)}
         converted = traced_value * _conversion(expr, is_constant_expr)
-        rules[1], rules[2] = formula_rules(binding, traced_value, set(chosen.values()), labels, converted)
+        used = _formula_cells(traced, chosen, set(binding.cells.values()))
+        rules[1], rules[2] = formula_rules(binding, traced_value, used, labels, converted)
 
     ratio = is_ratio(expr, is_constant_expr)
     variable = [t for o, t in traced if t.kind not in ("constant", "count")]
@@ -156,6 +163,24 @@ def check_rules(
         )
     )
     return rules, audit
+
+
+def _formula_cells(
+    traced: list[tuple[Operand, Trace]], chosen: dict[Operand, CellRef], inputs: set[CellRef]
+) -> set[CellRef]:
+    """The cells the calculation used, as the formula check reads them: a literal equal to
+    several cells (40,000 is both "Issuance of bonds" and "Cash received from sale of company
+    building") is the formula's input where that is one of its candidates; the value, and so the
+    formula's verdict, is the same whichever cell it was copied from."""
+    used = set(chosen.values())
+    for operand, trace in traced:
+        ref = chosen.get(operand)
+        if ref is None or ref in inputs:
+            continue
+        match = next((c for c in trace.cells if c in inputs), None)
+        if match is not None and not any(chosen.get(o) == ref for o, _ in traced if o is not operand):
+            used = (used - {ref}) | {match}
+    return used
 
 
 def _percent_columns(tables: list[dict[str, Any]], cells: list[Cell]) -> set[tuple[int, int]]:
