@@ -15,8 +15,9 @@ import pytest
 from ponder.graph.testing import ScriptedBackend
 from ponder.graph.types import Budget, SearchConfig
 from ponder.plugin.repair.boundary import boundary_twins
+from ponder.plugin.repair.outcome import RepairOutcome
 from ponder.plugin.repair.project import load_project
-from ponder.plugin.repair.workflow import RepairOutcome, repair_project
+from ponder.plugin.repair.workflow import repair_project
 from ponder.plugin.runtime import open_runtime
 from ponder.plugin.settings import PonderSettings
 from ponder.sandbox import LocalSandbox

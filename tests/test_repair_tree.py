@@ -26,9 +26,10 @@ from ponder.plugin.repair.edit_tree import EditTree, interleave, render
 from ponder.plugin.repair.localize import Suspect, focus
 from ponder.plugin.repair.mutant_rank import rank_mutants
 from ponder.plugin.repair.mutations import generate_mutants, mutants_across
+from ponder.plugin.repair.outcome import RepairOutcome
 from ponder.plugin.repair.project import Project, load_project
 from ponder.plugin.repair.tree_search import edit_tree
-from ponder.plugin.repair.workflow import RepairOutcome, repair_project
+from ponder.plugin.repair.workflow import repair_project
 from ponder.plugin.runtime import open_runtime
 from ponder.plugin.settings import PonderSettings
 from ponder.sandbox import LocalSandbox

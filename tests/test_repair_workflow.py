@@ -14,8 +14,9 @@ import pytest
 from ponder.graph.testing import Context, ScriptedBackend
 from ponder.graph.types import Budget, SearchConfig
 from ponder.plugin.repair.localize import choose_target, traceback_lines
+from ponder.plugin.repair.outcome import RepairOutcome
 from ponder.plugin.repair.project import Project, RepairInputError, load_project
-from ponder.plugin.repair.workflow import RepairOutcome, repair_project
+from ponder.plugin.repair.workflow import repair_project
 from ponder.plugin.runtime import Runtime, open_runtime
 from ponder.plugin.settings import PonderSettings
 from ponder.sandbox import LocalSandbox

@@ -29,8 +29,8 @@ from ponder.plugin.search_options import SearchOptions, spread
 
 if TYPE_CHECKING:
     from ponder.plugin.mcp.server import McpParts
+    from ponder.plugin.repair.outcome import RepairOutcome
     from ponder.plugin.repair.project import Project
-    from ponder.plugin.repair.workflow import RepairOutcome
     from ponder.plugin.runtime import Runtime
 
 StrategyArg = Annotated[
