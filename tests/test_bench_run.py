@@ -24,6 +24,7 @@ from ponder.plugin.bench.datasets import BenchItem, load_items
 from ponder.plugin.bench.plot import plot_accuracy
 from ponder.plugin.bench.report import format_table, summarize, write_summary
 from ponder.plugin.bench.runner import (
+    WORKFLOWS,
     BenchAbortedError,
     BenchPlan,
     repair_project_of,
@@ -184,6 +185,38 @@ async def test_repair_suite_checks_the_fix_with_the_hidden_rule(tmp_path: Path) 
     other = by[items[1].item_id]
     assert not other.correct and not other.verified and other.status == "unverified"
     assert other.candidates == [False]
+
+
+async def test_humaneval_without_examples_is_never_verified() -> None:
+    """A prompt with no docstring examples gets only a does-it-define check: it gates code that
+    does not import and vouches for no behaviour, so an answer that passes it is unverified (the
+    12-03 run had labelled HumanEval/41's `return 0` verified). With examples, passing them is
+    what "verified" means, and a wrong answer fails them."""
+    items = {i.item_id: i for i in load_items("humaneval")}
+    bare, with_examples = items["HumanEval/41"], items["HumanEval/0"]
+    assert ">>>" not in bare.record["prompt"] and ">>>" in with_examples.record["prompt"]
+    answers = {
+        "car_race_collision": "def car_race_collision(n: int) -> int:\n    return 0\n",
+        "has_close_elements": with_examples.record["prompt"] + with_examples.record["canonical_solution"],
+    }
+
+    def policy(ctx: Context) -> str:
+        name = next(n for n in answers if f"`{n}`" in _question(ctx))
+        return f"```python\n{answers[name]}```{EOS_MARK}"
+
+    plan = BenchPlan(suite="humaneval", strategies=("greedy",), budgets=(4096,))
+    sandbox = LocalSandbox()
+    async with (
+        sandbox,
+        open_runtime(PonderSettings(), backend=ScriptedBackend(policy), sandbox=sandbox) as rt,
+    ):
+        config = rt.search_config(strategy="greedy", budget={"max_tokens": 4096})
+        unchecked = await WORKFLOWS["codegen"](bare, rt, config, plan)
+        checked = await WORKFLOWS["codegen"](with_examples, rt, config, plan)
+    assert unchecked.answer and "return 0" in unchecked.answer
+    assert unchecked.result is not None and unchecked.result.verified  # the define check passed...
+    assert not unchecked.verified and unchecked.status == "unverified"  # ...and vouches for nothing
+    assert checked.verified and checked.status == "verified"
 
 
 def _app() -> typer.Typer:

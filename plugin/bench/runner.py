@@ -30,7 +30,7 @@ from ponder.graph.types import SearchConfig, SearchResult
 from ponder.plugin.analyze.tables import Table, make_table, tatqa_table
 from ponder.plugin.analyze.workflow import AnalyzeRequest, analyze
 from ponder.plugin.bench import humaneval_select, repairset
-from ponder.plugin.bench.codegen import SOURCE_PATH, build_codegen_task
+from ponder.plugin.bench.codegen import SOURCE_PATH, build_codegen_task, has_examples
 from ponder.plugin.bench.datasets import BenchItem, check_code_many, get_suite, load_items
 from ponder.plugin.bench.run_info import backend_name
 from ponder.plugin.bench.store import ItemResult, ResultStore
@@ -249,6 +249,8 @@ async def _codegen(item: BenchItem, rt: Runtime, config: SearchConfig, plan: Ben
     task = build_codegen_task(item)
     config = humaneval_select.codegen_config(item, rt, config)
     result = await rt.search(task, config, verifier=rt.code_verifier())
+    if result.verified and not has_examples(item):  # it defines the function; nothing more was checked
+        return Attempt(result.answer, "unverified", False, result, result.source)
     return Attempt(result.answer, result.status, result.verified, result, result.source)
 
 
