@@ -14,9 +14,9 @@ Where each row comes from (README "Results on the embedded default"):
 - checked, < 1024 tokens, greedy: one chain is all that reliably fits. HumanEvalFix dev
   (benchmarks/results/humanevalfix): refine (4 attempts with test feedback) solved 0/10, the same
   as greedy, for 4x the tokens (666 against 156 per item).
-- checked, 1024-8191 tokens, best-of-N up to 4: HumanEval, first 20 tasks at 2048 tokens
-  (benchmarks/results/humaneval_20261202): N=4 samples selected by execution solved 1/20, greedy
-  0/20 (McNemar p = 1: not significant).
+- checked, 1024-8191 tokens, best-of-N up to 4: HumanEval, first 60 tasks at 2048 tokens
+  (benchmarks/results/humaneval_20261203): N=4 samples selected by execution solved 13/60, greedy
+  11/60 (McNemar p = 0.69: not significant).
 - checked, >= 8192 tokens, best-of-N up to 8: Snell et al.'s rule with a verifier. Measured only
   on 10 HumanEval tasks at N=8: pass@8 10% against pass@4 5% (more correct programs among the
   samples), but 0/10 selected; not shown to help on the 135M model.
@@ -88,7 +88,7 @@ TABLE: tuple[AutoRow, ...] = (
         max_tokens=8192,
         strategy="best_of_n",
         n=4,
-        source="HumanEval: N=4 with execution selection 1/20 vs greedy 0/20 at 2048 tokens",
+        source="HumanEval: N=4 with execution selection 13/60 vs greedy 11/60 at 2048 tokens",
     ),
     AutoRow(
         checked=True,
