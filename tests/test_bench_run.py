@@ -190,8 +190,8 @@ async def test_repair_suite_checks_the_fix_with_the_hidden_rule(tmp_path: Path) 
 async def test_humaneval_without_examples_is_never_verified() -> None:
     """A prompt with no docstring examples gets only a does-it-define check: it gates code that
     does not import and vouches for no behaviour, so an answer that passes it is unverified (the
-    12-03 run had labelled HumanEval/41's `return 0` verified). With examples, passing them is
-    what "verified" means, and a wrong answer fails them."""
+    12-03 run had labelled HumanEval/41's `return 0` verified). With examples, the right answer
+    passes them under the sandbox's integrity checks (doctest's runner had failed it as tampered)."""
     items = {i.item_id: i for i in load_items("humaneval")}
     bare, with_examples = items["HumanEval/41"], items["HumanEval/0"]
     assert ">>>" not in bare.record["prompt"] and ">>>" in with_examples.record["prompt"]

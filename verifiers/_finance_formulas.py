@@ -57,12 +57,16 @@ class Binding:
 
 def bind(question: str, tables: list[dict[str, Any]]) -> Binding | None:
     """The formula the question names, evaluated on the one row each input matches, if any."""
-    periods = [_period_column(table, question) for table in tables]
+    periods: list[int | None] | None = None  # read once a formula is named: most questions name none
     for formula in FORMULAS:
         if not re.search(formula.named_by, question, re.I | re.S):
             continue
         inputs = _filled(formula, question)
-        binding = _bind(formula, tables, inputs, periods) if inputs is not None else None
+        if inputs is None:
+            continue
+        if periods is None:
+            periods = [_period_column(table, question) for table in tables]
+        binding = _bind(formula, tables, inputs, periods)
         if binding is not None:
             return binding
     return None
