@@ -91,6 +91,12 @@ class Runtime:
 
         return MathVerifier()
 
+    def program_verifier(self, *, limits: Limits | None = None) -> BaseVerifier:
+        """Runs the chain's program in the sandbox; the math verifier judges the number it returned."""
+        from ponder.verifiers.program import ProgramVerifier
+
+        return ProgramVerifier(self.require_sandbox(), limits=limits)
+
     async def search(
         self,
         task: SearchTask,

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         RewardServerSettings,
         make_reward_prm,
     )
+    from ponder.verifiers.program import ProgramVerifier
     from ponder.verifiers.step_format import StepFormat, get_step_format
     from ponder.verifiers.types import Chain, Evidence, Gate, StepScore, VerifyTask
 
@@ -39,6 +40,7 @@ __all__ = [
     "JudgePRM",
     "MathVerifier",
     "PoolingStepPRM",
+    "ProgramVerifier",
     "RewardServerError",
     "RewardServerSettings",
     "StepAggregation",
@@ -70,6 +72,7 @@ if not TYPE_CHECKING:
             "finance": ("FinanceVerifier", "compare_answer"),
             "judge": ("JudgePRM",),
             "math": ("MathVerifier", "math_equal"),
+            "program": ("ProgramVerifier",),
             "prm_http": (
                 "ClassifyRewardPRM",
                 "PoolingStepPRM",

@@ -111,6 +111,15 @@ def last_number(text: str) -> str | None:
     return matches[-1].replace(",", "").replace("$", "").replace(" ", "").replace("−", "-")
 
 
+def number_text(value: float) -> str:
+    """A number as a model would write it (no float noise): 2140.0 -> "2140", 0.1 -> "0.1".
+
+    Executed answers (a program's return value) become answer text through this, so the same
+    checkers read them as read written answers.
+    """
+    return f"{value:.10g}" if value != int(value) or abs(value) >= 1e15 else str(int(value))
+
+
 def extract_answer(text: str, answer_format: str) -> str | None:
     """The final answer of a finished chain's text in the given format (see `ANSWER_FORMATS`).
 

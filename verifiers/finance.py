@@ -71,7 +71,9 @@ CACHE_SIZE = 256
 
 
 @dataclass(frozen=True, slots=True)
-class _Run:
+class HarnessRun:
+    """One run of the program-of-thought harness: each step's recorded values, or why it stopped."""
+
     steps: list[dict[str, Any]]
     error: str | None
     raw: ExecResult | None
@@ -131,8 +133,8 @@ class FinanceVerifier(BaseVerifier):
         self.abs_tol = abs_tol
         self.runs = 0
         """Sandbox runs made (chains whose steps contain code; repeats come from the cache)."""
-        self._cache: OrderedDict[str, _Run] = OrderedDict()
-        self._inflight: dict[str, asyncio.Future[_Run]] = {}
+        self._cache: OrderedDict[str, HarnessRun] = OrderedDict()
+        self._inflight: dict[str, asyncio.Future[HarnessRun]] = {}
 
     async def score(self, task: VerifyTask, chains: Sequence[Chain]) -> list[StepScore]:
         tables = _tables(task)
@@ -147,7 +149,7 @@ class FinanceVerifier(BaseVerifier):
                 score=0.5, evidence={"reason": "partial chain: calculations are checked at the end"}
             )
         codes = ["\n".join(python_blocks(step)) for step in chain.steps]
-        run = await self._execute(tables, paragraphs, codes) if any(c.strip() for c in codes) else None
+        run = await self.execute(tables, paragraphs, codes) if any(c.strip() for c in codes) else None
         cells = index_cells(tables)
         steps_evidence = evidence_of_steps(codes, run.steps if run is not None else [], cells)
         evidence: FinanceEvidence = {"steps": steps_evidence}
@@ -256,9 +258,12 @@ class FinanceVerifier(BaseVerifier):
                 return _fail(evidence, "wrong answer", f"the answer {answer_text} is not correct", 0.0)
         return StepScore(score=1.0, gate="pass", evidence=evidence)
 
-    async def _execute(self, tables: list[dict[str, Any]], paragraphs: list[str], codes: list[str]) -> _Run:
+    async def execute(
+        self, tables: list[dict[str, Any]], paragraphs: list[str], codes: list[str]
+    ) -> HarnessRun:
         """Run the steps once per distinct (data, code): siblings that differ only in prose or
-        in the stated answer share one run."""
+        in the stated answer share one run. Public because `ProgramVerifier` runs word problems'
+        programs through the same harness (a calculation over no tables)."""
         key = hashlib.sha256(json.dumps([tables, paragraphs, codes], sort_keys=True).encode()).hexdigest()
         if key in self._cache:
             self._cache.move_to_end(key)
@@ -276,7 +281,7 @@ class FinanceVerifier(BaseVerifier):
                 self._cache.popitem(last=False)
         return run
 
-    async def _run(self, tables: list[dict[str, Any]], paragraphs: list[str], codes: list[str]) -> _Run:
+    async def _run(self, tables: list[dict[str, Any]], paragraphs: list[str], codes: list[str]) -> HarnessRun:
         nonce = f"PONDER-{secrets.token_hex(8)}:"
         payload = {"nonce": nonce, "tables": tables, "paragraphs": paragraphs, "steps": codes}
         files = {
@@ -295,10 +300,12 @@ class FinanceVerifier(BaseVerifier):
         if line is None:
             why = "timed out" if raw.timed_out else "ran out of memory" if raw.oom_killed else "crashed"
             tail = (raw.stderr or raw.stdout).strip()[-800:]
-            return _Run(steps=[], error=f"the calculation {why} (exit {raw.exit_code}): {tail}", raw=raw)
+            return HarnessRun(
+                steps=[], error=f"the calculation {why} (exit {raw.exit_code}): {tail}", raw=raw
+            )
         steps = json.loads(line[len(nonce) :])["steps"]
         error = next((s["error"] for s in steps if s["error"]), None)
-        return _Run(steps=steps, error=error, raw=raw)
+        return HarnessRun(steps=steps, error=error, raw=raw)
 
 
 def _tables(task: VerifyTask) -> list[dict[str, Any]]:

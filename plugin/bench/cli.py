@@ -64,7 +64,11 @@ def bench(
     ] = None,
     strategies: Annotated[
         str,
-        typer.Option("--strategies", help="Comma-separated strategies; greedy is the System-1 reference."),
+        typer.Option(
+            "--strategies",
+            help="Comma-separated strategies: the search strategies, exec_select (HumanEval), pal and "
+            "pal_sc (solve suites, program mode); greedy is the System-1 reference.",
+        ),
     ] = "greedy,self_consistency",
     budgets: Annotated[
         str, typer.Option("--budgets", help="Comma-separated generated-token budgets per item.")
@@ -104,17 +108,18 @@ def bench(
 ) -> None:
     """Run a benchmark suite through ponder's workflows and report accuracy vs tokens per item."""
     from ponder.graph.types import StrategyChoice
-    from ponder.plugin.bench.datasets import BenchItem, get_suite
-    from ponder.plugin.bench.humaneval_select import NAME as EXEC_SELECT
+    from ponder.plugin.bench.datasets import BenchItem
     from ponder.plugin.bench.plot import plot_accuracy
+    from ponder.plugin.bench.progress import BenchProgress
     from ponder.plugin.bench.report import format_table, summarize, write_summary
     from ponder.plugin.bench.run_info import write_run_info
-    from ponder.plugin.bench.runner import BenchPlan, BenchProgress, run_bench
+    from ponder.plugin.bench.runner import BenchPlan, run_bench
     from ponder.plugin.bench.store import RESULTS_FILE, ResultStore
+    from ponder.plugin.bench.strategies import OWN_STRATEGIES
     from ponder.plugin.runtime import open_runtime
     from ponder.plugin.settings import load_settings
 
-    known = (*get_args(StrategyChoice), EXEC_SELECT)
+    known = (*get_args(StrategyChoice), *OWN_STRATEGIES)
     names = _split(strategies, "strategy")
     unknown = [s for s in names if s not in known]
     if unknown:
@@ -151,9 +156,8 @@ def bench(
         return summarize([r for r in store.results() if r.key in wanted])
 
     async def _run(items: list[BenchItem], store: ResultStore) -> None:
-        spec = get_suite(suite)
         settings = load_settings({"backend": {"kind": backend, "url": backend_url}})
-        async with open_runtime(settings, need_sandbox=spec.workflow != "solve") as rt:
+        async with open_runtime(settings, need_sandbox=plan.needs_sandbox()) as rt:
             write_run_info(folder, plan, rt, _command(plan, backend, backend_url, folder))
             total = len(items) * len(plan.cells())
             with BenchProgress(total, label=f"bench {suite}", enabled=not quiet) as progress:

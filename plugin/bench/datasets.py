@@ -40,6 +40,7 @@ from ponder.errors import PonderError
 from ponder.plugin.bench.code_checks import check_code_many, code_program
 from ponder.sandbox.base import BaseSandbox
 from ponder.verifiers._numbers import SCALES, compare_answer, parse_amount
+from ponder.verifiers.answers import number_text  # re-exported (`__all__`)
 from ponder.verifiers.math import math_equal
 
 Workflow = Literal["solve", "analyze", "repair", "codegen", "repair_set"]
@@ -338,11 +339,6 @@ def get_suite(name: str) -> Suite:
         return SUITES[name]
     except KeyError:
         raise BenchDataError(f"unknown suite {name!r}; choose one of {', '.join(SUITES)}") from None
-
-
-def number_text(value: float) -> str:
-    """A number as a model would write it (no float noise): 2140.0 -> "2140", 0.1 -> "0.1"."""
-    return f"{value:.10g}" if value != int(value) or abs(value) >= 1e15 else str(int(value))
 
 
 __all__ = [

@@ -53,11 +53,6 @@ class Unchecked(BaseVerifier):
         return [StepScore(score=0.5, gate="unknown", evidence={"reason": reason}) for _ in chains]
 
 
-def search_strategy(strategy: str) -> str:
-    """The graph strategy a bench strategy runs on (`exec_select` samples with best-of-N)."""
-    return SAMPLING if strategy == NAME else strategy
-
-
 def codegen_config(item: BenchItem, rt: Runtime, config: SearchConfig) -> SearchConfig:
     """`config` with one step per sample and room for the whole module the prompt asks for."""
     prompt_tokens = rt.backend.count_tokens(item.record["prompt"])
@@ -192,5 +187,4 @@ __all__ = [
     "Unchecked",
     "codegen_config",
     "exec_select",
-    "search_strategy",
 ]

@@ -6,7 +6,8 @@ Columns that keep the claim honest:
   source's checker accepts), so a verifier that lies shows up;
 - pass@N oracle: any candidate correct; the gap to accuracy is what selection loses;
 - tokens per item (generated, and prompt tokens served from the prefix cache), seconds per item;
-- McNemar's exact p against the greedy reference on the items both answered;
+- McNemar's exact p against the greedy reference on the items both answered, and for a strategy
+  with a chain-of-thought twin (`pal_sc` and `self_consistency`, same budget and N) against the twin;
 - for the repair set, one row per mode (model, mutations, both) and the test runs per item.
 """
 
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ponder.plugin.bench.pal import TEXT_TWIN
 from ponder.plugin.bench.runner import REFERENCE_STRATEGY
 from ponder.plugin.bench.stats import mcnemar, pass_at_n, wilson
 from ponder.plugin.bench.store import ItemResult
@@ -67,20 +69,35 @@ def summarize(results: Sequence[ItemResult]) -> list[dict[str, Any]]:
             "errors": sum(r.error is not None for r in group),
             "mcnemar_p": None,
             "vs_greedy": None,
+            "twin": TEXT_TWIN.get(strategy),
+            "twin_mcnemar_p": None,
+            "vs_twin": None,
         }
         if strategy != REFERENCE_STRATEGY and reference:
-            first_seed = min(r.seed for r in group)
-            paired = [
-                (r.correct, reference[(suite, r.item)])
-                for r in group
-                if r.seed == first_seed and (suite, r.item) in reference
-            ]
-            if paired:
-                test = mcnemar([a for a, _ in paired], [b for _, b in paired])
-                row["mcnemar_p"] = test.p_value
-                row["vs_greedy"] = f"+{test.a_only}/-{test.b_only}"
+            row["vs_greedy"], row["mcnemar_p"] = _paired(group, reference)
+        if row["twin"] is not None:  # same suite, mode and budget; its first seed, as for greedy
+            twin_runs = groups.get((suite, mode, row["twin"], budget), [])
+            twin_seed = min((r.seed for r in twin_runs), default=0)
+            twin = {(r.suite, r.item): r.correct for r in twin_runs if r.seed == twin_seed}
+            row["vs_twin"], row["twin_mcnemar_p"] = _paired(group, twin)
         rows.append(row)
     return rows
+
+
+def _paired(
+    group: Sequence[ItemResult], baseline: dict[tuple[str, str], bool]
+) -> tuple[str | None, float | None]:
+    """("+a/-b", McNemar p) of `group`'s first seed against `baseline` on the items both answered."""
+    first_seed = min(r.seed for r in group)
+    paired = [
+        (r.correct, baseline[(r.suite, r.item)])
+        for r in group
+        if r.seed == first_seed and (r.suite, r.item) in baseline
+    ]
+    if not paired:
+        return None, None
+    test = mcnemar([a for a, _ in paired], [b for _, b in paired])
+    return f"+{test.a_only}/-{test.b_only}", test.p_value
 
 
 _MODES = ("model", "mutations", "both")
@@ -111,17 +128,25 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     the share of cases fixed correctly (hidden tests included).
     """
     modes = any(r.get("mode") for r in rows)
+    twins = any(r.get("twin") for r in rows)
     head = (
         "| suite |"
         + (" mode |" if modes else "")
         + " strategy | budget | n | accuracy (95% CI) | pass@N oracle | verified | verified precision "
         "| tokens/item | reused/item | s/item |"
         + (" test runs/item |" if modes else "")
-        + " vs greedy (McNemar p) | errors |"
+        + " vs greedy (McNemar p) |"
+        + (" vs CoT twin (McNemar p) |" if twins else "")
+        + " errors |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         mc = "-" if r["mcnemar_p"] is None else f"{r['vs_greedy']} (p={r['mcnemar_p']:.3g})"
+        twin = (
+            "-"
+            if r.get("twin_mcnemar_p") is None
+            else f"{r['vs_twin']} vs {r['twin']} (p={r['twin_mcnemar_p']:.3g})"
+        )
         runs = r.get("test_runs_per_item")
         lines.append(
             f"| {r['suite']} |"
@@ -131,7 +156,9 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
             f"{_pct(r['verified_rate'])} | {_pct(r['verified_precision'])} | {r['tokens_per_item']:.0f} | "
             f"{r['reused_per_item']:.0f} | {r['seconds_per_item']:.1f} |"
             + ((" -" if runs is None else f" {runs:.1f}") + " |" if modes else "")
-            + f" {mc} | {r['errors']} |"
+            + f" {mc} |"
+            + (f" {twin} |" if twins else "")
+            + f" {r['errors']} |"
         )
     return "\n".join(lines)
 

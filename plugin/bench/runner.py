@@ -1,9 +1,10 @@
 """Run a suite × strategies × budgets × seeds through ponder's own workflows, checking every answer.
 
 Each item goes through the same workflow a user would run (solve, analyze, repair) or, for
-HumanEval, a code-generation task with the docstring examples as its only visible check. The
-search never sees the gold answer; the source's checker (`datasets`) judges the answer it returns
-and every other candidate it produced (for the pass@N oracle).
+HumanEval, a code-generation task with the docstring examples as its only visible check; a few
+bench strategies bring their own (`strategies.OWN_STRATEGIES`). The search never sees the gold
+answer; the source's checker (`datasets`) judges the answer it returns and every other candidate
+it produced (for the pass@N oracle).
 
 Items are the outer loop, so after any prefix of a run every strategy has answered the same items
 (paired comparisons stay valid when a run is cut short) and the engine's prefix cache serves one
@@ -20,10 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
-
-from rich.console import Console
 
 from ponder.errors import PonderError
 from ponder.graph.types import SearchConfig, SearchResult
@@ -34,7 +32,7 @@ from ponder.plugin.bench.codegen import SOURCE_PATH, build_codegen_task, has_exa
 from ponder.plugin.bench.datasets import BenchItem, check_code_many, get_suite, load_items
 from ponder.plugin.bench.run_info import backend_name
 from ponder.plugin.bench.store import ItemResult, ResultStore
-from ponder.plugin.progress import progress_bar
+from ponder.plugin.bench.strategies import OWN_STRATEGIES, WorkflowFn
 from ponder.plugin.repair.project import Project
 from ponder.plugin.repair.workflow import repair_project
 from ponder.plugin.runtime import Runtime
@@ -86,6 +84,10 @@ class BenchPlan:
     def items(self) -> list[BenchItem]:
         items = load_items(self.suite, self.data, data_dir=self.data_dir)
         return items if self.limit is None else items[: self.limit]
+
+    def needs_sandbox(self) -> bool:
+        """Whether a unit executes code: every suite but the solve ones, and `OWN_STRATEGIES`."""
+        return get_suite(self.suite).workflow != "solve" or any(s in OWN_STRATEGIES for s in self.strategies)
 
 
 @dataclass(slots=True)
@@ -254,7 +256,7 @@ async def _codegen(item: BenchItem, rt: Runtime, config: SearchConfig, plan: Ben
     return Attempt(result.answer, result.status, result.verified, result, result.source)
 
 
-WORKFLOWS = {
+WORKFLOWS: dict[str, WorkflowFn] = {
     "solve": _solve,
     "analyze": _analyze,
     "repair": _repair,
@@ -293,14 +295,15 @@ async def run_item(
 
     `seconds` is the workflow's time, as its user waits for it; judging the answer is not in it.
     """
+    own = OWN_STRATEGIES.get(strategy)
     config = rt.search_config(
-        strategy=humaneval_select.search_strategy(strategy),
+        strategy=own.search if own else strategy,
         seed=seed,
         n=plan.n,
         budget={"max_tokens": budget},
     )
     spec = get_suite(item.suite)
-    workflow = humaneval_select.exec_select if strategy == humaneval_select.NAME else WORKFLOWS[spec.workflow]
+    workflow = own.workflow if own else WORKFLOWS[spec.workflow]
     started = time.monotonic()
     attempt = await workflow(item, rt, config, plan)
     seconds = time.monotonic() - started
@@ -369,30 +372,3 @@ async def run_bench(
         else:
             run.record(store, await attempt_unit(unit, rt, plan), on_result)
     return run
-
-
-class BenchProgress:
-    """A rich progress bar on stderr over all (item, cell) units, with running accuracy per strategy."""
-
-    def __init__(
-        self, total: int, *, label: str, console: Console | None = None, enabled: bool = True
-    ) -> None:
-        self.console = console or Console(stderr=True)
-        self._tally: dict[str, list[int]] = {}
-        self._progress = progress_bar(self.console, spinner=False, transient=False, enabled=enabled)
-        self._task = self._progress.add_task(label, total=total, detail="")
-
-    def __enter__(self) -> BenchProgress:
-        self._progress.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._progress.stop()
-
-    def __call__(self, result: ItemResult, skipped: bool) -> None:
-        right, total = self._tally.setdefault(result.strategy, [0, 0])
-        self._tally[result.strategy] = [right + result.correct, total + 1]
-        detail = "  ".join(f"{s} {r}/{t}" for s, (r, t) in self._tally.items())
-        self._progress.update(self._task, advance=1, detail=detail)

@@ -29,20 +29,33 @@ def solve(
     n: Annotated[
         int | None, typer.Option("--n", min=1, help="Chains for best-of-N / self-consistency.")
     ] = None,
+    program: Annotated[
+        bool,
+        typer.Option(
+            "--program",
+            help="Answer with a Python program run in the sandbox: the answer is the number its "
+            "solution() returns (with self_consistency, the majority of the N programs' values).",
+        ),
+    ] = False,
     *,
     search: SearchOptions,
     common: shared.CommandOptions,
 ) -> None:
-    """Solve a math or word problem step by step; with --reference, the answer is verified against it."""
+    """Solve a math or word problem step by step; with --reference, the answer is verified against it.
+
+    With --program the model writes a program instead, run in the sandbox (PAL).
+    """
     from ponder.plugin.runtime import open_runtime
     from ponder.plugin.solve.workflow import solve_question
 
     async def run() -> Any:
         settings = common.settings()
-        async with open_runtime(settings, need_sandbox=False) as rt:
+        async with open_runtime(settings, need_sandbox=program) as rt:
             config: SearchConfig = rt.search_config(n=n, **search.overrides(settings))
             with common.progress("solving", config) as progress:
-                return await solve_question(question, rt, config, reference=reference, on_event=progress)
+                return await solve_question(
+                    question, rt, config, reference=reference, on_event=progress, program=program
+                )
 
     try:
         outcome = asyncio.run(run())
@@ -57,6 +70,12 @@ def solve(
     else:
         typer.echo(f"answer: {outcome.answer if outcome.answer is not None else '(none)'}")
         typer.echo(f"status: {outcome.status} ({outcome.detail})")
+        if program:
+            votes = (
+                ", ".join(f"{v['answer']} x{v['votes']}" for v in summary["votes"])
+                or "(no program returned a number)"
+            )
+            typer.echo(f"votes: {votes}")
         typer.echo(
             f"strategy: {outcome.result.strategy}   tokens: {summary['tokens']}   "
             f"expansions: {summary['expansions']}   time: {summary['seconds']:.1f}s"

@@ -3,18 +3,24 @@
 Without a reference nothing can check the final answer, so the result is "unverified" however
 confident the search was; with one, the math verifier's symbolic comparison gates every
 candidate and only an equivalent answer is reported as verified.
+
+Two modes: text (stepwise reasoning ending in "Answer: ...") and program (`program`: the model
+writes a Python program, the sandbox runs it, and the answer is the number it returned, elected by
+majority over executed values). The statuses mean the same in both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ponder.graph.types import SearchConfig, SearchEvent, SearchResult, SearchTask
 from ponder.plugin.runtime import Runtime
 from ponder.plugin.solve.prompts import SOLVE_FEEDBACK, solve_messages
 from ponder.verifiers.types import VerifyTask
+
+SolveMode = Literal["text", "program"]
 
 
 @dataclass(slots=True)
@@ -24,6 +30,7 @@ class SolveOutcome:
     question: str
     reference: str | None
     result: SearchResult
+    mode: SolveMode = "text"
 
     @property
     def answer(self) -> str | None:
@@ -53,7 +60,7 @@ class SolveOutcome:
 
     def summary(self) -> dict[str, Any]:
         spend = self.result.spend
-        return {
+        out: dict[str, Any] = {
             "question": self.question,
             "answer": self.answer,
             "status": self.status,
@@ -61,10 +68,14 @@ class SolveOutcome:
             "reference": self.reference,
             "reason": self.result.reason,
             "strategy": self.result.strategy,
+            "mode": self.mode,
             "tokens": spend.tokens_generated,
             "expansions": spend.expansions,
             "seconds": round(spend.seconds, 2),
         }
+        if self.mode == "program":  # how the executed values voted: [{answer, votes, verified, nodes}]
+            out["votes"] = self.result.evidence.get("votes", [])
+        return out
 
 
 def build_solve_task(question: str, reference: str | None = None) -> SearchTask:
@@ -86,8 +97,18 @@ async def solve_question(
     *,
     reference: str | None = None,
     on_event: Callable[[SearchEvent], None] | None = None,
+    program: bool = False,
 ) -> SolveOutcome:
-    """Search for an answer to `question`, checked against `reference` when one is given."""
+    """Search for an answer to `question`, checked against `reference` when one is given.
+
+    With `program`, the answer is what a sandboxed program returned (`ponder.plugin.solve.program`);
+    the runtime then needs a sandbox.
+    """
+    if program:
+        from ponder.plugin.solve.program import search_program  # runs the sandbox's harness: load on use
+
+        result = await search_program(question, rt, config, reference=reference, on_event=on_event)
+        return SolveOutcome(question=question, reference=reference, result=result, mode="program")
     task = build_solve_task(question, reference)
     result = await rt.search(task, config, verifier=rt.math_verifier(), on_event=on_event)
     return SolveOutcome(question=question, reference=reference, result=result)
