@@ -26,6 +26,7 @@ from mcp_types import CallToolResult  # noqa: E402
 
 from ponder.plugin.analyze.prompts import ANALYZE_SYSTEM  # noqa: E402
 from ponder.plugin.mcp.cli import exposure_warning  # noqa: E402
+from ponder.plugin.solve.prompts import PROGRAM_SYSTEM  # noqa: E402
 from tests._repair import BUG, FIX, copy_example  # noqa: E402
 from tests._reward_hacks import BUGGY, FIXED, TESTS  # noqa: E402
 from tests._scripted_openai import openai_env, scripted_model  # noqa: E402
@@ -37,6 +38,8 @@ ANALYSIS = (
     "```python\nrev = t0.iloc[0, 1]\nprev = t0.iloc[0, 2]\nchange = rev - prev\n```\nAnswer: 525 million"
 )
 SOLUTION = "Step 1: 2 + 2 = 4.\nAnswer: 4"
+PROGRAM = "Two and two make five.\n```python\ndef solution():\n    return 2 + 2\n```\nAnswer: 5"
+"""Program mode's reply: the prose claims 5, the program computes 4; the executed value is the answer."""
 KEY = "mcp-test-key"
 PONDER = [sys.executable, "-c", "from ponder.plugin.cli import main; main()", "mcp"]
 TOOLS = {"repair_code", "analyze_table", "solve", "think"}
@@ -45,8 +48,12 @@ Connect = Callable[[], AbstractAsyncContextManager[Client]]
 
 
 def reply(messages: list[dict[str, Any]]) -> str:
-    """The scripted model: an executed, traced calculation for tables, "4" for everything else."""
-    return ANALYSIS if str(messages[0].get("content", "")).startswith(ANALYZE_SYSTEM) else SOLUTION
+    """The scripted model: an executed, traced calculation for tables, a program for program mode,
+    "4" for everything else."""
+    system = str(messages[0].get("content", ""))
+    if system.startswith(ANALYZE_SYSTEM):
+        return ANALYSIS
+    return PROGRAM if system.startswith(PROGRAM_SYSTEM) else SOLUTION
 
 
 def _server_env(url: str, **extra: str) -> dict[str, str]:
@@ -189,6 +196,12 @@ async def test_each_tool_answers_with_progress(
         )
         assert (result.structured_content or {})["status"] == "verified"
         assert progress.seen[-1][1] == 64  # the configured expansion budget is the total
+
+        args = {"question": "What is 2 + 2?", "reference": "4", "strategy": "greedy", "program": True}
+        result, _ = await _call(client, "solve", args)
+        summary = result.structured_content or {}
+        assert summary["status"] == "verified" and summary["answer"] == "4", summary
+        assert summary["votes"][0]["votes"] == 1 and "votes: 4 x1" in _text(result)
 
         turns = [{"role": "user", "content": "What is 2 + 2?"}]
         result, _ = await _call(

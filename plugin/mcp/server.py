@@ -63,7 +63,8 @@ DESCRIPTIONS = {
     "solve": (
         "Solve a math or word problem step by step with a verifier-guided search. With `reference` "
         "the answer is checked by symbolic equivalence (status verified or wrong); without one it "
-        "is 'unchecked'."
+        "is 'unchecked'. With `program` the model writes a Python program instead, run in a "
+        "sandbox, and the answer is the number it returns (a majority over N programs' values)."
     ),
     "think": (
         "Answer the last user message of a conversation by searching over reasoning steps instead "

@@ -306,6 +306,14 @@ class Tools:
         question: Annotated[str, Field(min_length=1, description="The math or word problem, in words.")],
         reference: ReferenceArg = None,
         n: NArg = None,
+        program: Annotated[
+            bool,
+            Field(
+                description="Answer with a Python program run in the sandbox: the answer is the number its "
+                "solution() returns (with self_consistency, the majority of the N programs' values), never "
+                "a number the model wrote."
+            ),
+        ] = False,
         *,
         search: SearchOptions,
     ) -> CallToolResult:
@@ -314,14 +322,17 @@ class Tools:
         outcome = await self._run(
             ctx,
             lambda rt, config, relay: solve_question(
-                question, rt, config, reference=reference, on_event=relay
+                question, rt, config, reference=reference, on_event=relay, program=program
             ),
             search,
-            need_sandbox=False,
+            need_sandbox=program,  # only program mode runs anything: text mode never starts Docker
             n=n,
         )
         answer = outcome.answer if outcome.answer is not None else "(none)"
-        return _result(f"answer: {answer}\nstatus: {outcome.status} ({outcome.detail})", outcome.summary())
+        text = f"answer: {answer}\nstatus: {outcome.status} ({outcome.detail})"
+        if program:
+            text += f"\nvotes: {outcome.votes_line}"
+        return _result(text, outcome.summary())
 
     @search_args
     async def think(

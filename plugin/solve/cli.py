@@ -71,11 +71,7 @@ def solve(
         typer.echo(f"answer: {outcome.answer if outcome.answer is not None else '(none)'}")
         typer.echo(f"status: {outcome.status} ({outcome.detail})")
         if program:
-            votes = (
-                ", ".join(f"{v['answer']} x{v['votes']}" for v in summary["votes"])
-                or "(no program returned a number)"
-            )
-            typer.echo(f"votes: {votes}")
+            typer.echo(f"votes: {outcome.votes_line}")
         typer.echo(
             f"strategy: {outcome.result.strategy}   tokens: {summary['tokens']}   "
             f"expansions: {summary['expansions']}   time: {summary['seconds']:.1f}s"

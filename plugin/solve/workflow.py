@@ -58,6 +58,12 @@ class SolveOutcome:
             "no_answer": self.result.reason or "the search produced no answer",
         }[self.status]
 
+    @property
+    def votes_line(self) -> str:
+        """Program mode's vote in words ("21 x3, 24 x1"), as the CLI and the MCP tool print it."""
+        votes = self.result.evidence.get("votes") or []
+        return ", ".join(f"{v['answer']} x{v['votes']}" for v in votes) or "(no program returned a number)"
+
     def summary(self) -> dict[str, Any]:
         spend = self.result.spend
         out: dict[str, Any] = {
