@@ -23,18 +23,16 @@ from ponder.graph.types import SearchConfig, SearchResult, SearchTask
 from ponder.plugin.runtime import EventHandler, Runtime
 from ponder.plugin.solve.prompts import PROGRAM_FEEDBACK, program_messages
 from ponder.plugin.solve.vote import Ballot, VoteGroup, tally
+from ponder.plugin.solve.workflow import math_check
 from ponder.verifiers.answers import number_text
 from ponder.verifiers.program import program_evidence
-from ponder.verifiers.types import VerifyTask
 
 
 def build_program_task(question: str, reference: str | None = None) -> SearchTask:
     """The search task asking for a program; `reference` (when known) is what its value is checked on."""
     return SearchTask(
         messages=program_messages(question),
-        verify=VerifyTask(
-            kind="math", question=question, inputs={"reference": reference} if reference is not None else {}
-        ),
+        verify=math_check(question, reference),
         answer_format="code",
         feedback_template=PROGRAM_FEEDBACK,
     )

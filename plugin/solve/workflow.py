@@ -84,13 +84,17 @@ class SolveOutcome:
         return out
 
 
+def math_check(question: str, reference: str | None) -> VerifyTask:
+    """What the math verifier checks, in both modes: the answer against `reference`, when known."""
+    inputs = {"reference": reference} if reference is not None else {}
+    return VerifyTask(kind="math", question=question, inputs=inputs)
+
+
 def build_solve_task(question: str, reference: str | None = None) -> SearchTask:
     """The search task for `question`; `reference` (when known) is what the math verifier checks."""
     return SearchTask(
         messages=solve_messages(question),
-        verify=VerifyTask(
-            kind="math", question=question, inputs={"reference": reference} if reference is not None else {}
-        ),
+        verify=math_check(question, reference),
         answer_format="text",
         feedback_template=SOLVE_FEEDBACK,
     )
