@@ -16,7 +16,9 @@ Where each row comes from (README "Results on the embedded default"):
   as greedy, for 4x the tokens (666 against 156 per item).
 - checked, 1024-8191 tokens, best-of-N up to 4: HumanEval, first 60 tasks at 2048 tokens
   (benchmarks/results/humaneval_20261203): N=4 samples selected by execution solved 13/60, greedy
-  11/60 (McNemar p = 0.69: not significant).
+  11/60 (McNemar p = 0.69: not significant). Fewer samples do worse: N=2 solved 8/60 against
+  greedy's 13/60 on another machine (benchmarks/results/humaneval_20261203/n2, p = 0.125), so the
+  row asks for 4, and the budget fit below gives fewer only when 4 do not fit.
 - checked, >= 8192 tokens, best-of-N up to 8: Snell et al.'s rule with a verifier. Measured only
   on 10 HumanEval tasks at N=8: pass@8 10% against pass@4 5% (more correct programs among the
   samples), but 0/10 selected; not shown to help on the 135M model.
