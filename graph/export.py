@@ -44,6 +44,16 @@ class TreeFormatError(PonderError, ValueError):
     """A tree file is not a ponder tree export (wrong version or missing fields)."""
 
 
+def path_to(nodes: Mapping[str, Mapping[str, Any]], node_id: str | None) -> list[str]:
+    """The ids from the root down to `node_id` (empty for None), in live or exported nodes."""
+    path: list[str] = []
+    cur = node_id
+    while cur is not None:
+        path.append(cur)
+        cur = nodes[cur]["parent"]
+    return path[::-1]
+
+
 def export_tree(
     nodes: Mapping[str, Node],
     *,
@@ -55,18 +65,13 @@ def export_tree(
 ) -> dict[str, Any]:
     """The whole tree, JSON-serialisable: nodes in creation order, the chosen path, the spend."""
     ordered = sorted(nodes.values(), key=lambda n: n["seq"])
-    chosen_path: list[str] = []
-    cur = chosen
-    while cur is not None:
-        chosen_path.append(cur)
-        cur = nodes[cur]["parent"]
     return {
         "schema_version": SCHEMA_VERSION,
         "strategy": strategy,
         "question": question,
         "root": ROOT_ID,
         "chosen": chosen,
-        "chosen_path": chosen_path[::-1],
+        "chosen_path": path_to(nodes, chosen),
         "spend": spend.model_dump(),
         "config": config or {},
         "nodes": [{k: n.get(k) for k in _NODE_FIELDS} for n in ordered],

@@ -64,11 +64,7 @@ def fit_to_backend(config: SearchConfig, caps: Capabilities) -> SearchConfig:
     """The config a backend can run: one that can continue neither token ids nor a partial
     assistant turn (a plain OpenAI-compatible server) cannot resume a chain mid-answer, so each
     child is a whole reply, with room for the steps it would have taken."""
-    if config.single_step or caps.token_ids or caps.continue_prefix:
-        return config
-    return config.model_copy(
-        update={"single_step": True, "max_step_tokens": config.max_step_tokens * config.max_depth}
-    )
+    return config if caps.token_ids or caps.continue_prefix else config.whole_replies()
 
 
 async def init(state: SearchState, runtime: Runtime[SearchContext]) -> dict[str, Any]:

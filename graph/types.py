@@ -99,6 +99,15 @@ class SearchConfig(BaseModel):
     """Set when `strategy="auto"` chose `strategy` and `n`: which table row, and why; None when
     the strategy was named."""
 
+    def whole_replies(self) -> SearchConfig:
+        """This config with each chain written as one reply (`single_step`), given the room its
+        steps would have had (`max_step_tokens` × `max_depth`)."""
+        if self.single_step:
+            return self
+        return self.model_copy(
+            update={"single_step": True, "max_step_tokens": self.max_step_tokens * self.max_depth}
+        )
+
 
 EventKind = Literal[
     "search_started",

@@ -24,9 +24,9 @@ from ponder.plugin.bench.datasets import (
     check_code_many,
     get_suite,
     load_items,
-    number_text,
 )
 from ponder.sandbox import LocalSandbox
+from ponder.verifiers.answers import number_text
 
 pytestmark = pytest.mark.filterwarnings("ignore:LocalSandbox runs code:RuntimeWarning")
 

@@ -40,7 +40,6 @@ from ponder.errors import PonderError
 from ponder.plugin.bench.code_checks import check_code_many, code_program
 from ponder.sandbox.base import BaseSandbox
 from ponder.verifiers._numbers import SCALES, compare_answer, parse_amount
-from ponder.verifiers.answers import number_text  # re-exported (`__all__`)
 from ponder.verifiers.math import math_equal
 
 Workflow = Literal["solve", "analyze", "repair", "codegen", "repair_set"]
@@ -352,5 +351,4 @@ __all__ = [
     "code_program",
     "get_suite",
     "load_items",
-    "number_text",
 ]

@@ -2,8 +2,8 @@
 the answer is the number the program returned, never one the model wrote.
 
 How one search becomes an answer:
-- every expansion is a whole program (`single_step`, answer format "code"), with the room the
-  text mode gives a whole chain (`max_step_tokens` × `max_depth`);
+- every expansion is a whole program (`SearchConfig.whole_replies`, answer format "code"), with
+  the room the text mode gives a whole chain;
 - `ProgramVerifier` runs each finished program in the sandbox and hands its value to the math
   verifier (which checks it against the reference, when there is one); a program that raises,
   times out or returns no number fails its gate and gives no answer;
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ponder.graph.export import path_to
 from ponder.graph.types import SearchConfig, SearchResult, SearchTask
 from ponder.plugin.runtime import EventHandler, Runtime
 from ponder.plugin.solve.prompts import PROGRAM_FEEDBACK, program_messages
@@ -38,15 +39,6 @@ def build_program_task(question: str, reference: str | None = None) -> SearchTas
     )
 
 
-def program_config(config: SearchConfig) -> SearchConfig:
-    """`config` with one program per expansion and room for it."""
-    if config.single_step:
-        return config
-    return config.model_copy(
-        update={"single_step": True, "max_step_tokens": config.max_step_tokens * config.max_depth}
-    )
-
-
 async def search_program(
     question: str,
     rt: Runtime,
@@ -57,7 +49,7 @@ async def search_program(
 ) -> SearchResult:
     """Search for programs answering `question`, run them, and elect the answer by their values."""
     task = build_program_task(question, reference)
-    result = await rt.search(task, program_config(config), verifier=rt.program_verifier(), on_event=on_event)
+    result = await rt.search(task, config.whole_replies(), verifier=rt.program_verifier(), on_event=on_event)
     return elect(result)
 
 
@@ -113,7 +105,7 @@ def elect(result: SearchResult) -> SearchResult:
             "source": node.get("source") or result.source,
             "evidence": {**(node.get("evidence") or {}), "votes": votes},
             "candidates": candidates,
-            "tree": {**result.tree, "chosen": chosen, "chosen_path": _path(nodes, chosen)},
+            "tree": {**result.tree, "chosen": chosen, "chosen_path": path_to(nodes, chosen)},
         }
     )
 
@@ -145,12 +137,3 @@ def _reason(best: VoteGroup, groups: list[VoteGroup], replies: int) -> str:
         f"({others} other value{'s' if others != 1 else ''}, {replies - executed} gave no number)"
     )
     return f"passed every hard gate; {why}" if best.verified else f"majority of executed values: {why}"
-
-
-def _path(nodes: dict[str, dict[str, Any]], node_id: str) -> list[str]:
-    path: list[str] = []
-    cur: str | None = node_id
-    while cur is not None:
-        path.append(cur)
-        cur = nodes[cur].get("parent")
-    return path[::-1]
