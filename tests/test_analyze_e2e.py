@@ -273,3 +273,35 @@ def test_a_named_formula_through_the_cli(
     assert out["verified"] is verified and exit_code == (0 if verified else 1), out["reason"]
     operation = next(r for r in out["rules"] if r["rule"] == "operation")
     assert "EV/EBITDA" in operation["detail"]
+
+
+SHOP = "A shop had revenue of $12,000 and costs of $10,000 last month. What was its profit?"
+
+
+@pytest.mark.parametrize(
+    ("code", "answer", "failed"),
+    [
+        ("profit = 2000", "2000", None),
+        ("profit = 22000", "22000", "operation"),
+        ("profit = -2000", "-2000", "operation"),
+        ("profit = 2500", "2500", "provenance"),
+    ],
+    ids=["precomputed-difference", "precomputed-sum", "precomputed-negated", "precomputed-from-nowhere"],
+)
+def test_a_precomputed_literal_through_the_cli_is_judged_as_its_operation(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, code: str, answer: str, failed: str | None
+) -> None:
+    """A model that writes the number it worked out (`profit = 2000`) is read as the one operation
+    over stated numbers that gives it (12000 − 10000), so a literal hiding a sum, a negation or
+    nothing at all is UNVERIFIED by the rule the written-out code would fail."""
+    data = tmp_path / "shop.csv"
+    data.write_text("Month,Visitors\nMay,310\n")
+    reply = f"Profit is revenue less costs.\n```python\n{code}\n```\nAnswer: {answer}"
+    exit_code, out = _scripted_analyze(monkeypatch, reply, data=data, question=SHOP)
+    rules = {r["rule"]: r.get("status") for r in out["rules"]}
+    if failed is None:
+        assert exit_code == 0 and out["verified"], out["reason"]
+        provenance = next(r for r in out["rules"] if r["rule"] == "provenance")
+        assert "2000 = 12000 − 10000" in provenance["detail"]
+    else:
+        assert exit_code == 1 and not out["verified"] and rules[failed] == "fail", out["rules"]

@@ -9,12 +9,14 @@ operation rule orders a difference by them (`_finance_operation`); a word proble
    profit is revenue − cost, net income is income − expenses, equity is assets − liabilities, a
    net benefit is advantages − disadvantages. Where each side is one number the question states,
    and the words just before the two numbers name a benefit and a cost, the difference must be
-   benefit − cost, whatever its sign.
+   benefit − cost, whatever its sign; and where the question asks for such a net figure, a sum
+   of the two (revenue + cost for a profit) is the same mistake with the cost's sign lost.
 2. **By its sign.** Of two non-negative values, the conventional difference is the larger minus
    the smaller (a spread, a gap, a premium, a shortfall). A difference that comes out negative
    is one whose direction the question would have to state, and it does not: the answer is not
    verified ("the question does not say which way the difference goes"). `0 - x` is a
-   difference too: the calculation, not the data, gives the result its sign.
+   difference too: the calculation, not the data, gives the result its sign; so is `-(a - b)`,
+   a computed value negated (a negative literal is data as stated, and is not read so).
 3. **Through a function the verifier cannot follow.** A difference fed into a library call
    (`norm.cdf(z)`, a loop) has no result whose sign can be read: `norm.cdf(-z)` and
    `1 - norm.cdf(z)` agree, so a swapped `x - mean` passes every other check. Such a difference
@@ -43,7 +45,15 @@ _COST = re.compile(
     r"\b(costs?|expenses?|outflows?|disadvantages?|loss(?:es)?|payments?|liabilit(?:y|ies)|obligations?|debts?)\b",
     re.I,
 )
+_NET_ASKED = re.compile(
+    r"\b(?:what|how much|calculate|compute|find|determine)\b[^.?!]*\b(?:profits?|net (?:income|benefits?|"
+    r"gains?|earnings|worth|assets|amount)|equity|surplus)\b",
+    re.I,
+)
+"""The question asks for a net figure: benefits less costs."""
 _NUMBER = re.compile(r"(?<![\w.])[-−]?[$€£¥]?\s*(\d[\d,]*(?:\.\d+)?|\.\d+)\s*(%|percent)?", re.I)
+_SIGNED_THROUGH = frozenset({"+", "-", "*", "/", "neg", "round", "float", "sum", "mean"})
+"""Operations whose result's sign a negation inside them carries through (or flips)."""
 _CONTEXT_WORDS = 8
 """How many words before a number name it ("the current value of the disadvantages is $6")."""
 
@@ -104,8 +114,59 @@ def _net_order(node: Op, question: str) -> dict[str, Any] | bool:
     return False
 
 
+def _negations(expr: Expr) -> Iterator[Op]:
+    """Every `-(...)` of a computed value (not of a literal or a cell) that the result's sign
+    follows: through arithmetic only, since inside `exp(-x)` or `(1 + r) ** -n` a negation is
+    the formula, not a direction."""
+    if isinstance(expr, Op) and expr.op in _SIGNED_THROUGH:
+        if expr.op == "neg" and expr.args and isinstance(unwrap(expr.args[0]), Op):
+            yield expr
+        for arg in expr.args:
+            yield from _negations(arg)
+
+
+def _additions(expr: Expr) -> Iterator[Op]:
+    """Every `a + b` in the expression."""
+    if isinstance(expr, Op):
+        if expr.op == "+" and len(expr.args) == 2:
+            yield expr
+        for arg in expr.args:
+            yield from _additions(arg)
+    elif isinstance(expr, Opaque):
+        for part in expr.parts:
+            yield from _additions(part)
+
+
+def _net_sum(node: Op, question: str) -> dict[str, Any] | None:
+    """A net figure the question asks for (profit, net income, equity) that adds a cost to a
+    benefit, where the question's words name the two numbers so: the sum a reversed sign hides."""
+    if not _NET_ASKED.search(question):
+        return None
+    sides = [unwrap(a) for a in node.args]
+    values = [s.value for s in sides if isinstance(s, Operand) and s.value is not None]
+    if len(values) != 2 or any(v < 0 for v in values):
+        return None
+    if sorted(str(_role(v, question)) for v in values) != ["benefit", "cost"]:
+        return None
+    return _verdict(
+        f"a net amount takes the cost from the benefit; the calculation adds them ({_show(values[0])} + "
+        f"{_show(values[1])})"
+    )
+
+
 def check_directions(expr: Expr, question: str = "") -> dict[str, Any] | None:
     """The first difference whose direction the question cannot confirm, as a failed verdict."""
+    for added in _additions(expr):
+        net_sum = _net_sum(added, question)
+        if net_sum is not None:
+            return net_sum
+    for node in _negations(expr):
+        b = evaluate(node.args[0])
+        if b is not None and b > 0:
+            return _verdict(
+                f"the calculation negates {_show(b)} (−({_show(b)})); the question does not say the "
+                "result takes that sign"
+            )
     for node, inside in _subtractions(expr):
         a, b = evaluate(node.args[0]), evaluate(node.args[1])
         if inside is not None:

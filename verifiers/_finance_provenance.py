@@ -77,6 +77,7 @@ _PHRASE_NUMBERS: tuple[tuple[re.Pattern[str], tuple[tuple[float, str], ...]], ..
 """Numbers a phrase states without digits, each with why."""
 _FEE_SCHEME = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s+and\s+(\d+(?:\.\d+)?)(?![\d.])[\"'”’]?\s+fee", re.I)
 """A hedge fund's "2 and 20" fee scheme: a 2% management fee and a 20% incentive fee."""
+_BOND = re.compile(r"\b(?:bonds?|debt securit(?:y|ies)|notes?|par value|face value)\b", re.I)
 _NUMBER_AND_UNIT = re.compile(
     r"(?<![\w.])\(?[-−–]?\s*[$€£¥]?\s*(\d[\d,]*(?:\.\d+)?|\.\d+)\s*\)?\s*"
     r"(%|percent|basis\s+points?|bps?\b|billion|bn\b|million|mn\b|m\b|thousand|k\b)?",
@@ -131,16 +132,20 @@ class Sources:
         self.hint = hint
         self.percent_cells = percent_cells
         self.span = span
-        self.question_numbers = _text_numbers(question)
+        self.question_numbers = text_numbers(question)
+        self.stated_texts = [question, *paragraphs, *(headers or [])]
+        self.bond_question = bool(_BOND.search(question))
+        """A bond's price is quoted per 100 of face value, so 100 added to a coupon is its par."""
+        """The texts whose numbers count as stated (for derived literals, `_finance_derived`)."""
         self.negative_sources = False
         """Whether any input number is negative (then a negative result may be right)."""
         self.text_numbers = [
-            (f"paragraph {i + 1}", v, how) for i, p in enumerate(paragraphs) for v, how in _text_numbers(p)
+            (f"paragraph {i + 1}", v, how) for i, p in enumerate(paragraphs) for v, how in text_numbers(p)
         ]
         self.text_numbers += [
             (f"table t{t} header", v, how)
             for t, header in enumerate(headers or [])
-            for v, how in _text_numbers(header)
+            for v, how in text_numbers(header)
         ]
 
     def trace(
@@ -236,7 +241,7 @@ def _show(value: float) -> str:
     return f"{value:.10g}"
 
 
-def _text_numbers(text: str) -> list[tuple[float, str]]:
+def text_numbers(text: str) -> list[tuple[float, str]]:
     """Numbers a text states, with their normalised forms (5% also as 0.05; 25 bp as 0.0025)."""
     out: list[tuple[float, str]] = []
     for match in _NUMBER_AND_UNIT.finditer(text):
@@ -276,6 +281,24 @@ def _text_numbers(text: str) -> list[tuple[float, str]]:
     return out
 
 
+def _par_beside_coupon(node: Op, index: int, sources: Sources) -> bool:
+    """Whether summand `index` of `node` is 100 added to a coupon the inputs state, in a question
+    about a bond: its final cash flow, coupon plus par per 100 of face value. Per 100 of face, the
+    coupon is its rate as written (5% pays 5), so the other summand must be a stated percent; 100
+    beside anything else stays a fudge."""
+    if not sources.bond_question or len(node.args) != 2:
+        return False
+    mine, other = node.args[index], node.args[1 - index]
+    if not (isinstance(mine, Operand) and isinstance(other, Operand)):
+        return False
+    if not _close(abs(mine.value or 0.0), 100.0):
+        return False
+    trace = sources.trace(other, added=True)
+    if trace.kind in ("question", "text"):
+        return trace.how == "a percent as written"
+    return trace.kind == "cell" and trace.how == "as written" and trace.cells[0] in sources.percent_cells
+
+
 def averaged_count(expr: Expr) -> int:
     """How many values an expression adds up ("a + b + c" -> 3; "sum(xs)" -> len(xs))."""
     if isinstance(expr, Op) and expr.op in ("+", "-"):
@@ -291,10 +314,18 @@ def trace_all(expr: Expr, sources: Sources) -> list[tuple[Operand, Trace]]:
     """Every operand of the answer's expression with its trace; untraceable opaque parts included."""
     out: list[tuple[Operand, Trace]] = []
 
-    def walk(node: Expr, divisor_of: int | None = None, added: bool = False, factor: bool = False) -> None:
+    def walk(
+        node: Expr,
+        divisor_of: int | None = None,
+        added: bool = False,
+        factor: bool = False,
+        par: bool = False,
+    ) -> None:
         if isinstance(node, Operand):
             trace = sources.trace(node, divisor_of=divisor_of, multiplies=factor, added=added)
-            if added and trace.kind == "constant" and node.value not in (0.0, 1.0):
+            if par and trace.kind == "constant":
+                trace = Trace("constant", "100 (a bond's par, per 100 of face value, added to its coupon)")
+            elif added and trace.kind == "constant" and node.value not in (0.0, 1.0):
                 # 100 or 0.5 scale and halve; added to an amount they are a fudge, not a source
                 trace = Trace("untraced", f"untraced operand {_show(node.value or 0.0)} (a constant added)")
             out.append((node, trace))
@@ -308,8 +339,8 @@ def trace_all(expr: Expr, sources: Sources) -> list[tuple[Operand, Trace]]:
                 walk(node.args[0], factor=True)
                 walk(node.args[1], factor=node.op == "*")
                 return
-            for arg in node.args[:1] if node.op == "round" else node.args:
-                walk(arg, added=additive)
+            for i, arg in enumerate(node.args[:1] if node.op == "round" else node.args):
+                walk(arg, added=additive, par=node.op == "+" and _par_beside_coupon(node, i, sources))
         else:
             if not node.traceable:
                 out.append((Operand(None, node.reason, "opaque"), Trace("opaque", node.reason)))

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from ponder.verifiers._calc_expr import Expr, Op, Operand, evaluate, operands, unwrap
+from ponder.verifiers._finance_derived import expand_derived
 from ponder.verifiers._finance_formulas import bind, formula_rules
 from ponder.verifiers._finance_grounding import asked_for, cell_verdict, ground, read_layout
 from ponder.verifiers._finance_operation import Context, check_operation, check_sign
@@ -60,8 +61,12 @@ def check_rules(
         or _percent_text(tables, c)
     }
     headers = [" | ".join(str(c) for c in t.get("columns") or []) for t in tables]
+
     sources = Sources(cells, paragraphs, question, hint or "", percent_cells, span=q.span, headers=headers)
     traced = trace_all(expr, sources)
+    expr, derived = expand_derived(expr, traced, sources)
+    if derived:
+        traced = trace_all(expr, sources)
 
     chosen: dict[Operand, CellRef] = {}
     factors: dict[Operand, float] = {}
@@ -80,6 +85,8 @@ def check_rules(
     audit = [_audit(o, t, chosen.get(o), layouts) for o, t in traced]
     audit += [{**_audit(o, t, None, layouts), "in": "a branch test"} for o, t in tests]
     rules = [_provenance(traced + tests, _mixed_normalisation(traced, chosen, layouts, percent_cells))]
+    if derived and rules[0]["status"] == "pass":
+        rules[0]["detail"] += "; precomputed literals read as their operation: " + "; ".join(derived.values())
     rules.append(_grounding(chosen, groundings, q, layouts))
 
     kinds = {id(o): t for o, t in traced}
