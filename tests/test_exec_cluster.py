@@ -1,7 +1,8 @@
 """Execution clustering: candidates that behave alike cluster together, and selection follows.
 
 The clustering itself is pure (signatures in, ranked clusters out); the probes run in the real
-Docker sandbox, and `exec_select` runs end to end with a scripted model whose samples are fixed.
+Docker sandbox, and `exec_select` runs end to end with a scripted model whose samples are fixed:
+its greedy program (the request at temperature 0) and its samples apart.
 """
 
 from __future__ import annotations
@@ -61,6 +62,16 @@ def test_dual_agreement_ranks_size_times_examples_passed() -> None:
     assert clusters[0].members == (2,) and clusters[0].agreement == 3
 
 
+def test_a_tie_goes_to_the_cluster_of_the_earliest_candidate() -> None:
+    # exec_select's greedy program is candidate 0: it answers unless the examples say otherwise.
+    both_pass = [["=5", "=0", "=7"], ["=5", "=0", "=8"]]
+    assert cluster(both_pass, CASES)[0].members == (0,)
+    assert cluster(both_pass[::-1], CASES)[0].members == (0,)
+    assert cluster([["=1", "=1"], ["=2", "=2"]], CASES)[0].members == (0,)  # neither passes one
+    assert cluster([["=5", "=1"], ["=5", "=0"]], CASES)[0].members == (1,)  # passes more examples
+    assert cluster([*both_pass, ["=5", "=0", "=8"]], CASES)[0].members == (1, 2)  # two agree
+
+
 def test_probe_inputs_keep_the_examples_in_order_then_vary_one_argument() -> None:
     probes = probe_inputs(CASES, limit=6)
     assert probes[:2] == [(2, 3), (-1, 1)]
@@ -107,6 +118,11 @@ def _block(source: str) -> str:
     return f"```python\n{source}```<eos>"
 
 
+def _greedy_then(greedy: str, samples: list[str]) -> Policy:
+    """The greedy program at temperature 0, `samples[i]` for the i-th sampled completion."""
+    return lambda ctx: _block(greedy if ctx.request.temperature == 0 else samples[ctx.sample])
+
+
 async def _select(sandbox: DockerSandbox, policy: Policy, n: int) -> tuple[Attempt, list[Context]]:
     seen: list[Context] = []
 
@@ -123,13 +139,39 @@ async def _select(sandbox: DockerSandbox, policy: Policy, n: int) -> tuple[Attem
 @pytest.mark.docker
 @pytest.mark.slow
 async def test_exec_select_answers_with_the_largest_surviving_cluster(sandbox: DockerSandbox) -> None:
-    samples = [WRONG, LUCKY, RIGHT, RIGHT_OTHER_TEXT]
-    attempt, _ = await _select(sandbox, lambda ctx: _block(samples[ctx.sample]), n=4)
+    attempt, seen = await _select(sandbox, _greedy_then(WRONG, [LUCKY, RIGHT, RIGHT_OTHER_TEXT]), n=4)
     assert attempt.answer == RIGHT and attempt.verified and attempt.status == "verified"
     result = attempt.result
     assert result is not None and result.strategy == NAME and len(result.candidates) == 4
     assert result.evidence["refinements"] == 0
     assert [c["members"] for c in result.evidence["clusters"]][:2] == [[2, 3], [1]]
+    # N in all, the greedy one drawn first and alone; each counts toward the spend.
+    requests = [ctx.request for ctx in seen]
+    assert (requests[0].temperature, requests[0].n) == (0.0, 1) and len(seen) == 4
+    assert all(r.temperature > 0 for r in requests[1:]) and requests[1].n == 3
+    assert result.candidates[0]["answer"] == WRONG
+    drawn = [WRONG, LUCKY, RIGHT, RIGHT_OTHER_TEXT]  # one token per character, then EOS
+    assert result.spend.tokens_generated == sum(len(_block(s).removesuffix("<eos>")) + 1 for s in drawn)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.parametrize(("greedy", "sampled"), [(LUCKY, RIGHT), (RIGHT, LUCKY)], ids=["lucky", "right"])
+async def test_exec_select_keeps_the_greedy_program_when_the_examples_cannot_tell(
+    sandbox: DockerSandbox, greedy: str, sampled: str
+) -> None:
+    # Both pass both examples, alone in their clusters: nothing is evidence against greedy's answer.
+    attempt, _ = await _select(sandbox, _greedy_then(greedy, [sampled]), n=2)
+    assert attempt.answer == greedy and attempt.verified
+    assert attempt.result is not None and attempt.result.evidence["clusters"][0]["members"] == [0]
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+async def test_exec_select_with_one_candidate_draws_only_the_greedy_program(sandbox: DockerSandbox) -> None:
+    attempt, seen = await _select(sandbox, _greedy_then(RIGHT, []), n=1)
+    assert attempt.answer == RIGHT and attempt.verified
+    assert [(ctx.request.temperature, ctx.request.n) for ctx in seen] == [(0.0, 1)]
 
 
 @pytest.mark.docker
@@ -144,6 +186,7 @@ async def test_exec_select_refines_with_the_failing_example_when_none_survives(
     attempt, seen = await _select(sandbox, policy, n=2)
     assert attempt.answer == RIGHT and attempt.verified
     assert attempt.result is not None and attempt.result.evidence["refinements"] == 1
+    assert len(attempt.result.candidates) == 3  # the greedy one, one sample, one refinement
     feedback = seen[-1].messages[-1].content
     assert "add(2, 3) should return 5, but it returned -1." in feedback
     assert seen[-1].messages[-2].role == "assistant" and "a - b" in seen[-1].messages[-2].content

@@ -6,13 +6,19 @@ sandbox on the docstring's examples and on small variations of their inputs
 first member (CodeT's dual agreement: cluster size × examples passed). The examples are the
 only judge of "verified"; HumanEval's own `check` still decides "correct" afterwards.
 
+The first of the N is the greedy program (temperature 0), the other N-1 are sampled. A small
+model's greedy program is often its best single one, and drawing all N at temperature > 0 lost
+it: at N=2 selection scored below greedy. As candidate 0 it wins every tie in the ranking (ties
+go to the earliest member), so selection departs from greedy only where the examples give
+evidence for another cluster; N=1 draws the greedy program alone. All N count toward the budget.
+
 When no candidate passes every example, the best one is refined: the model sees it with the
 first example it gets wrong ("add(2, 3) should return 5, but it returned -1") and writes again,
 up to `SearchConfig.refine_rounds` times while the token budget lasts.
 
-The N samples are one best-of-N search whose verifier checks nothing (`Unchecked`): executing
-each candidate on its own would cost a sandbox run per candidate, where clustering runs all of
-them in one.
+The N-1 samples are one best-of-N search whose verifier checks nothing (`Unchecked`), as is the
+greedy draw: executing each candidate on its own would cost a sandbox run per candidate, where
+clustering runs all of them in one.
 """
 
 from __future__ import annotations
@@ -36,8 +42,10 @@ if TYPE_CHECKING:
 
 NAME = "exec_select"
 """The bench strategy name (`ponder bench --strategies greedy,exec_select`)."""
+GREEDY = "greedy"
+"""The graph strategy that draws the first candidate: one chain at temperature 0."""
 SAMPLING = "best_of_n"
-"""The graph strategy that draws the N independent samples."""
+"""The graph strategy that draws the other N-1, independent samples at `SearchConfig.temperature`."""
 MIN_REFINE_TOKENS = 64
 """A refinement needs room for a whole function; with less budget left, selection stops."""
 
@@ -61,7 +69,7 @@ def codegen_config(item: BenchItem, rt: Runtime, config: SearchConfig) -> Search
 
 
 async def exec_select(item: BenchItem, rt: Runtime, config: SearchConfig, plan: BenchPlan) -> Attempt:
-    """One HumanEval item: N samples, execution clustering, refinement when none survives.
+    """One HumanEval item: greedy + N-1 samples, execution clustering, refinement when none survives.
 
     Raises:
         BenchDataError: `item` is not a HumanEval record (only its prompts carry the examples).
@@ -97,12 +105,20 @@ class _Selection:
         self.signatures: list[list[str]] = []
         self.searches: list[SearchResult] = []
         self.clusters: list[Cluster] = []
+        self.drawn = 0  # searches that drew the N candidates (greedy, then samples); refinements follow
 
     async def sample(self) -> None:
-        await self._draw(self.task, self.config)
+        """The greedy program first (candidate 0, so it wins ties), then N-1 samples in one search."""
+        await self._draw(self.task, self.config.model_copy(update={"strategy": GREEDY, "n": 1}))
+        left = self._tokens_left()
+        if self.config.n > 1 and left > 0:
+            budget = self.config.budget.model_copy(update={"max_tokens": left})
+            config = self.config.model_copy(update={"n": self.config.n - 1, "budget": budget})
+            await self._draw(self.task, config)
+        self.drawn = len(self.searches)
 
     def should_refine(self) -> bool:
-        refined = len(self.searches) - 1
+        refined = len(self.searches) - self.drawn
         return (
             bool(self.cases and self.clusters)
             and not self.clusters[0].passes_visible
@@ -150,7 +166,7 @@ class _Selection:
         evidence = {
             "visible_cases": len(self.cases),
             "probes": len(self.probes),
-            "refinements": len(self.searches) - 1,
+            "refinements": len(self.searches) - self.drawn,
             "clusters": [c.to_dict() for c in self.clusters],
         }
         if not self.clusters:
@@ -181,6 +197,7 @@ class _Selection:
 
 
 __all__ = [
+    "GREEDY",
     "MIN_REFINE_TOKENS",
     "NAME",
     "SAMPLING",
