@@ -276,32 +276,52 @@ def test_a_named_formula_through_the_cli(
 
 
 SHOP = "A shop had revenue of $12,000 and costs of $10,000 last month. What was its profit?"
+ROSE = "Revenue rose from $12,000 in 2022 to $15,000 in 2023. What was the percentage change in revenue?"
 
 
 @pytest.mark.parametrize(
-    ("code", "answer", "failed"),
+    ("question", "code", "answer", "failed"),
     [
-        ("profit = 2000", "2000", None),
-        ("profit = 22000", "22000", "operation"),
-        ("profit = -2000", "-2000", "operation"),
-        ("profit = 2500", "2500", "provenance"),
+        (SHOP, "profit = 2000", "2000", None),
+        (SHOP, "profit = 22000", "22000", "operation"),
+        (SHOP, "profit = -2000", "-2000", "operation"),
+        (SHOP, "profit = 2500", "2500", "provenance"),
+        (ROSE, "pct = (15000 - 12000) / 12000 * 100", "25%", None),
+        (ROSE, "pct = (15000 - 12000) / 15000 * 100", "20%", "operation"),
+        (ROSE, "pct = 15000 / 12000 * 100", "125%", "operation"),
     ],
-    ids=["precomputed-difference", "precomputed-sum", "precomputed-negated", "precomputed-from-nowhere"],
+    ids=[
+        "precomputed-difference",
+        "precomputed-sum",
+        "precomputed-negated",
+        "precomputed-from-nowhere",
+        "percentage-change",
+        "percentage-change-on-the-wrong-base",
+        "percentage-change-as-a-ratio",
+    ],
 )
-def test_a_precomputed_literal_through_the_cli_is_judged_as_its_operation(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, code: str, answer: str, failed: str | None
+def test_a_word_problem_through_the_cli_is_judged_by_its_operation(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    question: str,
+    code: str,
+    answer: str,
+    failed: str | None,
 ) -> None:
-    """A model that writes the number it worked out (`profit = 2000`) is read as the one operation
-    over stated numbers that gives it (12000 − 10000), so a literal hiding a sum, a negation or
-    nothing at all is UNVERIFIED by the rule the written-out code would fail."""
+    """Numbers from the question, none from the table. A model that writes the number it worked
+    out (`profit = 2000`) is read as the one operation over stated numbers that gives it
+    (12000 − 10000), so a literal hiding a sum, a negation or nothing at all is UNVERIFIED by the
+    rule the written-out code would fail; a percentage change must divide by where it starts."""
     data = tmp_path / "shop.csv"
     data.write_text("Month,Visitors\nMay,310\n")
-    reply = f"Profit is revenue less costs.\n```python\n{code}\n```\nAnswer: {answer}"
-    exit_code, out = _scripted_analyze(monkeypatch, reply, data=data, question=SHOP)
+    reply = f"From the question's numbers.\n```python\n{code}\n```\nAnswer: {answer}"
+    exit_code, out = _scripted_analyze(monkeypatch, reply, data=data, question=question)
     rules = {r["rule"]: r.get("status") for r in out["rules"]}
     if failed is None:
         assert exit_code == 0 and out["verified"], out["reason"]
-        provenance = next(r for r in out["rules"] if r["rule"] == "provenance")
-        assert "2000 = 12000 − 10000" in provenance["detail"]
+        assert rules["operation"] in ("pass", "n/a"), out["rules"]
     else:
         assert exit_code == 1 and not out["verified"] and rules[failed] == "fail", out["rules"]
+    if code.startswith("profit = 2000"):
+        provenance = next(r for r in out["rules"] if r["rule"] == "provenance")
+        assert "2000 = 12000 − 10000" in provenance["detail"]

@@ -21,6 +21,7 @@ from ponder.verifiers._finance_operation import Context, check_operation, check_
 from ponder.verifiers._finance_provenance import Sources, Trace, trace_all
 from ponder.verifiers._finance_question import asks_for_percent, normalise, parse_question, question_form
 from ponder.verifiers._finance_scale import check_scale, is_ratio
+from ponder.verifiers._finance_text_forms import asked_form, check_text_form
 from ponder.verifiers._numbers import Amount, parse_cell
 from ponder.verifiers._table_checks import Cell
 
@@ -128,6 +129,14 @@ def check_rules(
                 executed=traced_value,
             )
         )
+    elif (
+        text_form := _text_form(question, expr, ctx, q.span, percent_answer=answer.scale == "percent")
+    ) is not None:
+        ordered = text_form.pop("ordered", False)  # the stated ends confirmed the direction
+        sign = None if ordered else check_sign(expr, ctx, q, negative_inputs, traced_value)
+        rules.append(
+            text_form if text_form["status"] == "fail" or not sign or sign["status"] == "n/a" else sign
+        )
     elif question_form(question, set()) == "difference" and (evaluate(expr) or 0.0) < 0:
         rules.append(
             {
@@ -170,6 +179,18 @@ def check_rules(
         )
     )
     return rules, audit
+
+
+def _text_form(
+    question: str, expr: Expr, ctx: Context, span: int, *, percent_answer: bool
+) -> dict[str, Any] | None:
+    """For a calculation over no cell: the verdict under the form its question asks for, if any."""
+    form = asked_form(question, lambda text: question_form(text, set()))
+    return (
+        None
+        if form is None
+        else check_text_form(form, expr, ctx, question, span, percent_answer=percent_answer)
+    )
 
 
 def _formula_cells(

@@ -1,0 +1,160 @@
+"""Rule 3 for a question answered from its own text: the calculation has the form it asks for.
+
+Where the calculation reads table cells, `_finance_operation` checks the question's form by the
+cells' periods and line items. A word problem ("Revenue rose from $12,000 to $15,000. What was
+the change?") has no cells, and before this module only the sign of its differences was read,
+so `15000 + 12000` passed as a change and `(15000 - 12000) / 15000` as a percentage change.
+
+Here the structure is checked alone, without periods: a change is a subtraction, a percentage
+change divides a difference by the value it subtracts (or is a ratio less 1), an average is a sum
+over its count. The direction stays the sign rule's (`_finance_direction`).
+
+A word problem uses these words for its inputs as often as for its answer ("a dividend growth
+rate of 10%... what is the share's value?"), and its "growth rate" or "effect of this change" may
+be a formula's result (Gordon growth, duration and convexity), so a calculation is held to a
+form only where the question leaves no doubt: the form is named in the sentence that asks (the
+last one with "what", "how much", "calculate"...), a change or percentage change has its two
+ends stated ("from $12,000 ... to $15,000"), and the calculation combines two to four stated
+numbers. Elsewhere the other rules decide, as before.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+from ponder.verifiers._calc_expr import Expr, Op, Opaque, evaluate, operands, unwrap
+from ponder.verifiers._finance_provenance import averaged_count
+from ponder.verifiers._finance_terms import Context, constant, strip_percent, verdict
+from ponder.verifiers._numbers import numbers_in
+
+MAX_INPUTS = 4
+"""A calculation over more stated numbers than this is a formula, not the question's form."""
+_ASKING = re.compile(r"\b(?:what|how\s+much|how\s+many|calculate|compute|find|determine|estimate)\b", re.I)
+_NUM = r"[-−]?[$€£¥]?\s*\d[\d,]*(?:\.\d+)?\s*(?:%|percent|million|billion|thousand)?"
+_ENDS = re.compile(rf"\bfrom\s+(?:\S+\s+){{0,3}}?({_NUM}).{{0,80}}?\bto\s+(?:\S+\s+){{0,3}}?({_NUM})", re.I)
+"""A change's two ends stated: "from $12,000 in 2022 to $15,000", "from 4.5% to 5.2%"."""
+
+
+def asked_form(question: str, form_of: Callable[[str], str | None]) -> str | None:
+    """The form the asking sentence names (`form_of` reads one), where a change states its ends;
+    "average", "change" and "percentage change" only (a ratio's formula varies too much)."""
+    sentences = [s for s in re.split(r"(?<=[.?!])\s+", question) if s.strip()]
+    asking = next((s for s in reversed(sentences) if _ASKING.search(s)), sentences[-1] if sentences else "")
+    form = form_of(asking)
+    if form in ("change", "percentage change") and not _ENDS.search(question):
+        return None
+    return form if form in ("average", "change", "percentage change") else None
+
+
+def check_text_form(
+    form: str, expr: Expr, ctx: Context, question: str, question_span: int, *, percent_answer: bool
+) -> dict[str, Any] | None:
+    """The verdict on a simple calculation over stated numbers under the question's form; None
+    when the calculation is not simple enough to be held to it."""
+    inputs = {o.value for o in operands(expr) if not ctx.is_constant(o)}
+    if not 2 <= len(inputs) <= MAX_INPUTS:
+        return None
+    if isinstance(unwrap(expr), Opaque):
+        return verdict(
+            "fail", f"the question asks for a {form}; the calculation's structure cannot be checked"
+        )
+    core = strip_percent(expr, ctx)
+    if form == "change" and percent_answer and isinstance(core, Op) and core.op == "/":
+        form = "percentage change"
+    checks: dict[str, Callable[[Expr], str | None]] = {
+        "change": lambda e: _subtraction(e, "a change"),
+        "difference": lambda e: _subtraction(e, "a difference"),
+        "percentage change": lambda e: _percentage_change(e, ctx),
+        "average": lambda e: _average(e, ctx, question_span),
+        "ratio": _division,
+    }
+    failure = checks[form](core)
+    if failure:
+        return verdict("fail", failure)
+    order = _from_to(form, core, question)
+    if order is False:
+        return verdict("fail", "a change from one stated value to another is the second less the first")
+    # `ordered`: the stated ends confirm the direction, so a negative change (a fall) needs no sign rule
+    return verdict("pass", f"the calculation has the form of a {form}", ordered=order is True)
+
+
+def _from_to(form: str, core: Expr, question: str) -> bool | None:
+    """A change from A to B is B − A. True when the subtraction's sides are B and A, the stated
+    ends (in either scale: 4.5% as 4.5 or 0.045); False when they are A and B; None when they
+    are not the ends (the sign rule then judges the direction)."""
+    ends = _ENDS.search(question)
+    if form not in ("change", "percentage change") or ends is None:
+        return None
+    difference = unwrap(core.args[0]) if form == "percentage change" and isinstance(core, Op) else core
+    if not (isinstance(difference, Op) and difference.op == "-" and len(difference.args) == 2):
+        return None
+    start, end = (_stated(ends.group(k)) for k in (1, 2))
+    left, right = (evaluate(a) for a in difference.args)
+    if start is None or end is None or left is None or right is None or _same(start, end):
+        return None
+    if _same(left, end) and _same(right, start):
+        return True
+    if _same(left, start) and _same(right, end):
+        return False
+    return None
+
+
+def _stated(text: str) -> float | None:
+    numbers = numbers_in(text)
+    return numbers[0] if numbers else None
+
+
+def _same(value: float, stated: float) -> bool:
+    return any(math.isclose(abs(value), abs(stated) * k, rel_tol=1e-9) for k in (1.0, 0.01))
+
+
+def _subtraction(core: Expr, what: str) -> str | None:
+    if isinstance(core, Op) and core.op == "abs":
+        core = unwrap(core.args[0])
+    if isinstance(core, Op) and core.op == "-" and len(core.args) == 2:
+        return None
+    return f"the question asks for {what}; the calculation is not a subtraction ({_op_name(core)})"
+
+
+def _percentage_change(core: Expr, ctx: Context) -> str | None:
+    """(B − A) / A, or B / A − 1: the base is the value the difference starts from."""
+    if isinstance(core, Op) and core.op == "/" and len(core.args) == 2:
+        numerator, base = unwrap(core.args[0]), unwrap(core.args[1])
+        if isinstance(numerator, Op) and numerator.op == "-" and len(numerator.args) == 2:
+            start, base_value = evaluate(numerator.args[1]), evaluate(base)
+            if start is not None and base_value is not None and math.isclose(start, base_value, rel_tol=1e-9):
+                return None
+            return "a percentage change divides the difference by the value it starts from, not another"
+    if isinstance(core, Op) and core.op == "-" and constant(core.args[1], ctx) in (1, 100):
+        whole = constant(core.args[1], ctx)
+        ratio = unwrap(core.args[0]) if whole == 1 else strip_percent(core.args[0], ctx)
+        if isinstance(ratio, Op) and ratio.op == "/":
+            return None  # B / A - 1, or B / A x 100 - 100
+    return (
+        "the question asks for a percentage change, (later − earlier) / earlier; the calculation is not one"
+    )
+
+
+def _average(core: Expr, ctx: Context, span: int) -> str | None:
+    if isinstance(core, Op) and core.op == "mean" and len(core.args) >= 2:
+        return None
+    if isinstance(core, Op) and core.op == "/" and len(core.args) == 2:
+        count = constant(core.args[1], ctx)
+        summed = averaged_count(unwrap(core.args[0]))
+        if count is not None and summed >= 2 and any(math.isclose(count, n) for n in {summed, span} - {0}):
+            return None
+    return "the question asks for an average; the calculation is not a sum of the values over their count"
+
+
+def _division(core: Expr) -> str | None:
+    if isinstance(core, Op) and core.op == "/" and len(core.args) == 2:
+        return None
+    return f"the question asks for a ratio; the calculation is not a division ({_op_name(core)})"
+
+
+def _op_name(core: Expr) -> str:
+    names = {"+": "a sum", "*": "a product", "/": "a division", "-": "a subtraction"}
+    return names.get(core.op, core.op) if isinstance(core, Op) else "a single value"
