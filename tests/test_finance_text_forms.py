@@ -1,7 +1,7 @@
 """A word problem's calculation (no table cell) is held to the form its asking sentence names:
 a change is the later stated value less the earlier, a percentage change divides by the value it
-starts from, an average is a sum over its count; a formula that only uses such a word for an input
-is left to the other rules.
+starts from, an average is a sum over its count, "the ratio of A to B" is A / B; a formula that
+only uses such a word for an input is left to the other rules.
 
 Calculations run in the subprocess sandbox through the real harness; the questions are written here.
 """
@@ -20,6 +20,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:LocalSandbox runs code:RuntimeWa
 ROSE = "Revenue rose from $12,000 in 2022 to $15,000 in 2023. What was the {} in revenue?"
 FELL = "Revenue fell from $15,000 in 2022 to $12,000 in 2023. What was the change in revenue?"
 AVERAGE = "A fund returned 4%, 6% and 8% in its first years. What was its average annual return?"
+RATIO = "A firm has debt of $400 and equity of $800. What is its ratio of debt to equity?"
 GORDON = (
     "A share paid a dividend of $2.00 and its dividend growth rate is 4% a year. "
     "If the required return is 7%, what is the share's value?"
@@ -52,6 +53,9 @@ async def verifier() -> AsyncIterator[FinanceVerifier]:
         pytest.param(AVERAGE, "c = (4 + 6 + 8) / 3", True, id="average"),
         pytest.param(AVERAGE, "c = (4 + 6 + 8) / 2", False, id="average-wrong-count"),
         pytest.param(AVERAGE, "c = 4 * 6 / 8", False, id="average-not-a-sum"),
+        pytest.param(RATIO, "c = 400 / 800", True, id="ratio"),
+        pytest.param(RATIO, "c = 800 / 400", False, id="ratio-inverted"),
+        pytest.param(RATIO, "c = 400 + 800", False, id="ratio-not-a-division"),
     ],
 )
 async def test_a_word_problem_is_held_to_the_form_it_asks_for(

@@ -7,7 +7,9 @@ so `15000 + 12000` passed as a change and `(15000 - 12000) / 15000` as a percent
 
 Here the structure is checked alone, without periods: a change is a subtraction, a percentage
 change divides a difference by the value it subtracts (or is a ratio less 1), an average is a sum
-over its count. The direction stays the sign rule's (`_finance_direction`).
+over its count, a ratio is a division ("the ratio of debt to equity": the debt over the equity,
+where the question states each right after its name). The direction stays the sign rule's
+(`_finance_direction`).
 
 A word problem uses these words for its inputs as often as for its answer ("a dividend growth
 rate of 10%... what is the share's value?"), and its "growth rate" or "effect of this change" may
@@ -39,14 +41,13 @@ _ENDS = re.compile(rf"\bfrom\s+(?:\S+\s+){{0,3}}?({_NUM}).{{0,80}}?\bto\s+(?:\S+
 
 
 def asked_form(question: str, form_of: Callable[[str], str | None]) -> str | None:
-    """The form the asking sentence names (`form_of` reads one), where a change states its ends;
-    "average", "change" and "percentage change" only (a ratio's formula varies too much)."""
+    """The form the asking sentence names (`form_of` reads one), where a change states its ends."""
     sentences = [s for s in re.split(r"(?<=[.?!])\s+", question) if s.strip()]
     asking = next((s for s in reversed(sentences) if _ASKING.search(s)), sentences[-1] if sentences else "")
     form = form_of(asking)
     if form in ("change", "percentage change") and not _ENDS.search(question):
         return None
-    return form if form in ("average", "change", "percentage change") else None
+    return form if form in ("average", "change", "percentage change", "ratio") else None
 
 
 def check_text_form(
@@ -69,7 +70,7 @@ def check_text_form(
         "difference": lambda e: _subtraction(e, "a difference"),
         "percentage change": lambda e: _percentage_change(e, ctx),
         "average": lambda e: _average(e, ctx, question_span),
-        "ratio": _division,
+        "ratio": lambda e: _division(e) or _ratio_order(e, question),
     }
     failure = checks[form](core)
     if failure:
@@ -153,6 +154,37 @@ def _division(core: Expr) -> str | None:
     if isinstance(core, Op) and core.op == "/" and len(core.args) == 2:
         return None
     return f"the question asks for a ratio; the calculation is not a division ({_op_name(core)})"
+
+
+_RATIO_OF = re.compile(
+    r"\bratio\s+of\s+(?:the\s+|its\s+)?([a-z][a-z ]{1,30}?)"
+    r"\s+to\s+(?:the\s+|its\s+)?([a-z][a-z ]{1,30}?)\b[?.,]",
+    re.I,
+)
+
+
+def _ratio_order(core: Expr, question: str) -> str | None:
+    """ "The ratio of A to B" is A / B, where the question states A and B right after their names
+    ("debt of $400 and equity of $800"); unchecked where it does not."""
+    named = _RATIO_OF.search(question)
+    if named is None or not isinstance(core, Op):
+        return None
+    top, bottom = (_value_after(named.group(k), question[: named.start()]) for k in (1, 2))
+    num, den = (evaluate(a) for a in core.args)
+    if None in (top, bottom, num, den) or _same(top or 0.0, bottom or 0.0):
+        return None
+    if _same(num or 0.0, bottom or 0.0) and _same(den or 0.0, top or 0.0):
+        return (
+            f"the ratio of {named.group(1)} to {named.group(2)} divides the first by the second; "
+            "the calculation divides the second by the first"
+        )
+    return None
+
+
+def _value_after(name: str, text: str) -> float | None:
+    """The number stated right after `name` in `text` ("equity of $800"), if exactly one is."""
+    found = re.findall(rf"\b{re.escape(name.strip())}\s+(?:of|was|is|at|were|are|:)?\s*({_NUM})", text, re.I)
+    return _stated(found[0]) if len(found) == 1 else None
 
 
 def _op_name(core: Expr) -> str:
