@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +171,14 @@ def llama_cpp_server_url(model_path: Path) -> Iterator[str]:
     proc = _start_process(args, f"{url}/v1/models")
     yield f"{url}/v1"
     _stop_process(proc)
+
+
+@pytest.fixture
+async def verifier() -> AsyncIterator[Any]:
+    """The finance verifier over the subprocess sandbox, for the finance tests' fixed, trusted
+    calculations (a test file that needs another verifier defines its own `verifier`)."""
+    from ponder.sandbox import LocalSandbox
+    from ponder.verifiers import FinanceVerifier
+
+    async with LocalSandbox() as sandbox:
+        yield FinanceVerifier(sandbox)

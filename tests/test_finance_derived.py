@@ -7,11 +7,8 @@ here, not taken from the dev data the coverage figures are measured on.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
-from ponder.sandbox import LocalSandbox
 from ponder.verifiers import FinanceVerifier
 from tests.test_finance_rules import judge, rule, text_task
 
@@ -20,12 +17,6 @@ BOND = (
     "What is the price of a 2-year bond with a face value of $1,000 and a 6% annual coupon "
     "if the yield is 5%?"
 )
-
-
-@pytest.fixture
-async def verifier() -> AsyncIterator[FinanceVerifier]:
-    async with LocalSandbox() as sandbox:
-        yield FinanceVerifier(sandbox)
 
 
 async def test_a_precomputed_coupon_verifies_and_the_audit_names_its_operation(

@@ -4,12 +4,10 @@ its operation. Calculations run in the subprocess sandbox through the real finan
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from ponder.sandbox import LocalSandbox
 from ponder.verifiers import Chain, FinanceVerifier, VerifyTask
 from ponder.verifiers._finance_formulas import bind
 
@@ -28,12 +26,6 @@ EV_TABLE = {
 }
 EV_QUESTION = "What is the business's EV/EBITDA multiple?"
 READ = "cap = 45\ndebt = 10\ncash = 2.5\nebitda = 15\n"
-
-
-@pytest.fixture
-async def verifier() -> AsyncIterator[FinanceVerifier]:
-    async with LocalSandbox() as sandbox:
-        yield FinanceVerifier(sandbox)
 
 
 async def judge(

@@ -8,14 +8,12 @@ subprocess sandbox through the real harness.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ponder.plugin.analyze.tables import finance_inputs, load_tables
-from ponder.sandbox import LocalSandbox
 from ponder.verifiers import Chain, FinanceVerifier, VerifyTask
 from ponder.verifiers._finance_question import asks_for_percent, question_form, years_in
 
@@ -23,12 +21,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:LocalSandbox runs code:RuntimeWa
 TENK = Path(__file__).resolve().parent.parent / "examples" / "tenk_table.csv"
 NET_INCOME = "What was the change in net income from FY2022 to FY2023?"
 NI = "ni23 = t0.iloc[6, 1]\nni22 = t0.iloc[6, 2]\n"
-
-
-@pytest.fixture
-async def verifier() -> AsyncIterator[FinanceVerifier]:
-    async with LocalSandbox() as sandbox:
-        yield FinanceVerifier(sandbox)
 
 
 def tenk(question: str) -> VerifyTask:

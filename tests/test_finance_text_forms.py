@@ -8,11 +8,8 @@ Calculations run in the subprocess sandbox through the real harness; the questio
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
-from ponder.sandbox import LocalSandbox
 from ponder.verifiers import FinanceVerifier
 from tests.test_finance_rules import judge, rule, text_task
 
@@ -25,12 +22,6 @@ GORDON = (
     "A share paid a dividend of $2.00 and its dividend growth rate is 4% a year. "
     "If the required return is 7%, what is the share's value?"
 )
-
-
-@pytest.fixture
-async def verifier() -> AsyncIterator[FinanceVerifier]:
-    async with LocalSandbox() as sandbox:
-        yield FinanceVerifier(sandbox)
 
 
 @pytest.mark.parametrize(
