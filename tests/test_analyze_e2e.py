@@ -277,6 +277,7 @@ def test_a_named_formula_through_the_cli(
 
 SHOP = "A shop had revenue of $12,000 and costs of $10,000 last month. What was its profit?"
 ROSE = "Revenue rose from $12,000 in 2022 to $15,000 in 2023. What was the percentage change in revenue?"
+MORE = "Fund A returned $5,000 and fund B returned $3,000 last year. How much more did fund A return?"
 
 
 @pytest.mark.parametrize(
@@ -289,6 +290,9 @@ ROSE = "Revenue rose from $12,000 in 2022 to $15,000 in 2023. What was the perce
         (ROSE, "pct = (15000 - 12000) / 12000 * 100", "25%", None),
         (ROSE, "pct = (15000 - 12000) / 15000 * 100", "20%", "operation"),
         (ROSE, "pct = 15000 / 12000 * 100", "125%", "operation"),
+        (ROSE, "pct = 12000 / 15000 * 100 - 100", "-20%", "operation"),
+        (MORE, "more = 5000 - 3000", "2000", None),
+        (MORE, "more = 5000 + 3000", "8000", "operation"),
     ],
     ids=[
         "precomputed-difference",
@@ -298,6 +302,9 @@ ROSE = "Revenue rose from $12,000 in 2022 to $15,000 in 2023. What was the perce
         "percentage-change",
         "percentage-change-on-the-wrong-base",
         "percentage-change-as-a-ratio",
+        "percentage-change-as-an-inverted-ratio",
+        "how-much-more",
+        "how-much-more-as-a-sum",
     ],
 )
 def test_a_word_problem_through_the_cli_is_judged_by_its_operation(
@@ -311,7 +318,8 @@ def test_a_word_problem_through_the_cli_is_judged_by_its_operation(
     """Numbers from the question, none from the table. A model that writes the number it worked
     out (`profit = 2000`) is read as the one operation over stated numbers that gives it
     (12000 − 10000), so a literal hiding a sum, a negation or nothing at all is UNVERIFIED by the
-    rule the written-out code would fail; a percentage change must divide by where it starts."""
+    rule the written-out code would fail; a percentage change must divide by where it starts, and
+    "how much more" is a subtraction."""
     data = tmp_path / "shop.csv"
     data.write_text("Month,Visitors\nMay,310\n")
     reply = f"From the question's numbers.\n```python\n{code}\n```\nAnswer: {answer}"

@@ -1,7 +1,8 @@
 """A word problem's calculation (no table cell) is held to the form its asking sentence names:
-a change is the later stated value less the earlier, a percentage change divides by the value it
-starts from, an average is a sum over its count, "the ratio of A to B" is A / B; a formula that
-only uses such a word for an input is left to the other rules.
+a change is the later stated value less the earlier, a difference ("how much more") a
+subtraction, a percentage change divides by the value it starts from (also as B / A - 1), an
+average is a sum over its count, "the ratio of A to B" is A / B; a formula that only uses such a
+word for an input is left to the other rules.
 
 Calculations run in the subprocess sandbox through the real harness; the questions are written here.
 """
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:LocalSandbox runs code:RuntimeWa
 ROSE = "Revenue rose from $12,000 in 2022 to $15,000 in 2023. What was the {} in revenue?"
 FELL = "Revenue fell from $15,000 in 2022 to $12,000 in 2023. What was the change in revenue?"
 AVERAGE = "A fund returned 4%, 6% and 8% in its first years. What was its average annual return?"
+MORE = "Fund A returned $5,000 and fund B returned $3,000 last year. How much more did fund A return?"
 RATIO = "A firm has debt of $400 and equity of $800. What is its ratio of debt to equity?"
 GORDON = (
     "A share paid a dividend of $2.00 and its dividend growth rate is 4% a year. "
@@ -38,9 +40,28 @@ GORDON = (
             ROSE.format("percentage change"), "c = (15000 - 12000) / 15000 * 100", False, id="pct-base"
         ),
         pytest.param(ROSE.format("percentage change"), "c = 15000 / 12000 * 100", False, id="pct-as-ratio"),
+        pytest.param(ROSE.format("percentage change"), "c = 15000 / 12000 * 100 - 100", True, id="pct-ratio"),
+        pytest.param(
+            ROSE.format("percentage change"), "c = (15000 / 12000 - 1) * 100", True, id="pct-ratio-1"
+        ),
+        pytest.param(
+            ROSE.format("percentage change"), "c = 12000 / 15000 * 100 - 100", False, id="pct-ratio-inverted"
+        ),
+        pytest.param(
+            ROSE.format("percentage change"),
+            "c = (12000 / 15000 - 1) * 100",
+            False,
+            id="pct-ratio-1-inverted",
+        ),
+        pytest.param(
+            ROSE.format("percentage change"), "c = (15000 + 12000) * 100 - 100", False, id="pct-fudge-100"
+        ),
         pytest.param(
             ROSE.format("percentage change"), "c = (12000 - 15000) / 15000 * 100", False, id="pct-rev"
         ),
+        pytest.param(MORE, "c = 5000 - 3000", True, id="difference"),
+        pytest.param(MORE, "c = 5000 + 3000", False, id="difference-as-a-sum"),
+        pytest.param(MORE, "c = 3000 - 5000", False, id="difference-reversed"),
         pytest.param(AVERAGE, "c = (4 + 6 + 8) / 3", True, id="average"),
         pytest.param(AVERAGE, "c = (4 + 6 + 8) / 2", False, id="average-wrong-count"),
         pytest.param(AVERAGE, "c = 4 * 6 / 8", False, id="average-not-a-sum"),

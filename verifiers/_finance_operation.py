@@ -160,7 +160,9 @@ def check_sign(
             "the calculation makes a negative number from non-negative inputs, for a quantity the question "
             "does not ask as a change, loss or net figure (a subtraction reversed?)",
         )
-    return verdict("n/a", "the question asks for no checked form (change, percentage change, average, ratio)")
+    return verdict(
+        "n/a", "the question asks for no checked form (change, difference, percentage change, average, ratio)"
+    )
 
 
 def check_operation(

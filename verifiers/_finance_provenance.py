@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ponder.verifiers._calc_expr import Expr, Op, Operand
+from ponder.verifiers._calc_expr import Expr, Op, Operand, unwrap
 from ponder.verifiers._numbers import SCALES, numbers_in, parse_cell
 from ponder.verifiers._table_checks import Cell
 
@@ -299,6 +299,23 @@ def _par_beside_coupon(node: Op, index: int, sources: Sources) -> bool:
     return trace.kind == "cell" and trace.how == "as written" and trace.cells[0] in sources.percent_cells
 
 
+def _whole_in_percent(node: Op) -> bool:
+    """Whether `node` is ``B / A * 100 - 100``: a growth in percent, as ``B / A - 1`` is one as a
+    fraction. There the 100 taken away is the whole, not a fudge; after anything but a ratio
+    scaled by 100 it stays one."""
+    if node.op != "-" or len(node.args) != 2:
+        return False
+    scaled, whole = unwrap(node.args[0]), node.args[1]
+    if not (isinstance(whole, Operand) and _close(whole.value or 0.0, 100.0)):
+        return False
+    if not (isinstance(scaled, Op) and scaled.op == "*" and len(scaled.args) == 2):
+        return False
+    sides = [unwrap(a) for a in scaled.args]
+    hundred = [isinstance(a, Operand) and _close(a.value or 0.0, 100.0) for a in sides]
+    ratio = [isinstance(a, Op) and a.op == "/" for a in sides]
+    return (hundred[0] and ratio[1]) or (hundred[1] and ratio[0])
+
+
 def averaged_count(expr: Expr) -> int:
     """How many values an expression adds up ("a + b + c" -> 3; "sum(xs)" -> len(xs))."""
     if isinstance(expr, Op) and expr.op in ("+", "-"):
@@ -340,6 +357,10 @@ def trace_all(expr: Expr, sources: Sources) -> list[tuple[Operand, Trace]]:
                 walk(node.args[1], factor=node.op == "*")
                 return
             for i, arg in enumerate(node.args[:1] if node.op == "round" else node.args):
+                if i == 1 and _whole_in_percent(node):
+                    whole = Trace("constant", "100 (the whole in percent: a ratio x 100 less 100%)")
+                    out.append((arg, whole))
+                    continue
                 walk(arg, added=additive, par=node.op == "+" and _par_beside_coupon(node, i, sources))
         else:
             if not node.traceable:

@@ -5,7 +5,8 @@ cells' periods and line items. A word problem ("Revenue rose from $12,000 to $15
 the change?") has no cells, and before this module only the sign of its differences was read,
 so `15000 + 12000` passed as a change and `(15000 - 12000) / 15000` as a percentage change.
 
-Here the structure is checked alone, without periods: a change is a subtraction, a percentage
+Here the structure is checked alone, without periods: a change is a subtraction, and so is a
+difference ("how much more did A earn than B?", "the difference between..."), a percentage
 change divides a difference by the value it subtracts (or is a ratio less 1), an average is a sum
 over its count, a ratio is a division ("the ratio of debt to equity": the debt over the equity,
 where the question states each right after its name). The direction stays the sign rule's
@@ -47,7 +48,7 @@ def asked_form(question: str, form_of: Callable[[str], str | None]) -> str | Non
     form = form_of(asking)
     if form in ("change", "percentage change") and not _ENDS.search(question):
         return None
-    return form if form in ("average", "change", "percentage change", "ratio") else None
+    return form if form in ("average", "change", "difference", "percentage change", "ratio") else None
 
 
 def check_text_form(
@@ -75,31 +76,47 @@ def check_text_form(
     failure = checks[form](core)
     if failure:
         return verdict("fail", failure)
-    order = _from_to(form, core, question)
+    order = _from_to(form, core, question, ctx)
     if order is False:
         return verdict("fail", "a change from one stated value to another is the second less the first")
     # `ordered`: the stated ends confirm the direction, so a negative change (a fall) needs no sign rule
     return verdict("pass", f"the calculation has the form of a {form}", ordered=order is True)
 
 
-def _from_to(form: str, core: Expr, question: str) -> bool | None:
-    """A change from A to B is B − A. True when the subtraction's sides are B and A, the stated
-    ends (in either scale: 4.5% as 4.5 or 0.045); False when they are A and B; None when they
-    are not the ends (the sign rule then judges the direction)."""
+def _from_to(form: str, core: Expr, question: str, ctx: Context) -> bool | None:
+    """A change from A to B is B − A (and its percentage (B − A) / A or B / A − 1). True when the
+    compared sides are B and A, the stated ends (in either scale: 4.5% as 4.5 or 0.045); False
+    when they are A and B; None when they are not the ends (the sign rule then judges the
+    direction)."""
     ends = _ENDS.search(question)
     if form not in ("change", "percentage change") or ends is None:
         return None
-    difference = unwrap(core.args[0]) if form == "percentage change" and isinstance(core, Op) else core
-    if not (isinstance(difference, Op) and difference.op == "-" and len(difference.args) == 2):
+    compared = _compared(form, core, ctx)
+    if compared is None:
         return None
     start, end = (_stated(ends.group(k)) for k in (1, 2))
-    left, right = (evaluate(a) for a in difference.args)
+    left, right = (evaluate(a) for a in compared)
     if start is None or end is None or left is None or right is None or _same(start, end):
         return None
     if _same(left, end) and _same(right, start):
         return True
     if _same(left, start) and _same(right, end):
         return False
+    return None
+
+
+def _compared(form: str, core: Expr, ctx: Context) -> tuple[Expr, Expr] | None:
+    """The later and earlier sides as the calculation puts them: B and A of B − A, of (B − A) / A,
+    and of the ratio forms B / A − 1 and B / A x 100 − 100."""
+    if not isinstance(core, Op) or len(core.args) != 2:
+        return None
+    if form == "percentage change" and core.op == "-" and constant(core.args[1], ctx) in (1, 100):
+        ratio = unwrap(core.args[0]) if constant(core.args[1], ctx) == 1 else strip_percent(core.args[0], ctx)
+        if isinstance(ratio, Op) and ratio.op == "/" and len(ratio.args) == 2:
+            return ratio.args[0], ratio.args[1]
+    difference = unwrap(core.args[0]) if form == "percentage change" else core
+    if isinstance(difference, Op) and difference.op == "-" and len(difference.args) == 2:
+        return difference.args[0], difference.args[1]
     return None
 
 
