@@ -230,6 +230,34 @@ def test_scripted_gold_chain_through_the_cli_is_verified_with_every_rule(
     assert {o["item"] for o in out["operands"]} == {"Net income FY2023", "Net income FY2022"}
 
 
+@pytest.mark.parametrize(
+    ("code", "answer", "question", "failed"),
+    [
+        (NET_INCOME + "change = ni23 - ni22 + 1", "104 million", README_QUESTION, "provenance"),
+        (NET_INCOME + "change = (ni23 - ni22) * 2", "206 million", README_QUESTION, "provenance"),
+        (NET_INCOME + "change = round(ni23 - ni22, -1)", "100 million", README_QUESTION, "operation"),
+        (NET_INCOME + "change = (ni23 - ni22) * 1000", "103000 million", README_QUESTION, "scale"),
+        (
+            "ni = t0.iloc[6, 1]\nrevenue = t0.iloc[0, 1]\nratio = revenue / ni",
+            "12.16",
+            "What was the ratio of net income to revenue in FY2023?",
+            "operation",
+        ),
+    ],
+    ids=["plus-one", "doubled", "rounded-away", "converted-in-the-tables-scale", "ratio-inverted"],
+)
+def test_a_traced_fudge_through_the_cli_is_unverified(
+    monkeypatch: pytest.MonkeyPatch, code: str, answer: str, question: str, failed: str
+) -> None:
+    """Every operand traced, the number still wrong: a documented constant as a free parameter,
+    a rounding that moves the value, a conversion stated in the tables' scale, a ratio upside
+    down. Each ends UNVERIFIED through the CLI, by the rule that names it."""
+    code_, out = _scripted_analyze(monkeypatch, _chain(code, answer), question=question)
+    assert code_ == 1 and not out["verified"], out["reason"]
+    first = next(r for r in out["rules"] if r.get("status") == "fail")
+    assert first["rule"] == failed, out["rules"]
+
+
 def test_require_agreement_needs_two_programs(monkeypatch: pytest.MonkeyPatch) -> None:
     """One fixed chain is one program: with --require-agreement it is not enough."""
     code, out = _scripted_analyze(monkeypatch, _chain(*CHAINS["gold"]), "--require-agreement")

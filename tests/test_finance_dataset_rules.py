@@ -129,8 +129,10 @@ def test_tatqa_gold_derivations_verify_and_constructed_wrong_chains_do_not(
 # into a library call (norm.cdf) is UNVERIFIED on purpose; the rest of the misses are operands
 # the question does not state, and formula questions whose formula the named-formula library
 # (verifiers/_finance_formulas*.py) does not hold or cannot bind (README "Verified financial
-# analysis" lists them by rule).
-FINANCEMATH_COVERAGE = 0.73
+# analysis" lists them by rule). One more (validation-173, a pension expense that is its stated
+# contribution) is a word problem answered with one of its own numbers, which is UNVERIFIED on
+# purpose since a restated input is what a hostile chain writes (tests/test_finance_fudges.py).
+FINANCEMATH_COVERAGE = 0.72
 
 
 def test_financemath_gold_programs_trace_and_constructed_wrong_chains_do_not_verify(
@@ -148,8 +150,9 @@ def test_financemath_gold_programs_trace_and_constructed_wrong_chains_do_not_ver
     assert rates["counts"]["reversed"] >= 50 and rates["counts"]["other_cell"] >= 30
 
 
-FINANCEMATH_MISSES_BY_RULE = {"provenance": 14, "grounding": 6, "operation": 5, "scale": 2}
-"""Measured 2026-12-03; README "Verified financial analysis" explains each group."""
+FINANCEMATH_MISSES_BY_RULE = {"provenance": 15, "grounding": 6, "operation": 5, "scale": 2}
+"""Measured 2026-12-04; README "Verified financial analysis" explains each group. (validation-52,
+`1 - norm.cdf(-z)`, now fails provenance first: a 1 beside a library call is no rate it can see.)"""
 
 
 def test_gold_misses_are_reported_by_rule(scored: dict[str, list[tuple[Case, bool]]]) -> None:

@@ -125,21 +125,23 @@ def _negations(expr: Expr) -> Iterator[Op]:
             yield from _negations(arg)
 
 
-def _additions(expr: Expr) -> Iterator[Op]:
-    """Every `a + b` in the expression."""
+def _combinations(expr: Expr) -> Iterator[Op]:
+    """Every `a + b`, `a * b` and `a / b` in the expression: the ways of combining two numbers
+    that are not taking one from the other."""
     if isinstance(expr, Op):
-        if expr.op == "+" and len(expr.args) == 2:
+        if expr.op in ("+", "*", "/") and len(expr.args) == 2:
             yield expr
         for arg in expr.args:
-            yield from _additions(arg)
+            yield from _combinations(arg)
     elif isinstance(expr, Opaque):
         for part in expr.parts:
-            yield from _additions(part)
+            yield from _combinations(part)
 
 
 def _net_sum(node: Op, question: str) -> dict[str, Any] | None:
     """A net figure the question asks for (profit, net income, equity) that adds a cost to a
-    benefit, where the question's words name the two numbers so: the sum a reversed sign hides."""
+    benefit (the sum a reversed sign hides), or multiplies or divides the two, where the
+    question's words name the two numbers so."""
     if not _NET_ASKED.search(question):
         return None
     sides = [unwrap(a) for a in node.args]
@@ -148,15 +150,16 @@ def _net_sum(node: Op, question: str) -> dict[str, Any] | None:
         return None
     if sorted(str(_role(v, question)) for v in values) != ["benefit", "cost"]:
         return None
+    verb = {"+": "adds", "*": "multiplies", "/": "divides"}[node.op]
     return _verdict(
-        f"a net amount takes the cost from the benefit; the calculation adds them ({_show(values[0])} + "
-        f"{_show(values[1])})"
+        f"a net amount takes the cost from the benefit; the calculation {verb} them ({_show(values[0])} "
+        f"{node.op} {_show(values[1])})"
     )
 
 
 def check_directions(expr: Expr, question: str = "") -> dict[str, Any] | None:
     """The first difference whose direction the question cannot confirm, as a failed verdict."""
-    for added in _additions(expr):
+    for added in _combinations(expr):
         net_sum = _net_sum(added, question)
         if net_sum is not None:
             return net_sum

@@ -28,7 +28,7 @@ from typing import Any
 from ponder.verifiers._calc_expr import Expr, Op, Opaque, evaluate, unwrap
 from ponder.verifiers._finance_difference import check_difference
 from ponder.verifiers._finance_direction import check_directions
-from ponder.verifiers._finance_question import NEGATIVE_ADMITTED, Question
+from ponder.verifiers._finance_question import NEGATIVE_ADMITTED, Question, named_ratio, words_in
 from ponder.verifiers._finance_terms import Context, constant, strip_percent, term_items, terms, verdict
 
 __all__ = ["CHECKS", "Context", "check_difference", "check_operation", "check_sign"]
@@ -102,10 +102,23 @@ def check_average(expr: Expr, ctx: Context, question: Question) -> dict[str, Any
             counts = {len(ts), question.span, len(question.years)} - {0}
             units = (1.0, 100.0, 0.01, 1e3, 1e-3)  # percent cells as fractions, a scale converted
             if any(math.isclose(weights[0] * n * u, 1.0, rel_tol=1e-6) for n in counts for u in units):
-                return None
+                return _all_periods(ts, question)
     return verdict(
         "fail",
         "the question asks for an average; the calculation is not a sum of the values over their count",
+    )
+
+
+def _all_periods(ts: list[Any], question: Question) -> dict[str, Any] | None:
+    """An average of the periods the question names ("from FY2021 to FY2023") takes every one of
+    them: two of three years over two is an average, but not the one asked for. Counted by terms,
+    since a literal equal to two cells may be read as either year."""
+    used = frozenset().union(*(t.years for t in ts))
+    if len(question.years) < 2 or len(ts) >= len(question.years) or not used < question.years:
+        return None
+    left_out = ", ".join(str(y) for y in sorted(question.years - used))
+    return verdict(
+        "fail", f"the question averages {len(question.years)} periods; the calculation leaves out {left_out}"
     )
 
 
@@ -121,6 +134,27 @@ def check_ratio(expr: Expr, ctx: Context, question: Question) -> dict[str, Any] 
     is_total = {i: "total" in ctx.label_words(i) for i in top_items | bottom_items}
     if any(is_total[i] for i in top_items) and not any(is_total[i] for i in bottom_items) and bottom_items:
         return verdict("fail", "a share of a total divides by the total; the calculation divides the total")
+    return _named_order(question.text, top_items, bottom_items, ctx)
+
+
+def _named_order(
+    question: str, top: set[tuple[int, int]], bottom: set[tuple[int, int]], ctx: Context
+) -> dict[str, Any] | None:
+    """ "The ratio of A to B" (or "A as a percentage of B") divides A's cells by B's: a failure
+    when the calculation's numerator reads as B and its denominator as A, by their labels' words."""
+    named = named_ratio(question)
+    if named is None or not top or not bottom:
+        return None
+    a, b = (set(words_in(n)) for n in named)
+    on_top = {w for i in top for w in ctx.label_words(i)}
+    below = {w for i in bottom for w in ctx.label_words(i)}
+    a_top, a_below, b_top, b_below = (len(x & y) for x in (a, b) for y in (on_top, below))
+    if a_below > a_top and b_top > b_below:
+        return verdict(
+            "fail",
+            f"the question asks for {named[0]} over {named[1]}; "
+            "the calculation divides the second by the first",
+        )
     return None
 
 

@@ -349,7 +349,12 @@ def trace_all(expr: Expr, sources: Sources) -> list[tuple[Operand, Trace]]:
         elif isinstance(node, Op):
             if node.op == "/" and len(node.args) == 2:
                 walk(node.args[0])
-                walk(node.args[1], divisor_of=averaged_count(node.args[0]))
+                summed = unwrap(node.args[0])
+                while isinstance(summed, Op) and summed.op == "neg":
+                    summed = unwrap(summed.args[0])
+                is_sum = isinstance(summed, Op) and (summed.op in ("+", "sum") or averaged_count(summed) > 2)
+                # (a - b) / 2 halves a difference; only a sum over its count is an average
+                walk(node.args[1], divisor_of=averaged_count(summed) if is_sum else None)
                 return
             additive = node.op in ("+", "-")
             if node.op in ("*", "**") and len(node.args) == 2:
@@ -357,7 +362,7 @@ def trace_all(expr: Expr, sources: Sources) -> list[tuple[Operand, Trace]]:
                 walk(node.args[1], factor=node.op == "*")
                 return
             for i, arg in enumerate(node.args[:1] if node.op == "round" else node.args):
-                if i == 1 and _whole_in_percent(node):
+                if i == 1 and isinstance(arg, Operand) and _whole_in_percent(node):
                     whole = Trace("constant", "100 (the whole in percent: a ratio x 100 less 100%)")
                     out.append((arg, whole))
                     continue

@@ -16,7 +16,10 @@ from dataclasses import dataclass
 
 _YEAR = re.compile(r"(?<![\d.])(19\d\d|20\d\d)(?![\d.])")
 _SHORT_FY = re.compile(r"\b(?:FY|F)\s?'?(\d{2})\b", re.I)
-_SPAN = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*(?:-|–|—|to|through|until|and)\s*((?:19|20)\d\d)(?!\d)", re.I)
+_FISCAL = r"(?:FY\s?|fiscal\s+(?:year\s+)?)?"
+_SPAN = re.compile(
+    rf"(?<!\d)((?:19|20)\d\d)\s*(?:-|–|—|to|through|until|and)\s*{_FISCAL}((?:19|20)\d\d)(?!\d)", re.I
+)
 _WORD = re.compile(r"[a-z][a-z0-9]*(?:['’]s)?", re.I)
 _STOP = frozenset(
     [
@@ -196,7 +199,7 @@ def years_in(text: str) -> set[int]:
 
 def _is_pair_list(text: str, a: str, b: str) -> bool:
     """ "between 2018 and 2019" names two years; "2017 and 2019" names exactly those two too."""
-    return bool(re.search(rf"{a}\s*and\s*{b}", text, re.I))
+    return bool(re.search(rf"{a}\s*and\s*{_FISCAL}{b}", text, re.I))
 
 
 def normalise(word: str) -> str:
@@ -248,6 +251,32 @@ def parse_question(text: str) -> Question:
         positions=positions,
         counts=counts,
     )
+
+
+_NAMED_RATIO = (
+    re.compile(
+        r"\bratio\s+of\s+(?:the\s+|its\s+)?(?P<top>[a-z][a-z ,&'-]{1,50}?)\s+to\s+(?:the\s+|its\s+)?"
+        r"(?P<bottom>[a-z][a-z ,&'-]{1,50}?)"
+        r"(?=\s+(?:in|for|at|of|as|from|during|between)\b|\s*[?.,]|\s+\d|$)",
+        re.I,
+    ),
+    re.compile(
+        r"\b(?:what\s+(?:was|is|were|are)\s+)?(?:the\s+)?(?P<top>[a-z][a-z ,&'-]{1,50}?)\s+as\s+an?\s+"
+        r"(?:percent(?:age)?|share|proportion|fraction|ratio)\s+of\s+(?:the\s+|its\s+)?"
+        r"(?P<bottom>[a-z][a-z ,&'-]{1,50}?)(?=\s+(?:in|for|at|as|from|during|between)\b|\s*[?.,]|\s+\d|$)",
+        re.I,
+    ),
+)
+"""How a question names both sides of a ratio: "the ratio of A to B", "A as a percentage of B"."""
+
+
+def named_ratio(question: str) -> tuple[str, str] | None:
+    """The numerator's and the denominator's names where the question states both, else None."""
+    for pattern in _NAMED_RATIO:
+        match = pattern.search(question)
+        if match:
+            return match.group("top").strip(), match.group("bottom").strip()
+    return None
 
 
 def asks_for_percent(question: str) -> bool:

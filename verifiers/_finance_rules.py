@@ -14,10 +14,12 @@ import re
 from typing import Any
 
 from ponder.verifiers._calc_expr import Expr, Op, Operand, evaluate, operands, unwrap
+from ponder.verifiers._finance_constant_roles import misused_constants
 from ponder.verifiers._finance_derived import expand_derived
 from ponder.verifiers._finance_formulas import bind, formula_rules
 from ponder.verifiers._finance_grounding import asked_for, cell_verdict, ground, read_layout
 from ponder.verifiers._finance_operation import Context, check_operation, check_sign
+from ponder.verifiers._finance_precision import rounding_loss
 from ponder.verifiers._finance_provenance import Sources, Trace, trace_all
 from ponder.verifiers._finance_question import asks_for_percent, normalise, parse_question, question_form
 from ponder.verifiers._finance_scale import check_scale, is_ratio
@@ -68,6 +70,9 @@ def check_rules(
     expr, derived = expand_derived(expr, traced, sources)
     if derived:
         traced = trace_all(expr, sources)
+    inputs_text = " ".join([question, hint or "", *paragraphs, *headers, *_labels(tables)])
+    misused = misused_constants(expr, {id(o): t for o, t in traced}, inputs_text)
+    traced = [(o, misused.get(id(o), t)) for o, t in traced]
 
     chosen: dict[Operand, CellRef] = {}
     factors: dict[Operand, float] = {}
@@ -149,6 +154,13 @@ def check_rules(
     else:
         rules.append(check_sign(expr, ctx, q, negative_inputs, traced_value))
 
+    restated = _restated(expr, traced) if not chosen else None
+    if restated and rules[2]["status"] != "fail":
+        rules[2] = {"rule": "operation", "status": "fail", "detail": restated}
+    lossy = rounding_loss(expr)
+    if lossy and rules[2]["status"] != "fail":
+        rules[2] = {"rule": "operation", "status": "fail", "detail": lossy}
+
     binding = bind(question, tables) if rules[0]["status"] == "pass" else None
     if binding is not None:  # a named formula re-computed from its cells decides rules 2 and 3
         labels = {(t, r): text for t, layout in enumerate(layouts) for r, text in layout.row_text.items()}
@@ -176,9 +188,26 @@ def check_rules(
             hint=hint,
             same_amount_as=traced_value * _conversion(expr, is_constant_expr),
             texts=texts,
+            converted=_conversion(expr, is_constant_expr) != 1.0,
         )
     )
     return rules, audit
+
+
+def _restated(expr: Expr, traced: list[tuple[Operand, Trace]]) -> str | None:
+    """A word problem answered with one of its own numbers, as given: nothing was calculated. (A
+    table's cell may be the answer, and grounding judges which; a question's number is the input.)"""
+    core = unwrap(expr)
+    trace = next((t for o, t in traced if o is core), None)
+    if isinstance(core, Operand) and trace is not None and trace.kind in ("question", "text"):
+        return f"the answer is a number the inputs state ({core.text}), not a calculation from them"
+    return None
+
+
+def _labels(tables: list[dict[str, Any]]) -> list[str]:
+    """The tables' words ("Monthly rent", "Interest paid | Semiannually"): where a time constant
+    may be named."""
+    return [str(c) for t in tables for row in t["rows"] if isinstance(row, list) for c in row]
 
 
 def _text_form(

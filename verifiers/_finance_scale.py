@@ -51,6 +51,7 @@ def check_scale(
     hint: str | None,
     same_amount_as: float | None,
     texts: list[str],
+    converted: bool = False,
 ) -> dict[str, Any]:
     """The rule's verdict.
 
@@ -64,6 +65,8 @@ def check_scale(
         same_amount_as: The traced value in the tables' scale, to accept another scale only
             for the same amount.
         texts: Headers, captions and paragraphs, where an unknown table scale may be stated.
+        converted: The calculation itself multiplies or divides by a scale factor at the end, so
+            its result is no longer in the tables' scale (`103 * 1000` is 103,000 thousand).
     """
     stated = answer.scale
     if stated == "percent":
@@ -77,6 +80,12 @@ def check_scale(
         if stated in _AMOUNT_SCALES:
             return _verdict("fail", f"a ratio stated in {stated}")
         return _verdict("pass", "a ratio, stated as a number")
+    if converted and hint in _AMOUNT_SCALES and stated in ("", hint):
+        return _verdict(
+            "fail",
+            f"the calculation converts the tables' {hint} by a scale factor, so its result is not in "
+            f"{hint}: state the scale it converts to",
+        )
     if not stated:
         where = f"in {hint}, the tables' scale" if hint else "in the tables' units"
         return _verdict("pass", f"a bare amount, read {where}")
