@@ -1,9 +1,10 @@
 """A hostile chain that traces every operand and still states a wrong number is UNVERIFIED.
 
 Each wrong chain here passed all four rules before: a documented constant used as a free
-parameter (`+ 1`, `* 2`, `* 12`), a coarse rounding, a scale conversion stated in the tables'
-scale, a ratio inverted, an average that leaves out a period, a net figure that divides its
-benefit by its cost, a word problem answered with one of its own numbers. Beside each, the right
+parameter (`+ 1`, `* 2`, `* 12`, `/ 100`, `* 1.96`, `* math.pi`) or a count added as one, a coarse
+rounding, a scale conversion stated in the tables' scale, a ratio inverted or its percentage
+stated without %, an average that leaves out a period or counts one twice, a net figure that
+divides its benefit by its cost, a word problem answered with one of its own numbers. Beside each, the right
 chain of the same shape verifies, so the rule is not simply refusing the operation.
 
 Calculations run in the subprocess sandbox through the real harness; the questions are the
@@ -29,6 +30,9 @@ SHOP = "A shop had revenue of $12,000 and costs of $10,000. What was its profit?
 MONTHLY = "A fund charges an annual fee of 1.2% on $10,000. What is the fee per month?"
 VARIANCE = "An asset's returns have a standard deviation of 20%. What is their variance?"
 SQUARED = "A bond has a face value of $1,000 and a coupon rate of 5%. What is the coupon?"
+VAR = "A $1,000,000 portfolio has a daily volatility of 2%. What is its one-day value at risk (95%)?"
+CONTINUOUS = "A deposit of $1,000 earns 5% a year compounded continuously. What is it worth after one year?"
+SAMPLE = "Three returns were observed: 2, 4 and 6. What is their sample variance?"
 GROWTH = "A deposit of $1,000 earns 5% a year. What is it worth after two years?"
 
 
@@ -56,6 +60,28 @@ GROWTH = "A deposit of $1,000 earns 5% a year. What is it worth after two years?
         pytest.param(PCT, "c = round((4512 - 3987) / 3987 * 100)", "13%", "operation", id="pct-rounded"),
         pytest.param(AVERAGE, "c = (371 + 268 + 190) / 3", "276.33 million", None, id="average-of-three"),
         pytest.param(AVERAGE, "c = (371 + 268) / 2", "319.5 million", "operation", id="average-of-two"),
+        pytest.param(
+            CHANGE, "c = (371 - 268) / 100", "1.03 million", "provenance", id="hundredth-of-an-amount"
+        ),
+        pytest.param(
+            CHANGE, "c = (371 - 268) * 10000", "1030000 million", "provenance", id="bps-of-an-amount"
+        ),
+        pytest.param(CHANGE, "c = (371 - 268) * 1.96", "201.88 million", "provenance", id="z-value"),
+        pytest.param(
+            CHANGE, "import math\nc = (371 - 268) * math.pi", "323.58 million", "provenance", id="pi"
+        ),
+        pytest.param(CHANGE, "import math\nc = (371 - 268) * math.e", "279.98 million", "provenance", id="e"),
+        pytest.param(CHANGE, "c = sum([371, -268, 1])", "104 million", "provenance", id="one-in-a-sum"),
+        pytest.param(CHANGE, "c = 371 - 268 + len([1])", "104 million", "provenance", id="a-count-added"),
+        pytest.param(PCT, "c = (4512 - 3987) * 100 / 3987", "13.17%", None, id="pct-scaled-first"),
+        pytest.param(
+            AVERAGE,
+            "import statistics\nc = statistics.mean([371, 268, 190, 190])",
+            "254.75 million",
+            "operation",
+            id="average-counts-a-year-twice",
+        ),
+        pytest.param(RATIO, "c = 371 / 4512 * 100", "8.22", "scale", id="ratio-in-percent-without-percent"),
         pytest.param(RATIO, "c = 371 / 4512", "0.0822", None, id="ratio"),
         pytest.param(RATIO, "c = 4512 / 371", "12.16", "operation", id="ratio-inverted"),
         pytest.param(SHARE, "c = 371 / 4512 * 100", "8.22%", None, id="share"),
@@ -81,6 +107,17 @@ async def test_a_traced_fudge_on_the_table_is_unverified(
         pytest.param(MONTHLY, "c = 10000 * 0.012 / 12", "10", None, id="monthly-fee"),
         pytest.param(VARIANCE, "c = 0.2 ** 2", "0.04", None, id="variance-squares"),
         pytest.param(GROWTH, "c = 1000 * (1 + 0.05) ** 2", "1102.5", None, id="two-years-of-growth"),
+        pytest.param(VAR, "c = 1000000 * 0.02 * 1.645", "32900", None, id="value-at-risk-z"),
+        pytest.param(
+            CONTINUOUS, "import math\nc = 1000 * math.e ** 0.05", "1051.27", None, id="continuous-e"
+        ),
+        pytest.param(
+            SAMPLE,
+            "xs = [2, 4, 6]\nm = sum(xs) / len(xs)\nc = sum((x - m) ** 2 for x in xs) / (len(xs) - 1)",
+            "4",
+            None,
+            id="sample-variance-n-minus-1",
+        ),
         pytest.param(SHOP, "c = 12000 - 10000", "2000", None, id="profit"),
         pytest.param(SHOP, "c = 12000 / 10000", "1.2", "operation", id="profit-as-a-ratio"),
         pytest.param(SHOP, "c = 12000 * 10000", "120000000", "operation", id="profit-as-a-product"),

@@ -1,24 +1,28 @@
-"""Rule 1 for documented constants: each is traced only in the role that documents it.
+"""Rule 1 for documented constants and counts: each is traced only in the role that documents it.
 
 Provenance lets a calculation use numbers no input states: 1 for growth factors and wholes, 2
-for halves and semiannual periods, 12 months, 365 days... Read as "any of these, anywhere", they
-are a hostile candidate's free parameters: `371 - 268 + 1`, `(371 - 268) * 2` or `1000 * 0.05 * 12`
-each traced every operand and came out VERIFIED with a number no analyst would sign. So a
-constant passes only where its role shows:
+for halves and semiannual periods, 12 months, 365 days, 100 for percentages, z-values...
+Read as "any of these, anywhere", they are a hostile candidate's free parameters:
+`371 - 268 + 1`, `(371 - 268) * 2` or `1000 * 0.05 * 12` each traced every operand and came
+out VERIFIED with a number no analyst would sign. So a constant passes only where its role shows:
 
 - 1 is a factor or divisor that changes nothing, a numerator (1 / x), an exponent, or a whole
-  beside a rate: `1 + r`, `1 - t`, `B / A - 1` (the other side a ratio, a percent as a fraction,
-  or built only from such); beside an amount (`103 + 1`) it is a fudge;
+  beside a rate: `1 + r`, `1 - t`, `B / A - 1` (the other side a ratio, a percent, or built only
+  from such), or beside a count (`n - 1`); beside an amount (`103 + 1`) it is a fudge;
 - 2 and 0.5 are exponents of a growth factor (`(1 + r) ** 2`, a second period), or where the
   inputs speak of variance, deviation or two periods (squares, square roots); or halves and
   doublings where they speak of half-years ("semiannual", "twice a year", "six months"),
   convexity, durations or basis points;
 - 4, 12, 52 and 360/365/252 convert between years and quarters, months, weeks or days where the
-  inputs name that period.
+  inputs name that period;
+- 100 and 10,000 turn a ratio into a percentage or basis points, or a stated percentage into a
+  fraction: the other side is a rate; `103 / 100` of an amount is no conversion;
+- z-values stand where the inputs speak of confidence or value at risk, e where they compound
+  continuously, pi where they speak of a normal distribution.
 
-An average's count and a question's span are counts, not constants, and were traced as such
-before this rule; 0, 100, 10,000 and the scale factors are judged by the operation and scale
-rules (a percentage's x 100, a conversion's unit).
+A count of values (`len(xs)`) divides, multiplies or is taken 1 from; added to an amount it is a
+constant in disguise (`+ len([1])`). An average's count and a question's span were traced as
+counts before this rule; the scale factors (1,000...) are the scale rule's (a conversion's unit).
 """
 
 from __future__ import annotations
@@ -26,16 +30,25 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 from ponder.verifiers._calc_expr import Expr, Op, Opaque, Operand, evaluate, unwrap
 from ponder.verifiers._finance_provenance import Trace
 
+CellRef = tuple[int, int, int]
 _PERIOD_WORDS: dict[float, tuple[str, re.Pattern[str]]] = {
     4.0: ("quarters", re.compile(r"\bquarter", re.I)),
     12.0: ("months", re.compile(r"\bmonth", re.I)),
     52.0: ("weeks", re.compile(r"\bweek", re.I)),
 }
 """A time constant's period, and the words by which the inputs name it."""
+_DAYS = re.compile(
+    r"\bday|\bdaily\b|\bmonth|\bquarter|\d+\s*/\s*36[05]\b|\bcollection\s+period|\bturnover|\breceivable"
+    r"|\bpayable|\binventor",
+    re.I,
+)
+"""A day count's inputs: days, or periods counted in days (months and quarters under 30/360,
+collection and payment periods, turnover in days)."""
 _HALF_YEAR = re.compile(
     r"\bsemi[- ]?annual|\bhalf[- ]?(?:a[- ])?year|\bsix[- ]months?\b|\b6[- ]months?\b|\btwice\b|\bbi-?annual"
     r"|\bhalf\b|\bmid[- ]?year\b|\bsemester|\bconvexity|\bduration|\bbasis[- ]points?\b|\bbps\b",
@@ -50,36 +63,76 @@ _SQUARED = re.compile(
     re.I,
 )
 """Inputs under which a calculation may square or take a square root (risk measures, two periods)."""
-_DAYS = re.compile(
-    r"\bday|\bdaily\b|\bmonth|\bquarter|\d+\s*/\s*36[05]\b|\bcollection\s+period|\bturnover|\breceivable"
-    r"|\bpayable|\binventor",
+_Z = re.compile(
+    r"\bconfiden|\bvalue[- ]at[- ]risk|\bVaR\b|\bz[- ]?(?:score|value|statistic)|\bstandard\s+normal"
+    r"|\bsignifican|\b(?:one|two)[- ]tailed|\bpercentile|\binterval|\bprobabilit|\bshortfall",
     re.I,
 )
-"""A day count's inputs: days, or periods counted in days (months and quarters under 30/360,
-collection and payment periods, turnover in days)."""
+_SPECIAL: dict[float, tuple[str, re.Pattern[str]]] = {
+    math.e: ("e, for continuous compounding", re.compile(r"\bcontinuous|\bexponential|\blog", re.I)),
+    math.pi: ("pi, for a normal density", re.compile(r"\bnormal|\bdensity|\bdistribut", re.I)),
+}
+_Z_VALUES = (1.645, 1.65, 1.96, 2.326, 2.33, 2.576, 2.58)
+_PERCENT_FACTORS = (100.0, 10000.0)
 
 
-def misused_constants(expr: Expr, traces: Mapping[int, Trace], inputs_text: str) -> dict[int, Trace]:
-    """Operands (by id) traced as constants that play no documented role here, each with its
-    untraced reason; empty when every constant is where it belongs."""
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """Where an operand sits: its parent operation, its index there, whether in an exponent."""
+
+    operand: Operand
+    parent: Op | None
+    index: int
+    exponent: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    traces: Mapping[int, Trace]
+    text: str
+    percent_cells: frozenset[CellRef]
+    has_rate: bool = False
+    """The calculation divides by a non-constant or uses a percent somewhere: it has a ratio or
+    a rate for 100 to scale (`(b - a) * 100 / a` as well as `(b - a) / a * 100`)."""
+
+
+def misused_constants(
+    expr: Expr,
+    traces: Mapping[int, Trace],
+    inputs_text: str,
+    percent_cells: set[CellRef] | None = None,
+    stated: set[float] | None = None,
+) -> dict[int, Trace]:
+    """Operands (by id) traced as constants or counts that play no documented role here, each
+    with its untraced reason; empty when every one is where it belongs. `percent_cells` are the
+    cells that state rates (a 100 may turn them into fractions); `stated` the numbers the question
+    and text state: a constant of 100 or more that one of them states is that input (10,000
+    units is no basis-point factor); a small one (1, 2, 12) stays a constant, since a paragraph's
+    "2 segments" makes no doubling right."""
+    inputs = _Inputs(traces, inputs_text, frozenset(percent_cells or ()))
+    inputs = _Inputs(inputs.traces, inputs.text, inputs.percent_cells, _has_rate(expr, inputs))
     out: dict[int, Trace] = {}
-    for operand, parent, index, exponent in _placed(expr, None, 0, False):
-        trace = traces.get(id(operand))
-        if trace is None or trace.kind != "constant" or operand.value is None:
+    for place in _placed(expr, None, 0, False):
+        trace = traces.get(id(place.operand))
+        value = place.operand.value
+        if trace is None or value is None or place.parent is None:
             continue
-        why = _misuse(abs(operand.value), parent, index, exponent, traces, inputs_text)
+        if trace.kind == "constant":
+            if abs(value) >= 100 and any(math.isclose(abs(value), v, rel_tol=1e-9) for v in stated or ()):
+                continue  # "10,000 units": the stated number, read first as the constant it equals
+            why = _constant_misuse(abs(value), place, inputs)
+        elif trace.kind == "count":
+            why = _count_misuse(place, inputs)
+        else:
+            continue
         if why:
-            out[id(operand)] = Trace("untraced", f"untraced operand {operand.value:g} ({why})")
+            out[id(place.operand)] = Trace("untraced", f"untraced operand {value:g} ({why})")
     return out
 
 
-def _placed(
-    node: Expr, parent: Op | None, index: int, exponent: bool
-) -> Iterator[tuple[Operand, Op | None, int, bool]]:
-    """Every operand with its parent operation, its place among the parent's arguments and
-    whether it sits in an exponent."""
+def _placed(node: Expr, parent: Op | None, index: int, exponent: bool) -> Iterator[_Place]:
     if isinstance(node, Operand):
-        yield node, parent, index, exponent
+        yield _Place(node, parent, index, exponent)
     elif isinstance(node, Op):
         for i, arg in enumerate(node.args):
             yield from _placed(arg, node, i, exponent or (node.op == "**" and i == 1))
@@ -88,73 +141,117 @@ def _placed(
             yield from _placed(part, None, 0, exponent)
 
 
-def _misuse(
-    value: float, parent: Op | None, index: int, exponent: bool, traces: Mapping[int, Trace], text: str
-) -> str | None:
-    if exponent and (math.isclose(value, 2.0) or math.isclose(value, 0.5)):
-        if _SQUARED.search(text) or _HALF_YEAR.search(text):
+def _siblings(place: _Place) -> list[Expr]:
+    assert place.parent is not None
+    return [a for i, a in enumerate(place.parent.args) if i != place.index]
+
+
+def _constant_misuse(value: float, place: _Place, inputs: _Inputs) -> str | None:
+    assert place.parent is not None
+    op, text = place.parent.op, inputs.text
+    scales = op in ("*", "/", "//")
+    if place.exponent:
+        if not (math.isclose(value, 2.0) or math.isclose(value, 0.5)):
             return None
-        if parent is not None and _growth(parent.args[0], traces):
-            return None  # (1 + r) ** 2: a rate compounded, or a second period discounted
+        if _SQUARED.search(text) or _HALF_YEAR.search(text) or _growth(place.parent.args[0], inputs):
+            return None  # a variance, a volatility's root; (1 + r) ** 2, a second period discounted
         return "a square or a square root where the inputs name no variance, deviation or two periods"
-    if exponent or parent is None:
-        return None
-    op = parent.op
     if math.isclose(value, 1.0):
-        if op in ("*", "/", "//", "round", "max", "min", "abs") or (op == "/" and index == 0):
-            return None
-        if op in ("+", "-") and len(parent.args) == 2:
-            other = parent.args[1 - index]
-            if _rate_like(other, traces) or _count(other, traces):
+        if op in ("+", "-", "sum"):
+            others = _siblings(place)
+            if all(_rate_like(o, inputs) or _count(o, inputs) for o in others):
                 return None  # 1 + r, B / A - 1; n - 1 (a sample variance), n + 1 periods
-            amount = evaluate(other)
+            amount = evaluate(others[0]) if len(others) == 1 else None
             shown = f" {amount:g}" if amount is not None else ""
             return f"1 is a whole beside a rate (1 + r, B / A - 1); here it is added to the amount{shown}"
         return None
     if math.isclose(value, 2.0) or math.isclose(value, 0.5):
-        if _HALF_YEAR.search(text) or _SQUARED.search(text):
-            return None  # also 2 w1 w2 s1 s2 rho, a portfolio variance's cross term
-        if op in ("*", "/", "//"):
+        if scales and not (_HALF_YEAR.search(text) or _SQUARED.search(text)):
             return "a half or a doubling where the inputs name no half-year (semiannual, six months)"
-        return None
-    words = {**_PERIOD_WORDS, **{d: ("days", _DAYS) for d in (360.0, 365.0, 252.0)}}
-    period = next((p for c, p in words.items() if math.isclose(value, c)), None)
-    if period is not None and op in ("*", "/", "//") and not period[1].search(text):
+        return None  # also 2 w1 w2 s1 s2 rho, a portfolio variance's cross term
+    if scales and any(math.isclose(value, p) for p in _PERCENT_FACTORS):
+        if inputs.has_rate or (op == "/" and place.index == 0):
+            return None
+        what = "a percentage" if math.isclose(value, 100.0) else "basis points"
+        return f"turns a ratio into {what} or back; here it scales an amount"
+    if scales and any(math.isclose(value, z) for z in _Z_VALUES) and not _Z.search(text):
+        return "a z-value where the inputs name no confidence level or value at risk"
+    special = next((s for c, s in _SPECIAL.items() if math.isclose(value, c)), None)
+    if special is not None and not special[1].search(text):
+        return f"{special[0]}, which the inputs do not call for"
+    days = {d: ("days", _DAYS) for d in (360.0, 365.0, 252.0)}
+    period = next((p for c, p in {**_PERIOD_WORDS, **days}.items() if math.isclose(value, c)), None)
+    if period is not None and scales and not period[1].search(text):
         return f"a conversion into {period[0]}, which the inputs do not mention"
     return None
 
 
-def _count(expr: Expr, traces: Mapping[int, Trace]) -> bool:
+def _count_misuse(place: _Place, inputs: _Inputs) -> str | None:
+    """A count added to or taken from an amount: the number of values is no amount."""
+    assert place.parent is not None
+    if place.parent.op not in ("+", "-", "sum"):
+        return None
+    if all(_rate_like(o, inputs) or _count(o, inputs) or _constant(o, inputs) for o in _siblings(place)):
+        return None
+    return "a count of values added to an amount"
+
+
+def _has_rate(expr: Expr, inputs: _Inputs) -> bool:
+    if isinstance(expr, Operand):
+        trace = inputs.traces.get(id(expr))
+        return trace is not None and trace.kind not in ("constant", "count") and _rate_like(expr, inputs)
+    if isinstance(expr, Op):
+        if expr.op == "/" and len(expr.args) == 2 and not _all_constant(expr.args[1], inputs):
+            return True
+        return any(_has_rate(a, inputs) for a in expr.args)
+    return isinstance(expr, Opaque) and any(_has_rate(p, inputs) for p in expr.parts)
+
+
+def _all_constant(expr: Expr, inputs: _Inputs) -> bool:
+    if isinstance(expr, Operand):
+        trace = inputs.traces.get(id(expr))
+        return trace is not None and trace.kind in ("constant", "count")
+    return isinstance(expr, Op) and all(_all_constant(a, inputs) for a in expr.args)
+
+
+def _count(expr: Expr, inputs: _Inputs) -> bool:
     """A count of values (`len(xs)`), which 1 may be taken from or added to."""
-    trace = traces.get(id(unwrap(expr)))
+    trace = inputs.traces.get(id(unwrap(expr)))
     return trace is not None and trace.kind == "count"
 
 
-def _growth(expr: Expr, traces: Mapping[int, Trace]) -> bool:
+def _constant(expr: Expr, inputs: _Inputs) -> bool:
+    trace = inputs.traces.get(id(unwrap(expr)))
+    return trace is not None and trace.kind == "constant"
+
+
+def _growth(expr: Expr, inputs: _Inputs) -> bool:
     """A growth factor: 1 + r, or a stated rate written as one (3.7% as 1.037)."""
     expr = unwrap(expr)
     if isinstance(expr, Op):
-        return expr.op in ("+", "-") and _rate_like(expr, traces)
-    trace = traces.get(id(expr))
+        return expr.op in ("+", "-") and _rate_like(expr, inputs)
+    trace = inputs.traces.get(id(expr))
     return trace is not None and "growth" in trace.how.lower()
 
 
-def _rate_like(expr: Expr, traces: Mapping[int, Trace]) -> bool:
+def _rate_like(expr: Expr, inputs: _Inputs) -> bool:
     """A ratio, a percent or fraction, or built only from such (and constants): what 1 is the
-    whole of. An amount (a cell of millions, a price) is not."""
+    whole of and 100 scales. An amount (a cell of millions, a price) is not."""
     expr = unwrap(expr)
     if isinstance(expr, Operand):
-        trace = traces.get(id(expr))
+        trace = inputs.traces.get(id(expr))
         if trace is None or expr.value is None:
             return False
         if trace.kind in ("constant", "count"):
             return abs(expr.value) <= 1  # 0.5, 1; a scale factor (1,000) or a count is no rate
+        if trace.kind == "cell" and any(ref in inputs.percent_cells for ref in trace.cells):
+            return True
         how = trace.how.lower()
         return abs(expr.value) < 1 or "percent" in how or "fraction" in how or "basis" in how
     if isinstance(expr, Op):
-        if expr.op == "/":
-            return True
+        if expr.op in ("/", "mean"):
+            return expr.op == "/" or all(_rate_like(a, inputs) for a in expr.args)
         if expr.op == "**":
-            return _rate_like(expr.args[0], traces)
-        return all(_rate_like(a, traces) for a in expr.args)
+            return _rate_like(expr.args[0], inputs)
+        return all(_rate_like(a, inputs) for a in expr.args)
     return False

@@ -93,7 +93,7 @@ def _abs_free(expr: Expr) -> Expr:
 def check_average(expr: Expr, ctx: Context, question: Question) -> dict[str, Any] | None:
     core = unwrap(expr)
     if isinstance(core, Op) and core.op == "mean" and len(core.args) >= 2:
-        return None
+        return _all_periods([t for a in core.args for t in terms(a, ctx)], question)
     ts = terms(core, ctx)
     if len(ts) >= 2:
         weights = [abs(t.weight) for t in ts]
@@ -110,16 +110,23 @@ def check_average(expr: Expr, ctx: Context, question: Question) -> dict[str, Any
 
 
 def _all_periods(ts: list[Any], question: Question) -> dict[str, Any] | None:
-    """An average of the periods the question names ("from FY2021 to FY2023") takes every one of
-    them: two of three years over two is an average, but not the one asked for. Counted by terms,
-    since a literal equal to two cells may be read as either year."""
-    used = frozenset().union(*(t.years for t in ts))
-    if len(question.years) < 2 or len(ts) >= len(question.years) or not used < question.years:
+    """An average of the periods the question names ("from FY2021 to FY2023") takes each of them
+    once: two of three years over two is an average, and so is a year counted twice over four,
+    but neither is the one asked for. Counted by terms, since a literal equal to two cells may be
+    read as either year."""
+    if len(question.years) < 2 or len(ts) == len(question.years) or not all(t.years for t in ts):
         return None
+    used = frozenset().union(*(t.years for t in ts))
+    if not used <= question.years:
+        return None  # other periods: grounding's to judge
     left_out = ", ".join(str(y) for y in sorted(question.years - used))
-    return verdict(
-        "fail", f"the question averages {len(question.years)} periods; the calculation leaves out {left_out}"
-    )
+    if len(ts) < len(question.years) and left_out:
+        detail = f"leaves out {left_out}"
+    elif len(ts) > len(question.years):
+        detail = f"takes {len(ts)} values, one period more than once"
+    else:
+        return None  # fewer terms that span every period: changes between them ("average annual change")
+    return verdict("fail", f"the question averages {len(question.years)} periods; the calculation {detail}")
 
 
 def check_ratio(expr: Expr, ctx: Context, question: Question) -> dict[str, Any] | None:

@@ -71,7 +71,8 @@ def check_rules(
     if derived:
         traced = trace_all(expr, sources)
     inputs_text = " ".join([question, hint or "", *paragraphs, *headers, *_labels(tables)])
-    misused = misused_constants(expr, {id(o): t for o, t in traced}, inputs_text)
+    stated = {abs(n) for n, _ in sources.question_numbers} | {abs(n) for _, n, _ in sources.text_numbers}
+    misused = misused_constants(expr, {id(o): t for o, t in traced}, inputs_text, percent_cells, stated)
     traced = [(o, misused.get(id(o), t)) for o, t in traced]
 
     chosen: dict[Operand, CellRef] = {}
@@ -170,6 +171,11 @@ def check_rules(
         rules[1], rules[2] = formula_rules(binding, traced_value, used, labels, converted)
 
     ratio = is_ratio(expr, is_constant_expr)
+    # "the ratio of A to B" stated 8.22 for 0.0822 x 100 reads as 8.22 to 1; elsewhere a bare
+    # percentage number (a probability of 6.667) is how FinanceMath and analysts often write one
+    percent_scaled = (
+        ratio and _percent_scaled(expr, is_constant_expr) and bool(re.search(r"\bratio\b", question, re.I))
+    )
     variable = [t for o, t in traced if t.kind not in ("constant", "count")]
     percent_operands = (
         not ratio
@@ -189,6 +195,7 @@ def check_rules(
             same_amount_as=traced_value * _conversion(expr, is_constant_expr),
             texts=texts,
             converted=_conversion(expr, is_constant_expr) != 1.0,
+            percent_scaled=percent_scaled,
         )
     )
     return rules, audit

@@ -52,6 +52,7 @@ def check_scale(
     same_amount_as: float | None,
     texts: list[str],
     converted: bool = False,
+    percent_scaled: bool = False,
 ) -> dict[str, Any]:
     """The rule's verdict.
 
@@ -67,13 +68,15 @@ def check_scale(
         texts: Headers, captions and paragraphs, where an unknown table scale may be stated.
         converted: The calculation itself multiplies or divides by a scale factor at the end, so
             its result is no longer in the tables' scale (`103 * 1000` is 103,000 thousand).
+        percent_scaled: The calculation multiplies a ratio by 100 at the end: its result is a
+            percentage, and 8.22 without % reads as a ratio a hundred times too large.
     """
     stated = answer.scale
     if stated == "percent":
         if asks_percent or percent_operands or ratio:
             return _verdict("pass", "a percentage, as the calculation produces")
         return _verdict("fail", "the answer is a percentage but the calculation is an amount")
-    if asks_percent or percent_operands:
+    if asks_percent or percent_operands or percent_scaled:
         what = "a bare number" if not stated else f"an amount in {stated}"
         return _verdict("fail", f"{what} for a percentage: state it with %")
     if ratio:
