@@ -12,7 +12,9 @@ coverage >= 0.85): the gold derivation as a program and four constructed wrong c
 (another cell, a number from nowhere, the right value in the wrong scale, a difference reversed;
 tests/_finance_chains.py), each stating what its program computes. Verified precision is the
 share of VERIFIED chains that are right; coverage the share of gold chains VERIFIED; the share of
-each wrong kind left UNVERIFIED is printed beside them.
+each wrong kind left UNVERIFIED is printed beside them. A fifth kind, `fudged` (the gold result
++ 1, x 2, / 2, x 12, rounded to tens: what a hostile chain writes with every operand traced), is
+printed too, with the precision it gives when counted ("precision with fudged chains").
 The PRM rows (embedded model) come from `_bench_prm.py` unless `--skip-prm`.
 
 Run: `python benchmarks/bench_verifiers.py [--local] [--skip-prm] [--prm-items N]`
@@ -51,7 +53,7 @@ from tests._datasets import (
     tatqa_task,
     tatqa_unit,
 )
-from tests._finance_chains import WRONG_KINDS
+from tests._finance_chains import ISSUE_KINDS, WRONG_KINDS
 from tests._finance_chains import financemath_cases as rule_financemath_cases
 from tests._finance_chains import tatqa_cases as rule_tatqa_cases
 
@@ -190,7 +192,8 @@ async def rules_rows(sandbox: BaseSandbox) -> list[dict[str, Any]]:
         verifier = FinanceVerifier(sandbox)
         results = await asyncio.gather(*(verifier.score(c.task, [c.chain]) for c in cases))
         passed = [r.gate == "pass" for [r] in results]
-        verified = [c for c, ok in zip(cases, passed, strict=True) if ok]
+        every = [c for c, ok in zip(cases, passed, strict=True) if ok]
+        verified = [c for c in every if c.kind in ("gold", *ISSUE_KINDS)]
         gold = [ok for c, ok in zip(cases, passed, strict=True) if c.kind == "gold"]
         rejected = {}
         for kind in WRONG_KINDS:
@@ -200,6 +203,7 @@ async def rules_rows(sandbox: BaseSandbox) -> list[dict[str, Any]]:
         row = {
             "data": data,
             "precision": sum(c.right for c in verified) / max(1, len(verified)),
+            "precision_with_fudges": sum(c.right for c in every) / max(1, len(every)),
             "coverage": sum(gold) / len(gold),
             "verified": len(verified),
             "gold": len(gold),
@@ -212,6 +216,7 @@ async def rules_rows(sandbox: BaseSandbox) -> list[dict[str, Any]]:
         marks = [
             f"precision={row['precision']:.3f} (target >= {TARGET}){below_p}",
             f"coverage={row['coverage']:.3f} (target >= {COVERAGE_TARGET}){below_c}",
+            f"precision with fudged chains={row['precision_with_fudges']:.3f}",
         ]
         kinds = ", ".join(f"{k} {share:.3f} of {n}" for k, (share, n) in rejected.items())
         print(

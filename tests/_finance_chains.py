@@ -9,7 +9,10 @@ that only the verifier's rules, not the answer trace, can reject it:
 - `nowhere`: one operand replaced by a number that appears nowhere in the inputs;
 - `wrong_scale`: the gold program with the right value stated in the wrong scale (million for
   thousand; a bare number, or the fraction, for a percentage);
-- `reversed`: the first subtraction's operands swapped (a difference reversed).
+- `reversed`: the first subtraction's operands swapped (a difference reversed);
+- `fudged`: the gold result nudged by a documented constant, as a hostile chain would to state
+  a number of its choosing with every operand still traced: `+ 1`, `* 2`, `/ 2`, `* 12`, and a
+  rounding to tens (`round(x, -1)`), one chain each.
 
 A constructed chain whose answer is still right by the source's rule (an operand replaced by an
 equal value, a reversed zero difference) is dropped: it is not wrong.
@@ -28,7 +31,11 @@ from ponder.verifiers._numbers import compare_answer, numbers_in, parse_cell
 from ponder.verifiers.types import Chain, VerifyTask
 from tests._datasets import financemath_task, tatqa_task
 
-WRONG_KINDS = ("other_cell", "nowhere", "wrong_scale", "reversed")
+ISSUE_KINDS = ("other_cell", "nowhere", "wrong_scale", "reversed")
+"""The four wrong kinds the verified-precision target is defined over (issue #12)."""
+WRONG_KINDS = (*ISSUE_KINDS, "fudged")
+FUDGES = ("({}) + 1", "({}) * 2", "({}) / 2", "({}) * 12", "round({}, -1)")
+"""How `fudged` chains nudge a result: each with a constant the verifier documents."""
 WRONG_SCALE = {"": "million", "thousand": "million", "million": "billion", "billion": "million"}
 
 
@@ -105,6 +112,26 @@ def _reverse_first_subtraction(code: str) -> str | None:
     return None
 
 
+def _fudged(code: str) -> list[str]:
+    """The program with its result nudged by each of FUDGES: TAT-QA's `answer = expr`, or the
+    last `return` of FinanceMath's `solution()`."""
+    out = []
+    for fudge in FUDGES:
+        tree = ast.parse(code)
+        result = _result(tree)
+        if result is None or result.value is None:
+            return []
+        result.value = ast.parse(fudge.format(ast.unparse(result.value)), mode="eval").body
+        out.append(ast.unparse(tree))
+    return out
+
+
+def _result(tree: ast.Module) -> ast.Return | ast.Assign | None:
+    """The statement that gives a program its result: its last `return` or assignment."""
+    found = [n for n in ast.walk(tree) if isinstance(n, ast.Return | ast.Assign) and n.value is not None]
+    return found[-1] if found else None
+
+
 def _fmt(value: float) -> str:
     return f"{round(value, 4):.10g}"
 
@@ -163,6 +190,7 @@ def _tatqa_record(record: dict[str, Any]) -> list[Case]:
     reversed_code = _reverse_first_subtraction(program)
     if reversed_code is not None:
         variants.append(("reversed", reversed_code))
+    variants += [("fudged", code) for code in _fudged(program)]
     for kind, code in variants:
         value = computed(code)
         if value is not None and not right(value, scale):
@@ -238,6 +266,7 @@ def _financemath_record(record: dict[str, Any]) -> list[Case]:
     reversed_code = _reverse_first_subtraction(program)
     if reversed_code is not None:
         variants.append(("reversed", reversed_code))
+    variants += [("fudged", code) for code in _fudged(program)]
     for kind, code in variants:
         value = _value(code)
         if value is not None and not financemath_right(value, gold):

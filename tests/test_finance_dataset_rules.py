@@ -29,7 +29,7 @@ from ponder.sandbox.base import BaseSandbox
 from ponder.sandbox.types import ExecResult, Limits
 from ponder.verifiers import FinanceVerifier
 from tests._datasets import load
-from tests._finance_chains import WRONG_KINDS, Case, financemath_cases, tatqa_cases
+from tests._finance_chains import ISSUE_KINDS, WRONG_KINDS, Case, financemath_cases, tatqa_cases
 
 
 class RecordingDouble(BaseSandbox):
@@ -95,10 +95,12 @@ def scored() -> dict[str, list[tuple[Case, bool]]]:
 def _rates(pairs: list[tuple[Case, bool]]) -> dict[str, Any]:
     gold = [ok for c, ok in pairs if c.kind == "gold"]
     wrong = {k: [ok for c, ok in pairs if c.kind == k and not c.right] for k in WRONG_KINDS}
-    verified = [(c, ok) for c, ok in pairs if ok]
+    verified = [c for c, ok in pairs if ok and c.kind in ("gold", *ISSUE_KINDS)]
+    every = [c for c, ok in pairs if ok]
     return {
         "coverage": sum(gold) / len(gold),
-        "precision": sum(c.right for c, _ in verified) / max(1, len(verified)),
+        "precision": sum(c.right for c in verified) / max(1, len(verified)),
+        "precision_with_fudges": sum(c.right for c in every) / max(1, len(every)),
         "rejected": {k: 1 - sum(v) / len(v) for k, v in wrong.items() if v},
         "counts": {k: len(v) for k, v in wrong.items()},
     }
@@ -114,9 +116,10 @@ def test_tatqa_gold_derivations_verify_and_constructed_wrong_chains_do_not(
     rates = _rates(scored["tatqa"])
     print("tatqa", json.dumps(rates))
     assert rates["coverage"] >= 0.85
-    assert rates["precision"] >= 0.99
+    assert rates["precision"] >= 0.99 and rates["precision_with_fudges"] >= 0.99
     for kind, rejected in rates["rejected"].items():
         assert rejected >= 0.99, (kind, rejected)
+    assert rates["counts"]["fudged"] == 600
     assert rates["counts"]["wrong_scale"] == 150 and rates["counts"]["other_cell"] >= 140
     misses = [c.record_id for c, ok in scored["tatqa"] if c.kind == "gold" and not ok]
     assert len(misses) <= TATQA_GOLD_MISSES, misses
@@ -146,10 +149,16 @@ def test_financemath_gold_programs_trace_and_constructed_wrong_chains_do_not_ver
     assert rates["coverage"] >= FINANCEMATH_COVERAGE
     assert rates["precision"] >= 0.99
     for kind, rejected in rates["rejected"].items():
-        assert rejected >= 0.99, (kind, rejected)
+        assert rejected >= (FINANCEMATH_FUDGES_REJECTED if kind == "fudged" else 0.99), (kind, rejected)
     assert rates["counts"]["reversed"] >= 50 and rates["counts"]["other_cell"] >= 30
 
 
+FINANCEMATH_FUDGES_REJECTED = 0.85
+"""Measured 2026-12-04: 365 of 429 fudged FinanceMath chains (the gold result + 1, x 2, / 2,
+x 12, rounded to tens) are UNVERIFIED. The 64 that verify nudge the result with a number the
+question itself states ("a dividend of $2", "Year 2", "m = 12" for monthly compounding), which
+provenance must accept as an input, or add 1 to a rate where the question names "1 +". A floor,
+not a target met: README "Verified financial analysis"."""
 FINANCEMATH_MISSES_BY_RULE = {"provenance": 15, "grounding": 6, "operation": 5, "scale": 2}
 """Measured 2026-12-04; README "Verified financial analysis" explains each group. (validation-52,
 `1 - norm.cdf(-z)`, now fails provenance first: a 1 beside a library call is no rate it can see.)"""

@@ -20,8 +20,9 @@ out VERIFIED with a number no analyst would sign. So a constant passes only wher
 - z-values stand where the inputs speak of confidence or value at risk, e where they compound
   continuously, pi where they speak of a normal distribution.
 
-A count of values (`len(xs)`) divides, multiplies or is taken 1 from; added to an amount it is a
-constant in disguise (`+ len([1])`). An average's count and a question's span were traced as
+A count of values (`len(xs)`, or an average's 2) divides, multiplies or is taken 1 from; added to
+an amount it is a constant in disguise (`+ len([1])`), and a result that is a sum over its count
+answers only a question that asks for an average. An average's count and a question's span were traced as
 counts before this rule; the scale factors (1,000...) are the scale rule's (a conversion's unit).
 """
 
@@ -62,7 +63,20 @@ _SQUARED = re.compile(
     r"|\btwo\b|\b2[- ]year|\bsharpe|\brisk\b",
     re.I,
 )
-"""Inputs under which a calculation may square or take a square root (risk measures, two periods)."""
+"""Inputs under which a calculation may square, take a square root or double inside its
+formula (risk measures, two periods, a variance's cross term); the result itself is held to
+`_HALF_ROOT`."""
+_HALF_ROOT = re.compile(
+    r"\bsemi[- ]?annual|\bhalf[- ]?(?:a[- ])?year|\bsix[- ]months?\b|\b6[- ]months?\b|\btwice\b|\bbi-?annual"
+    r"|\bhalf\b|\bbasis[- ]points?\b|\bbps\b|\bdouble",
+    re.I,
+)
+"""The words under which the result itself may be halved or doubled (its last operation): a
+semiannual payment, half of something the question names, a basis point's two shifts."""
+_AVERAGE = re.compile(r"\baverage|\bmean\b|\bmidpoint|\bmid-point|\bper\b|\beach\b", re.I)
+"""A question whose answer may be a sum over its count."""
+_FACTOR = re.compile(r"\bfactor\b|\bgross\b|\bwealth\s+relative|\b1\s*\+|\bone\s+plus\b", re.I)
+"""A question that asks for a growth factor, where 1 added to a rate is the answer's last step."""
 _Z = re.compile(
     r"\bconfiden|\bvalue[- ]at[- ]risk|\bVaR\b|\bz[- ]?(?:score|value|statistic)|\bstandard\s+normal"
     r"|\bsignifican|\b(?:one|two)[- ]tailed|\bpercentile|\binterval|\bprobabilit|\bshortfall",
@@ -84,6 +98,8 @@ class _Place:
     parent: Op | None
     index: int
     exponent: bool
+    at_root: bool = False
+    """The parent is the calculation's last operation (under a presentation wrapper)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +107,7 @@ class _Inputs:
     traces: Mapping[int, Trace]
     text: str
     percent_cells: frozenset[CellRef]
+    question: str = ""
     has_rate: bool = False
     """The calculation divides by a non-constant or uses a percent somewhere: it has a ratio or
     a rate for 100 to scale (`(b - a) * 100 / a` as well as `(b - a) / a * 100`)."""
@@ -102,6 +119,9 @@ def misused_constants(
     inputs_text: str,
     percent_cells: set[CellRef] | None = None,
     stated: set[float] | None = None,
+    *,
+    question: str = "",
+    stated_text: str = "",
 ) -> dict[int, Trace]:
     """Operands (by id) traced as constants or counts that play no documented role here, each
     with its untraced reason; empty when every one is where it belongs. `percent_cells` are the
@@ -109,17 +129,26 @@ def misused_constants(
     and text state: a constant of 100 or more that one of them states is that input (10,000
     units is no basis-point factor); a small one (1, 2, 12) stays a constant, since a paragraph's
     "2 segments" makes no doubling right."""
-    inputs = _Inputs(traces, inputs_text, frozenset(percent_cells or ()))
-    inputs = _Inputs(inputs.traces, inputs.text, inputs.percent_cells, _has_rate(expr, inputs))
+    inputs = _Inputs(traces, inputs_text, frozenset(percent_cells or ()), question)
+    inputs = _Inputs(inputs.traces, inputs.text, inputs.percent_cells, question, _has_rate(expr, inputs))
     out: dict[int, Trace] = {}
+    root = unwrap(expr)
     for place in _placed(expr, None, 0, False):
+        place = _Place(place.operand, place.parent, place.index, place.exponent, place.parent is root)
         trace = traces.get(id(place.operand))
         value = place.operand.value
         if trace is None or value is None or place.parent is None:
             continue
+        small = any(math.isclose(abs(value), c) for c in _SMALL)
         if trace.kind == "constant":
             if abs(value) >= 100 and any(math.isclose(abs(value), v, rel_tol=1e-9) for v in stated or ()):
                 continue  # "10,000 units": the stated number, read first as the constant it equals
+            if trace.cells and not place.at_root:
+                continue  # a cell states it ("Price/FFO | 12x"); only the result's last step is held
+            why = _constant_misuse(abs(value), place, inputs)
+        elif trace.kind == "text" and small and trace.how == "as written":
+            if _counted(abs(value), stated_text):
+                continue  # "2 years", "12 months": an input with its unit, not a bare 2
             why = _constant_misuse(abs(value), place, inputs)
         elif trace.kind == "count":
             why = _count_misuse(place, inputs)
@@ -157,6 +186,8 @@ def _constant_misuse(value: float, place: _Place, inputs: _Inputs) -> str | None
             return None  # a variance, a volatility's root; (1 + r) ** 2, a second period discounted
         return "a square or a square root where the inputs name no variance, deviation or two periods"
     if math.isclose(value, 1.0):
+        if place.at_root and op == "+" and not _FACTOR.search(text):
+            return "1 added to the result: the question asks for no growth factor (1 + r)"
         if op in ("+", "-", "sum"):
             others = _siblings(place)
             if all(_rate_like(o, inputs) or _count(o, inputs) for o in others):
@@ -166,6 +197,8 @@ def _constant_misuse(value: float, place: _Place, inputs: _Inputs) -> str | None
             return f"1 is a whole beside a rate (1 + r, B / A - 1); here it is added to the amount{shown}"
         return None
     if math.isclose(value, 2.0) or math.isclose(value, 0.5):
+        if scales and place.at_root and not _HALF_ROOT.search(inputs.question):
+            return "the result halved or doubled where the question names no half-year or half"
         if scales and not (_HALF_YEAR.search(text) or _SQUARED.search(text)):
             return "a half or a doubling where the inputs name no half-year (semiannual, six months)"
         return None  # also 2 w1 w2 s1 s2 rho, a portfolio variance's cross term
@@ -181,14 +214,30 @@ def _constant_misuse(value: float, place: _Place, inputs: _Inputs) -> str | None
         return f"{special[0]}, which the inputs do not call for"
     days = {d: ("days", _DAYS) for d in (360.0, 365.0, 252.0)}
     period = next((p for c, p in {**_PERIOD_WORDS, **days}.items() if math.isclose(value, c)), None)
-    if period is not None and scales and not period[1].search(text):
-        return f"a conversion into {period[0]}, which the inputs do not mention"
+    if period is not None and scales and not period[1].search(inputs.question if place.at_root else text):
+        where = "the question does" if place.at_root else "the inputs do"
+        return f"a conversion into {period[0]}, which {where} not mention"
     return None
+
+
+_SMALL = (1.0, 2.0, 0.5, 4.0, 12.0, 52.0)
+"""Documented constants a report's paragraphs also state all the time ("Note 1", "Level 2",
+"(12)"): read from there they keep a constant's roles. One the question states ("a dividend of
+$2", "Year 2") is that input."""
+
+
+def _counted(value: float, text: str) -> bool:
+    """Whether the text states `value` as a count of something ("2 years", "12 months", "1 share")
+    rather than bare, in a reference, a list number or a footnote."""
+    number = f"{value:g}"
+    return bool(re.search(rf"(?<![\w.,(])\$?{re.escape(number)}\s+(?!%|percent)[a-z]", text, re.I))
 
 
 def _count_misuse(place: _Place, inputs: _Inputs) -> str | None:
     """A count added to or taken from an amount: the number of values is no amount."""
     assert place.parent is not None
+    if place.at_root and place.parent.op == "/" and place.index == 1 and not _AVERAGE.search(inputs.question):
+        return "the result is a sum over its count, an average, and the question asks for none"
     if place.parent.op not in ("+", "-", "sum"):
         return None
     if all(_rate_like(o, inputs) or _count(o, inputs) or _constant(o, inputs) for o in _siblings(place)):
@@ -249,8 +298,9 @@ def _rate_like(expr: Expr, inputs: _Inputs) -> bool:
         how = trace.how.lower()
         return abs(expr.value) < 1 or "percent" in how or "fraction" in how or "basis" in how
     if isinstance(expr, Op):
-        if expr.op in ("/", "mean"):
-            return expr.op == "/" or all(_rate_like(a, inputs) for a in expr.args)
+        if expr.op == "/" and len(expr.args) == 2:
+            # a ratio of two inputs; over a constant or a count (an average) it is what it divides
+            return _all_constant(expr.args[1], inputs) is False or _rate_like(expr.args[0], inputs)
         if expr.op == "**":
             return _rate_like(expr.args[0], inputs)
         return all(_rate_like(a, inputs) for a in expr.args)

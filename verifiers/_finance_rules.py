@@ -70,10 +70,6 @@ def check_rules(
     expr, derived = expand_derived(expr, traced, sources)
     if derived:
         traced = trace_all(expr, sources)
-    inputs_text = " ".join([question, hint or "", *paragraphs, *headers, *_labels(tables)])
-    stated = {abs(n) for n, _ in sources.question_numbers} | {abs(n) for _, n, _ in sources.text_numbers}
-    misused = misused_constants(expr, {id(o): t for o, t in traced}, inputs_text, percent_cells, stated)
-    traced = [(o, misused.get(id(o), t)) for o, t in traced]
 
     chosen: dict[Operand, CellRef] = {}
     factors: dict[Operand, float] = {}
@@ -83,11 +79,26 @@ def check_rules(
                 ref for ref in trace.cells if cell_verdict(groundings[ref[0]], q, ref[1], ref[2]) is None
             ]
             if not grounded and trace.constant:
-                traced[k] = (operand, Trace("constant", trace.constant))  # 2 is "2", not some other row's 2
+                # 2 is "2", not some other row's 2; the cells are kept: a table states the number
+                traced[k] = (operand, Trace("constant", trace.constant, cells=trace.cells))
                 continue
             chosen[operand] = (grounded or list(trace.cells))[0]
         factors[operand] = trace.factor
 
+    # the question and the tables' own words justify a constant; a report's paragraphs mention
+    # "two", "half" and "risk" somewhere, which would justify every doubling
+    inputs_text = " ".join([question, *headers, *_labels(tables)])
+    stated = {abs(n) for n, _ in sources.question_numbers} | {abs(n) for _, n, _ in sources.text_numbers}
+    misused = misused_constants(
+        expr,
+        {id(o): t for o, t in traced},
+        inputs_text,
+        percent_cells,
+        stated,
+        question=question,
+        stated_text=" ".join([question, *paragraphs]),
+    )
+    traced = [(o, misused.get(id(o), t)) for o, t in traced]
     tests = [pair for c in conditions or [] for pair in trace_all(c, sources)]
     audit = [_audit(o, t, chosen.get(o), layouts) for o, t in traced]
     audit += [{**_audit(o, t, None, layouts), "in": "a branch test"} for o, t in tests]
