@@ -124,13 +124,19 @@ def misused_constants(
     stated_text: str = "",
 ) -> dict[int, Trace]:
     """Operands (by id) traced as constants or counts that play no documented role here, each
-    with its untraced reason; empty when every one is where it belongs. `percent_cells` are the
-    cells that state rates (a 100 may turn them into fractions); `stated` the numbers the question
-    and text state: a constant of 100 or more that one of them states is that input (10,000
-    units is no basis-point factor); a small one (1, 2, 12) stays a constant, since a paragraph's
-    "2 segments" makes no doubling right."""
-    inputs = _Inputs(traces, inputs_text, frozenset(percent_cells or ()), question)
-    inputs = _Inputs(inputs.traces, inputs.text, inputs.percent_cells, question, _has_rate(expr, inputs))
+    with its untraced reason; empty when every one is where it belongs.
+
+    Args:
+        inputs_text: the question and the tables' words, which may justify a constant.
+        percent_cells: the cells that state rates (a 100 may turn them into fractions).
+        stated: the numbers the question and text state; a constant of 100 or more that one of
+            them states is that input (10,000 units is no basis-point factor).
+        question: the question alone, which must justify the result's own last step.
+        stated_text: the question and paragraphs, where a small number a paragraph states
+            counts as an input only with its unit ("2 years", not "Note 2").
+    """
+    bare = _Inputs(traces, inputs_text, frozenset(percent_cells or ()), question)
+    inputs = _Inputs(bare.traces, bare.text, bare.percent_cells, question, _has_rate(expr, bare))
     out: dict[int, Trace] = {}
     root = unwrap(expr)
     for place in _placed(expr, None, 0, False):
