@@ -166,13 +166,6 @@ def check_rules(
     else:
         rules.append(check_sign(expr, ctx, q, negative_inputs, traced_value))
 
-    restated = _restated(expr, traced) if not chosen else None
-    if restated and rules[2]["status"] != "fail":
-        rules[2] = {"rule": "operation", "status": "fail", "detail": restated}
-    lossy = rounding_loss(expr)
-    if lossy and rules[2]["status"] != "fail":
-        rules[2] = {"rule": "operation", "status": "fail", "detail": lossy}
-
     binding = bind(question, tables) if rules[0]["status"] == "pass" else None
     if binding is not None:  # a named formula re-computed from its cells decides rules 2 and 3
         labels = {(t, r): text for t, layout in enumerate(layouts) for r, text in layout.row_text.items()}
@@ -180,6 +173,13 @@ def check_rules(
         converted = traced_value * _conversion(expr, is_constant_expr)
         used = _formula_cells(traced, chosen, set(binding.cells.values()))
         rules[1], rules[2] = formula_rules(binding, traced_value, used, labels, converted)
+
+    # after the formula check too: a named formula's value rounded to tens is no more its value
+    restated = _restated(expr, traced) if not chosen else None
+    lossy = rounding_loss(expr)
+    for failure in (restated, lossy):
+        if failure and rules[2]["status"] != "fail":
+            rules[2] = {"rule": "operation", "status": "fail", "detail": failure}
 
     ratio = is_ratio(expr, is_constant_expr)
     # "the ratio of A to B" stated 8.22 for 0.0822 x 100 reads as 8.22 to 1; elsewhere a bare
