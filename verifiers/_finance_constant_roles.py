@@ -73,7 +73,7 @@ _HALF_ROOT = re.compile(
 )
 """The words under which the result itself may be halved or doubled (its last operation): a
 semiannual payment, half of something the question names, a basis point's two shifts."""
-_AVERAGE = re.compile(r"\baverage|\bmean\b|\bmidpoint|\bmid-point|\bper\b|\beach\b", re.I)
+_AVERAGE = re.compile(r"\baverage|\bmean\b|\bmidpoint|\bmid-point", re.I)
 """A question whose answer may be a sum over its count."""
 _FACTOR = re.compile(r"\bfactor\b|\bgross\b|\bwealth\s+relative|\b1\s*\+|\bone\s+plus\b", re.I)
 """A question that asks for a growth factor, where 1 added to a rate is the answer's last step."""
