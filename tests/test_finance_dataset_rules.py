@@ -154,8 +154,8 @@ def test_financemath_gold_programs_trace_and_constructed_wrong_chains_do_not_ver
 
 
 FINANCEMATH_FUDGES_REJECTED = 0.85
-"""Measured 2026-12-04: 367 of 429 fudged FinanceMath chains (the gold result + 1, x 2, / 2,
-x 12, rounded to tens) are UNVERIFIED. The 62 that verify nudge the result with a number the
+"""Measured 2026-12-04: 370 of 429 fudged FinanceMath chains (the gold result + 1, x 2, / 2,
+x 12, rounded to tens) are UNVERIFIED. The 59 that verify nudge the result with a number the
 question itself states ("a dividend of $2", "Year 2", "m = 12" for monthly compounding), which
 provenance must accept as an input, or add 1 to a rate where the question names "1 +". A floor,
 not a target met: README "Verified financial analysis"."""

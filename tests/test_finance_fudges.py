@@ -28,6 +28,8 @@ COUPON = "A bond has a face value of $1,000 and a coupon rate of 5%. What is the
 SEMI = "A bond has a face value of $1,000 and pays a 5% coupon semiannually. What is each coupon payment?"
 SHOP = "A shop had revenue of $12,000 and costs of $10,000. What was its profit?"
 MONTHLY = "A fund charges an annual fee of 1.2% on $10,000. What is the fee per month?"
+A_YEAR = "A shop earns $500 each month. How much does it earn in a year?"
+A_MONTH = "A shop earns $500 each month and pays $100 in rent. What does it keep each month?"
 VARIANCE = "An asset's returns have a standard deviation of 20%. What is their variance?"
 SQUARED = "A bond has a face value of $1,000 and a coupon rate of 5%. What is the coupon?"
 VAR = "A $1,000,000 portfolio has a daily volatility of 2%. What is its one-day value at risk (95%)?"
@@ -105,6 +107,9 @@ async def test_a_traced_fudge_on_the_table_is_unverified(
         pytest.param(SQUARED, "c = 1000 * 0.05 ** 2", "2.5", "provenance", id="coupon-squared"),
         pytest.param(SEMI, "c = 1000 * 0.05 / 2", "25", None, id="semiannual-halves"),
         pytest.param(MONTHLY, "c = 10000 * 0.012 / 12", "10", None, id="monthly-fee"),
+        pytest.param(MONTHLY, "c = 10000 * 0.012 * 12", "1440", "provenance", id="monthly-fee-made-annual"),
+        pytest.param(A_YEAR, "c = 500 * 12", "6000", None, id="a-month-made-a-year"),
+        pytest.param(A_MONTH, "c = (500 - 100) * 12", "4800", "provenance", id="a-year-asked-as-a-month"),
         pytest.param(VARIANCE, "c = 0.2 ** 2", "0.04", None, id="variance-squares"),
         pytest.param(GROWTH, "c = 1000 * (1 + 0.05) ** 2", "1102.5", None, id="two-years-of-growth"),
         pytest.param(VAR, "c = 1000000 * 0.02 * 1.645", "32900", None, id="value-at-risk-z"),

@@ -14,7 +14,8 @@ out VERIFIED with a number no analyst would sign. So a constant passes only wher
   doublings where they speak of half-years ("semiannual", "twice a year", "six months"),
   convexity, durations or basis points;
 - 4, 12, 52 and 360/365/252 convert between years and quarters, months, weeks or days where the
-  inputs name that period;
+  inputs name that period; as the result's last step, x 12 (4, 52) needs a question that asks
+  for a year's figure and / 12 one that asks for a month's (a quarter's, a week's);
 - 100 and 10,000 turn a ratio into a percentage or basis points, or a stated percentage into a
   fraction: the other side is a rate; `103 / 100` of an amount is no conversion;
 - z-values stand where the inputs speak of confidence or value at risk, e where they compound
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 
 from ponder.verifiers._calc_expr import Expr, Op, Opaque, Operand, evaluate, unwrap
 from ponder.verifiers._finance_provenance import Trace
+from ponder.verifiers._finance_question import asking_sentence
 
 CellRef = tuple[int, int, int]
 _PERIOD_WORDS: dict[float, tuple[str, re.Pattern[str]]] = {
@@ -75,6 +77,7 @@ _HALF_ROOT = re.compile(
 semiannual payment, half of something the question names, a basis point's two shifts."""
 _AVERAGE = re.compile(r"\baverage|\bmean\b|\bmidpoint|\bmid-point", re.I)
 """A question whose answer may be a sum over its count."""
+_YEARLY = re.compile(r"\bannual|\byear|\bper\s+annum\b|\byearly\b|\bp\.a\.", re.I)
 _FACTOR = re.compile(r"\bfactor\b|\bgross\b|\bwealth\s+relative|\b1\s*\+|\bone\s+plus\b", re.I)
 """A question that asks for a growth factor, where 1 added to a rate is the answer's last step."""
 _Z = re.compile(
@@ -223,6 +226,8 @@ def _constant_misuse(value: float, place: _Place, inputs: _Inputs) -> str | None
     if period is not None and scales and not period[1].search(inputs.question if place.at_root else text):
         where = "the question does" if place.at_root else "the inputs do"
         return f"a conversion into {period[0]}, which {where} not mention"
+    if period is not None and scales and place.at_root and value in _PERIOD_WORDS:
+        return _conversion_asked(value, op, place.index, inputs.question)
     return None
 
 
@@ -237,6 +242,21 @@ def _counted(value: float, text: str) -> bool:
     rather than bare, in a reference, a list number or a footnote."""
     number = f"{value:g}"
     return bool(re.search(rf"(?<![\w.,(])\$?{re.escape(number)}\s+(?!%|percent)[a-z]", text, re.I))
+
+
+def _conversion_asked(value: float, op: str, index: int, question: str) -> str | None:
+    """The result's last step converts between years and months (quarters, weeks): x 12 makes
+    a monthly figure annual, so the asking sentence must ask for a year's; / 12 makes an annual
+    figure monthly, so it must ask for a month's."""
+    asking = asking_sentence(question)
+    name, smaller = _PERIOD_WORDS[value]
+    if op == "*" or (op == "/" and index == 0):
+        if _YEARLY.search(asking):
+            return None
+        return f"x {value:g} makes {name} into a year's figure; the question does not ask for one"
+    if smaller.search(asking):
+        return None
+    return f"/ {value:g} makes a year's figure into {name}; the question does not ask for one"
 
 
 def _count_misuse(place: _Place, inputs: _Inputs) -> str | None:

@@ -270,6 +270,16 @@ _NAMED_RATIO = (
 """How a question names both sides of a ratio: "the ratio of A to B", "A as a percentage of B"."""
 
 
+_ASKING = re.compile(r"\b(?:what|how\s+much|how\s+many|calculate|compute|find|determine|estimate)\b", re.I)
+
+
+def asking_sentence(question: str) -> str:
+    """The sentence that asks (the last one with "what", "how much", "calculate"...): a word
+    problem states its inputs with the same words it asks with, so only this one names the answer."""
+    sentences = [s for s in re.split(r"(?<=[.?!])\s+", question) if s.strip()]
+    return next((s for s in reversed(sentences) if _ASKING.search(s)), sentences[-1] if sentences else "")
+
+
 def named_ratio(question: str) -> tuple[str, str] | None:
     """The numerator's and the denominator's names where the question states both, else None."""
     for pattern in _NAMED_RATIO:

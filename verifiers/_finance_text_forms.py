@@ -30,12 +30,12 @@ from typing import Any
 
 from ponder.verifiers._calc_expr import Expr, Op, Opaque, evaluate, operands, unwrap
 from ponder.verifiers._finance_provenance import averaged_count
+from ponder.verifiers._finance_question import asking_sentence
 from ponder.verifiers._finance_terms import Context, constant, strip_percent, verdict
 from ponder.verifiers._numbers import numbers_in
 
 MAX_INPUTS = 4
 """A calculation over more stated numbers than this is a formula, not the question's form."""
-_ASKING = re.compile(r"\b(?:what|how\s+much|how\s+many|calculate|compute|find|determine|estimate)\b", re.I)
 _NUM = r"[-−]?[$€£¥]?\s*\d[\d,]*(?:\.\d+)?\s*(?:%|percent|million|billion|thousand)?"
 _ENDS = re.compile(rf"\bfrom\s+(?:\S+\s+){{0,3}}?({_NUM}).{{0,80}}?\bto\s+(?:\S+\s+){{0,3}}?({_NUM})", re.I)
 """A change's two ends stated: "from $12,000 in 2022 to $15,000", "from 4.5% to 5.2%"."""
@@ -43,9 +43,7 @@ _ENDS = re.compile(rf"\bfrom\s+(?:\S+\s+){{0,3}}?({_NUM}).{{0,80}}?\bto\s+(?:\S+
 
 def asked_form(question: str, form_of: Callable[[str], str | None]) -> str | None:
     """The form the asking sentence names (`form_of` reads one), where a change states its ends."""
-    sentences = [s for s in re.split(r"(?<=[.?!])\s+", question) if s.strip()]
-    asking = next((s for s in reversed(sentences) if _ASKING.search(s)), sentences[-1] if sentences else "")
-    form = form_of(asking)
+    form = form_of(asking_sentence(question))
     if form in ("change", "percentage change") and not _ENDS.search(question):
         return None
     return form if form in ("average", "change", "difference", "percentage change", "ratio") else None
