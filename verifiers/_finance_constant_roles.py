@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ponder.verifiers._calc_expr import Expr, Op, Opaque, Operand, evaluate, unwrap
 from ponder.verifiers._finance_provenance import Trace
@@ -52,11 +52,12 @@ _DAYS = re.compile(
 )
 """A day count's inputs: days, or periods counted in days (months and quarters under 30/360,
 collection and payment periods, turnover in days)."""
-_HALF_YEAR = re.compile(
+_HALVES = (
     r"\bsemi[- ]?annual|\bhalf[- ]?(?:a[- ])?year|\bsix[- ]months?\b|\b6[- ]months?\b|\btwice\b|\bbi-?annual"
-    r"|\bhalf\b|\bmid[- ]?year\b|\bsemester|\bconvexity|\bduration|\bbasis[- ]points?\b|\bbps\b",
-    re.I,
+    r"|\bhalf\b|\bbasis[- ]points?\b|\bbps\b"
 )
+"""Words for half-years, halves and a basis point's two shifts: `_HALF_YEAR` and `_HALF_ROOT` share them."""
+_HALF_YEAR = re.compile(_HALVES + r"|\bmid[- ]?year\b|\bsemester|\bconvexity|\bduration", re.I)
 """Inputs under which a calculation may halve or double: semiannual coupons and compounding, the
 half of a convexity adjustment, the two shifts of a central difference (effective duration, the
 price value of a basis point)."""
@@ -68,11 +69,7 @@ _SQUARED = re.compile(
 """Inputs under which a calculation may square, take a square root or double inside its
 formula (risk measures, two periods, a variance's cross term); the result itself is held to
 `_HALF_ROOT`."""
-_HALF_ROOT = re.compile(
-    r"\bsemi[- ]?annual|\bhalf[- ]?(?:a[- ])?year|\bsix[- ]months?\b|\b6[- ]months?\b|\btwice\b|\bbi-?annual"
-    r"|\bhalf\b|\bbasis[- ]points?\b|\bbps\b|\bdouble",
-    re.I,
-)
+_HALF_ROOT = re.compile(_HALVES + r"|\bdouble", re.I)
 """The words under which the result itself may be halved or doubled (its last operation): a
 semiannual payment, half of something the question names, a basis point's two shifts."""
 _AVERAGE = re.compile(r"\baverage|\bmean\b|\bmidpoint|\bmid-point", re.I)
@@ -89,6 +86,8 @@ _SPECIAL: dict[float, tuple[str, re.Pattern[str]]] = {
     math.e: ("e, for continuous compounding", re.compile(r"\bcontinuous|\bexponential|\blog", re.I)),
     math.pi: ("pi, for a normal density", re.compile(r"\bnormal|\bdensity|\bdistribut", re.I)),
 }
+_TIME_CONSTANTS = {**_PERIOD_WORDS, **{d: ("days", _DAYS) for d in (360.0, 365.0, 252.0)}}
+"""Every time constant with its period and the words that name it."""
 _Z_VALUES = (1.645, 1.65, 1.96, 2.326, 2.33, 2.576, 2.58)
 _PERCENT_FACTORS = (100.0, 10000.0)
 
@@ -138,12 +137,10 @@ def misused_constants(
         stated_text: the question and paragraphs, where a small number a paragraph states
             counts as an input only with its unit ("2 years", not "Note 2").
     """
-    bare = _Inputs(traces, inputs_text, frozenset(percent_cells or ()), question)
-    inputs = _Inputs(bare.traces, bare.text, bare.percent_cells, question, _has_rate(expr, bare))
+    inputs = _Inputs(traces, inputs_text, frozenset(percent_cells or ()), question)
+    inputs = replace(inputs, has_rate=_has_rate(expr, inputs))
     out: dict[int, Trace] = {}
-    root = unwrap(expr)
-    for place in _placed(expr, None, 0, False):
-        place = _Place(place.operand, place.parent, place.index, place.exponent, place.parent is root)
+    for place in _placed(expr, None, 0, False, unwrap(expr)):
         trace = traces.get(id(place.operand))
         value = place.operand.value
         if trace is None or value is None or place.parent is None:
@@ -168,15 +165,16 @@ def misused_constants(
     return out
 
 
-def _placed(node: Expr, parent: Op | None, index: int, exponent: bool) -> Iterator[_Place]:
+def _placed(node: Expr, parent: Op | None, index: int, exponent: bool, root: Expr) -> Iterator[_Place]:
+    """Every operand under `node` with its place; `root` is the calculation's last operation."""
     if isinstance(node, Operand):
-        yield _Place(node, parent, index, exponent)
+        yield _Place(node, parent, index, exponent, parent is root)
     elif isinstance(node, Op):
         for i, arg in enumerate(node.args):
-            yield from _placed(arg, node, i, exponent or (node.op == "**" and i == 1))
+            yield from _placed(arg, node, i, exponent or (node.op == "**" and i == 1), root)
     elif isinstance(node, Opaque):
         for part in node.parts:
-            yield from _placed(part, None, 0, exponent)
+            yield from _placed(part, None, 0, exponent, root)
 
 
 def _siblings(place: _Place) -> list[Expr]:
@@ -221,8 +219,7 @@ def _constant_misuse(value: float, place: _Place, inputs: _Inputs) -> str | None
     special = next((s for c, s in _SPECIAL.items() if math.isclose(value, c)), None)
     if special is not None and not special[1].search(text):
         return f"{special[0]}, which the inputs do not call for"
-    days = {d: ("days", _DAYS) for d in (360.0, 365.0, 252.0)}
-    period = next((p for c, p in {**_PERIOD_WORDS, **days}.items() if math.isclose(value, c)), None)
+    period = next((p for c, p in _TIME_CONSTANTS.items() if math.isclose(value, c)), None)
     if period is not None and scales and not period[1].search(inputs.question if place.at_root else text):
         where = "the question does" if place.at_root else "the inputs do"
         return f"a conversion into {period[0]}, which {where} not mention"
@@ -326,7 +323,7 @@ def _rate_like(expr: Expr, inputs: _Inputs) -> bool:
     if isinstance(expr, Op):
         if expr.op == "/" and len(expr.args) == 2:
             # a ratio of two inputs; over a constant or a count (an average) it is what it divides
-            return _all_constant(expr.args[1], inputs) is False or _rate_like(expr.args[0], inputs)
+            return not _all_constant(expr.args[1], inputs) or _rate_like(expr.args[0], inputs)
         if expr.op == "**":
             return _rate_like(expr.args[0], inputs)
         return all(_rate_like(a, inputs) for a in expr.args)

@@ -166,11 +166,12 @@ def check_rules(
     else:
         rules.append(check_sign(expr, ctx, q, negative_inputs, traced_value))
 
+    conversion = _conversion(expr, is_constant_expr)
     binding = bind(question, tables) if rules[0]["status"] == "pass" else None
     if binding is not None:  # a named formula re-computed from its cells decides rules 2 and 3
         labels = {(t, r): text for t, layout in enumerate(layouts) for r, text in layout.row_text.items()}
         labels |= {(t, -1): str((table.get("columns") or [""])[0]) for t, table in enumerate(tables)}
-        converted = traced_value * _conversion(expr, is_constant_expr)
+        converted = traced_value * conversion
         used = _formula_cells(traced, chosen, set(binding.cells.values()))
         rules[1], rules[2] = formula_rules(binding, traced_value, used, labels, converted)
 
@@ -203,9 +204,9 @@ def check_rules(
             percent_operands=percent_operands,
             ratio=ratio or _percent_scaled(expr, is_constant_expr),
             hint=hint,
-            same_amount_as=traced_value * _conversion(expr, is_constant_expr),
+            same_amount_as=traced_value * conversion,
             texts=texts,
-            converted=_conversion(expr, is_constant_expr) != 1.0,
+            converted=conversion != 1.0,
             percent_scaled=percent_scaled,
         )
     )

@@ -108,10 +108,9 @@ def _compared(form: str, core: Expr, ctx: Context) -> tuple[Expr, Expr] | None:
     and of the ratio forms B / A − 1 and B / A x 100 − 100."""
     if not isinstance(core, Op) or len(core.args) != 2:
         return None
-    if form == "percentage change" and core.op == "-" and constant(core.args[1], ctx) in (1, 100):
-        ratio = unwrap(core.args[0]) if constant(core.args[1], ctx) == 1 else strip_percent(core.args[0], ctx)
-        if isinstance(ratio, Op) and ratio.op == "/" and len(ratio.args) == 2:
-            return ratio.args[0], ratio.args[1]
+    ratio = _ratio_less_whole(core, ctx) if form == "percentage change" else None
+    if ratio is not None and len(ratio.args) == 2:
+        return ratio.args[0], ratio.args[1]
     difference = unwrap(core.args[0]) if form == "percentage change" else core
     if isinstance(difference, Op) and difference.op == "-" and len(difference.args) == 2:
         return difference.args[0], difference.args[1]
@@ -144,14 +143,22 @@ def _percentage_change(core: Expr, ctx: Context) -> str | None:
             if start is not None and base_value is not None and math.isclose(start, base_value, rel_tol=1e-9):
                 return None
             return "a percentage change divides the difference by the value it starts from, not another"
-    if isinstance(core, Op) and core.op == "-" and constant(core.args[1], ctx) in (1, 100):
-        whole = constant(core.args[1], ctx)
-        ratio = unwrap(core.args[0]) if whole == 1 else strip_percent(core.args[0], ctx)
-        if isinstance(ratio, Op) and ratio.op == "/":
-            return None  # B / A - 1, or B / A x 100 - 100
+    if _ratio_less_whole(core, ctx) is not None:
+        return None  # B / A - 1, or B / A x 100 - 100
     return (
         "the question asks for a percentage change, (later − earlier) / earlier; the calculation is not one"
     )
+
+
+def _ratio_less_whole(core: Expr, ctx: Context) -> Op | None:
+    """The ratio B / A of a growth written B / A − 1 (or B / A x 100 − 100), else None."""
+    if not (isinstance(core, Op) and core.op == "-" and len(core.args) == 2):
+        return None
+    whole = constant(core.args[1], ctx)
+    if whole not in (1, 100):
+        return None
+    ratio = unwrap(core.args[0]) if whole == 1 else strip_percent(core.args[0], ctx)
+    return ratio if isinstance(ratio, Op) and ratio.op == "/" else None
 
 
 def _average(core: Expr, ctx: Context, span: int) -> str | None:
