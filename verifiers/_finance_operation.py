@@ -152,14 +152,14 @@ def _named_order(
     named = named_ratio(question)
     if named is None or not top or not bottom:
         return None
-    a, b = (set(words_in(n)) for n in named)
+    a, b = (set(words_in(n)) for n in (named.top, named.bottom))
     on_top = {w for i in top for w in ctx.label_words(i)}
     below = {w for i in bottom for w in ctx.label_words(i)}
     a_top, a_below, b_top, b_below = (len(x & y) for x in (a, b) for y in (on_top, below))
     if a_below > a_top and b_top > b_below:
         return verdict(
             "fail",
-            f"the question asks for {named[0]} over {named[1]}; "
+            f"the question asks for {named.top} over {named.bottom}; "
             "the calculation divides the second by the first",
         )
     return None

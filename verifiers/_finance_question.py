@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 _YEAR = re.compile(r"(?<![\d.])(19\d\d|20\d\d)(?![\d.])")
 _SHORT_FY = re.compile(r"\b(?:FY|F)\s?'?(\d{2})\b", re.I)
@@ -280,12 +281,21 @@ def asking_sentence(question: str) -> str:
     return next((s for s in reversed(sentences) if _ASKING.search(s)), sentences[-1] if sentences else "")
 
 
-def named_ratio(question: str) -> tuple[str, str] | None:
+class NamedRatio(NamedTuple):
+    """The two sides a question names for a ratio, and where the naming phrase starts (the
+    numbers a word problem states come before it)."""
+
+    top: str
+    bottom: str
+    start: int
+
+
+def named_ratio(question: str) -> NamedRatio | None:
     """The numerator's and the denominator's names where the question states both, else None."""
     for pattern in _NAMED_RATIO:
         match = pattern.search(question)
         if match:
-            return match.group("top").strip(), match.group("bottom").strip()
+            return NamedRatio(match.group("top").strip(), match.group("bottom").strip(), match.start())
     return None
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from ponder.verifiers._calc_expr import Expr, Op, Opaque, evaluate, operands, unwrap
 from ponder.verifiers._finance_provenance import averaged_count
-from ponder.verifiers._finance_question import asking_sentence
+from ponder.verifiers._finance_question import asking_sentence, named_ratio
 from ponder.verifiers._finance_terms import Context, constant, strip_percent, verdict
 from ponder.verifiers._numbers import numbers_in
 
@@ -178,26 +178,19 @@ def _division(core: Expr) -> str | None:
     return f"the question asks for a ratio; the calculation is not a division ({_op_name(core)})"
 
 
-_RATIO_OF = re.compile(
-    r"\bratio\s+of\s+(?:the\s+|its\s+)?([a-z][a-z ]{1,30}?)"
-    r"\s+to\s+(?:the\s+|its\s+)?([a-z][a-z ]{1,30}?)\b[?.,]",
-    re.I,
-)
-
-
 def _ratio_order(core: Expr, question: str) -> str | None:
     """ "The ratio of A to B" is A / B, where the question states A and B right after their names
     ("debt of $400 and equity of $800"); unchecked where it does not."""
-    named = _RATIO_OF.search(question)
+    named = named_ratio(question)
     if named is None or not isinstance(core, Op):
         return None
-    top, bottom = (_value_after(named.group(k), question[: named.start()]) for k in (1, 2))
+    top, bottom = (_value_after(name, question[: named.start]) for name in (named.top, named.bottom))
     num, den = (evaluate(a) for a in core.args)
     if None in (top, bottom, num, den) or _same(top or 0.0, bottom or 0.0):
         return None
     if _same(num or 0.0, bottom or 0.0) and _same(den or 0.0, top or 0.0):
         return (
-            f"the ratio of {named.group(1)} to {named.group(2)} divides the first by the second; "
+            f"the ratio of {named.top} to {named.bottom} divides the first by the second; "
             "the calculation divides the second by the first"
         )
     return None
