@@ -361,3 +361,32 @@ def test_a_word_problem_through_the_cli_is_judged_by_its_operation(
     if code.startswith("profit = 2000"):
         provenance = next(r for r in out["rules"] if r["rule"] == "provenance")
         assert "2000 = 12000 − 10000" in provenance["detail"]
+
+
+SWAP_CSV = "Item,Truck,Land\nOriginal cost,57000,18000\nCurrent fair value,27000,21000\n"
+
+
+@pytest.mark.parametrize(
+    ("code", "answer", "verified"),
+    [
+        ("gain = t0.iloc[1, 1] - t0.iloc[0, 2]", "9000", True),
+        ("gain = t0.iloc[1, 2] - t0.iloc[0, 2]", "3000", False),
+    ],
+    ids=["both-columns", "land-for-truck"],
+)
+def test_a_column_swapped_through_the_cli(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, code: str, answer: str, verified: bool
+) -> None:
+    """The question names both columns, so every cell the swapped chain reads is one it names;
+    the truck's column left unused is what makes it UNVERIFIED."""
+    data = tmp_path / "swap.csv"
+    data.write_text(SWAP_CSV)
+    reply = f"The exchange compares the two assets.\n```python\n{code}\n```\nAnswer: {answer}"
+    question = "A company swaps its truck for a parcel of land. What gain does it report on the exchange?"
+    exit_code, out = _scripted_analyze(monkeypatch, reply, data=data, question=question)
+    assert out["verified"] is verified, out["rules"]
+    assert exit_code == (0 if verified else 1)
+    grounding = next(r for r in out["rules"] if r["rule"] == "grounding")
+    assert grounding["status"] == ("pass" if verified else "fail")
+    if not verified:
+        assert "names Truck of table t0, and the calculation uses none of its cells" in grounding["detail"]

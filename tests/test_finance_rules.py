@@ -385,3 +385,22 @@ async def test_a_reversed_difference_of_sums_is_caught_by_the_run(verifier: Fina
     reversed_ = await judge(verifier, text_task(PVBP), PVBP_SIDES + "pvbp = (plus - minus) / 2", "-0.033812")
     assert reversed_["reason"] == "wrong operation"
     assert "negative number from non-negative inputs" in reversed_["feedback"]
+
+
+async def test_a_column_swapped_for_another_the_question_names_is_not_verified(
+    verifier: FinanceVerifier,
+) -> None:
+    """The question names both columns, so each cell the swapped chain reads is one it names; only
+    the column it leaves out shows that the land's cost stands in for the truck's."""
+    table = {
+        "name": "t0",
+        "columns": ["", "Truck", "Land"],
+        "rows": [["Original cost", "57,000", "18,000"], ["Current fair value", "27,000", "21,000"]],
+    }
+    question = "A company swaps its truck for a parcel of land. What gain does it report on the exchange?"
+    task = VerifyTask(kind="finance", question=question, inputs={"tables": [table], "paragraphs": []})
+    ok = await judge(verifier, task, "gain = 27000 - 18000", "9000")
+    assert rule(ok, "grounding")["status"] == "pass", ok.get("feedback")
+    swapped = await judge(verifier, task, "gain = 21000 - 18000", "3000")
+    assert swapped["reason"] == "not the cells asked for"
+    assert "names Truck of table t0, and the calculation uses none of its cells" in swapped["feedback"]

@@ -378,8 +378,28 @@ def _grounding(
         else:
             detail = f"used {layouts[t].describe(r, c)} ({why}); the question asks for {asked_for(g, q)}"
         return {"rule": "grounding", "status": "fail", "detail": detail}
+    unused = _unused_columns(chosen, groundings, layouts)
+    if unused:
+        return {"rule": "grounding", "status": "fail", "detail": unused}
     named = ", ".join(dict.fromkeys(layouts[t].describe(r, c) for t, r, c in chosen.values()))
     return {"rule": "grounding", "status": "pass", "detail": f"used {named}: what the question names"}
+
+
+def _unused_columns(chosen: dict[Operand, CellRef], groundings: list[Any], layouts: list[Any]) -> str:
+    """Where the question names several of a table's columns as its items ("the truck" and "the
+    land" of a Truck | Land table) and the calculation reads some of them but none of another's
+    cells: a column swapped for its neighbour (the land's cost standing for the truck's) passes
+    the per-cell check, since each cell is one the question names, and only the one left out
+    shows it. "" when every named column is used."""
+    for t, g in enumerate(groundings):
+        if g.rows or len(g.cols) < 2:
+            continue
+        used = {c for tt, _, c in chosen.values() if tt == t}
+        left = sorted(g.cols - used)
+        if used and left:
+            names = ", ".join(layouts[t].col_text.get(c) or f"column {c}" for c in left)
+            return f"the question names {names} of table t{t}, and the calculation uses none of its cells"
+    return ""
 
 
 def _audit(operand: Operand, trace: Trace, cell: CellRef | None, layouts: list[Any]) -> dict[str, Any]:
