@@ -25,7 +25,7 @@ from ponder.plugin.bench.repairset import SilentBackend
 from ponder.plugin.repair.edit_tree import EditTree, interleave, render
 from ponder.plugin.repair.localize import Suspect, focus
 from ponder.plugin.repair.mutant_rank import rank_mutants
-from ponder.plugin.repair.mutations import generate_mutants, mutants_across
+from ponder.plugin.repair.mutations import generate_mutants, mutants_across, tiers
 from ponder.plugin.repair.outcome import RepairOutcome
 from ponder.plugin.repair.project import Project, load_project
 from ponder.plugin.repair.tree_search import edit_tree
@@ -173,6 +173,38 @@ def test_mutants_across_files_come_on_suspect_lines_first() -> None:
     assert {m.path for m in found if m.distance == 0} == {"a.py", "b.py"}
     distances = [m.distance for m in found]
     assert distances == sorted(distances)
+
+
+def test_mutants_at_one_distance_go_most_suspicious_line_first() -> None:
+    """Both lines are in the focus; the one the failing tests alone run (Ochiai 1.0) is mutated
+    before the one passing tests run too (0.58), though the operators' rank (a comparison flip
+    first) would start on the other."""
+    source = "def f(x, y):\n    a = x + 1\n    return a < y\n"
+    plain = mutants_across({"m.py": source}, {"m.py": {2, 3}})
+    scored = mutants_across({"m.py": source}, {"m.py": {2, 3}}, scores={("m.py", 2): 1.0, ("m.py", 3): 0.58})
+    assert plain and len(plain) == len(scored)
+    assert next(m.line for m in plain if m.distance == 0) == 3
+    lines = [m.line for m in scored if m.distance == 0]
+    assert lines == sorted(lines) and lines[0] == 2
+    assert {m.description for m in plain} == {m.description for m in scored}
+    # scores this close do not tell the lines apart: the operators' order stands
+    close = mutants_across({"m.py": source}, {"m.py": {2, 3}}, scores={("m.py", 2): 0.67, ("m.py", 3): 0.63})
+    assert [m.description for m in close] == [m.description for m in plain]
+
+
+def test_tiers_are_per_file_so_a_helper_keeps_its_first_edits() -> None:
+    """A helper that passing tests run too scores 0.58 against its caller's 1.0; its top line is
+    still in the first tier of its file, and a line far below its file's top is not."""
+    scores = {("cart.py", 5): 1.0, ("cart.py", 6): 0.97, ("cart.py", 9): 0.6, ("money.py", 3): 0.58}
+    assert tiers(scores) == {("cart.py", 5): 0, ("cart.py", 6): 0, ("cart.py", 9): 1, ("money.py", 3): 0}
+    sources = {
+        "cart.py": "def total(x):\n    return x + 1\n",
+        "money.py": "def cents(y):\n    return y * 100\n",
+    }
+    found = mutants_across(
+        sources, {"cart.py": {2}, "money.py": {2}}, scores={("cart.py", 2): 1.0, ("money.py", 2): 0.58}
+    )
+    assert {m.path for m in found[:4]} == {"cart.py", "money.py"}
 
 
 async def test_a_mutant_that_undoes_the_parent_is_never_proposed_again() -> None:

@@ -114,7 +114,8 @@ class EditTree(Expander):
         baseline_passed: tests the project as it is passes; a root child must pass more to stay open.
         model: writes one child per expansion (None = mutations only).
         ranker: orders the next mutants, most natural first (`mutant_rank`); None = the
-            operators' order (distance to a suspect line, operator rank).
+            operators' order (distance to a suspect line, the line's suspiciousness, operator
+            rank).
     """
 
     project: Project
@@ -123,6 +124,9 @@ class EditTree(Expander):
     baseline_passed: int
     model: ModelWriter | None = None
     ranker: Ranker | None = None
+    scores: dict[tuple[str, int], float] = field(default_factory=dict)
+    """(path, line) -> the line's suspiciousness (`localize.rank`): mutants at one distance from
+    the focus go most suspicious line first."""
     states: dict[str, TreeState] = field(default_factory=dict)
     passed: dict[str, int] = field(default_factory=dict)
     """Tests passed by each node's code, by its answer (filled in by the verifier)."""
@@ -176,7 +180,7 @@ class EditTree(Expander):
         if k <= 0:
             return []
         focused = {p: self.focus[p] for p in self.focus if p in base}
-        ranked = mutants_across({p: base[p] for p in focused}, focused)
+        ranked = mutants_across({p: base[p] for p in focused}, focused, scores=self.scores)
         ranked.sort(key=lambda m: (m.path, m.line) in edited)  # stable: the order stays otherwise
         window = k * RANK_WINDOW if self.ranker is not None else k
         fresh: list[Mutant] = []

@@ -24,7 +24,8 @@ Operators (name → what it does):
                     variable or one the body assigns); ``if not x: return 0`` (``0.0`` for ``/``)
                     before a statement dividing by a parameter `x` or ``len(x)``
 
-The rank (`OPERATORS`) orders mutants at the same distance from a suspect line. The one-token
+Mutants go nearest a suspect line first; at one distance, the likelier line first (its tier of
+suspiciousness, `tiers`), then the rank (`OPERATORS`). The one-token
 operators come first, commonest first; swap-call is one too, placed before replace-variable since a
 call site gives one mutant where a read gives one per other local. insert-return comes before
 delete-statement: it is proposed at most once per function, and a value computed and dropped at the
@@ -39,6 +40,7 @@ statement) and this module (ranking, applying and checking them).
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
@@ -161,7 +163,11 @@ def generate_mutants(
 
 
 def mutants_across(
-    sources: Mapping[str, str], focus: Mapping[str, Collection[int]], *, per_file: int = 256
+    sources: Mapping[str, str],
+    focus: Mapping[str, Collection[int]],
+    *,
+    per_file: int = 256,
+    scores: Mapping[tuple[str, int], float] | None = None,
 ) -> list[Mutant]:
     """The mutants of several files, each nearest its own suspect lines, merged in one order.
 
@@ -169,6 +175,11 @@ def mutants_across(
     top file misses the helper. Here every suspect file gets its mutants and they are ranked
     together by (distance to a suspect line, operator rank, the file's place in `focus`), so the
     mutants on suspect lines of every file come before any mutant further away.
+
+    `scores` (path, line) -> suspiciousness (`localize.rank`) orders the mutants at one distance
+    by their line's tier in its file (`tiers`): the focus holds every line within FOCUS_SHARE of
+    the top suspect, and on the repair set mutating the likelier lines first finds the fix in
+    fewer test runs than the operators' rank alone (README, "Dev repair set").
     """
     rank = {name: i for i, name in enumerate(OPERATORS)}
     order = {path: i for i, path in enumerate(focus)}
@@ -178,4 +189,33 @@ def mutants_across(
         if path in sources
         for m in generate_mutants(sources[path], path=path, focus_lines=focus[path], max_mutants=per_file)
     ]
-    return sorted(found, key=lambda m: (m.distance, rank[m.operator], order[m.path]))
+    tier = tiers(scores or {})
+    unscored = max(tier.values(), default=0) + 1  # a line no failing test ran
+    return sorted(
+        found,
+        key=lambda m: (m.distance, tier.get((m.path, m.line), unscored), rank[m.operator], order[m.path]),
+    )
+
+
+TIE_MARGIN = 0.05
+"""Suspiciousness closer than this to a tier's top is that tier: with a handful of tests, Ochiai
+scores this close (0.67 and 0.63 for the two lines of a two-edit bug) do not tell the lines
+apart, and one of them taking every first edit would leave the other's fix untried."""
+
+
+def tiers(scores: Mapping[tuple[str, int], float]) -> dict[tuple[str, int], int]:
+    """Each line's tier of suspiciousness within its file, 0 for the file's most suspicious
+    lines: a tier holds the lines within TIE_MARGIN of its top score.
+
+    Per file, because a helper's lines score lower than its caller's whenever passing tests run
+    the helper too (0.58 against 1.0 for a two-file bug): ranked across files, every mutant of
+    the caller would come before the helper's; ranked per file, the top lines of each go first,
+    as the focus intends (`localize.focus`)."""
+    out: dict[tuple[str, int], int] = {}
+    for path in {p for p, _ in scores}:
+        tier, top = -1, math.inf
+        for key in sorted((k for k in scores if k[0] == path), key=lambda k: -scores[k]):
+            if scores[key] < top - TIE_MARGIN:
+                tier, top = tier + 1, scores[key]
+            out[key] = tier
+    return out

@@ -109,6 +109,7 @@ def edit_tree(
     max_mutants: int,
     write: bool = True,
     rank: bool = True,
+    scores: dict[tuple[str, int], float] | None = None,
 ) -> EditTree:
     """The repair's edit tree: mutants at the `focus` lines, and the model's edit of each node
     expanded (a backend that proposes nothing leaves the tree to the mutants).
@@ -117,6 +118,7 @@ def edit_tree(
         write: the model writes children too (False: it only ranks, if `rank`).
         rank: the model orders the mutants (`mutant_rank`), where the backend gives the
             alternatives' logprobs.
+        scores: each suspect line's suspiciousness, which orders the mutants at one distance.
     """
     target = next(iter(focus))
     writer = model_writer(project, backend, config, messages_for, target=target, suspects=suspects)
@@ -138,7 +140,13 @@ def edit_tree(
                 return mutants
 
     return EditTree(
-        project, focus, max_mutants, baseline.passed, model=writer if write else None, ranker=ranker
+        project,
+        focus,
+        max_mutants,
+        baseline.passed,
+        model=writer if write else None,
+        ranker=ranker,
+        scores=dict(scores or {}),
     )
 
 

@@ -185,6 +185,7 @@ async def repair_project(
                 model_prompt(shown, baseline, config, target, lines, ranked, rt.backend)[0].messages
             ),
             focus=localize.focus(ranked, (target, lines)),
+            scores={(s.path, s.line): s.score for s in ranked},
             suspects=suspect_files,
             max_mutants=max_mutants,
             write=write,
