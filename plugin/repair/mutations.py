@@ -203,9 +203,9 @@ scores this close (0.67 and 0.63 for the two lines of a two-edit bug) do not tel
 apart, and one of them taking every first edit would leave the other's fix untried."""
 
 
-def tiers(scores: Mapping[tuple[str, int], float]) -> dict[tuple[str, int], int]:
+def tiers(scores: Mapping[tuple[str, int], float], margin: float = TIE_MARGIN) -> dict[tuple[str, int], int]:
     """Each line's tier of suspiciousness within its file, 0 for the file's most suspicious
-    lines: a tier holds the lines within TIE_MARGIN of its top score.
+    lines: a tier holds the lines within `margin` of its top score.
 
     Per file, because a helper's lines score lower than its caller's whenever passing tests run
     the helper too (0.58 against 1.0 for a two-file bug): ranked across files, every mutant of
@@ -215,7 +215,7 @@ def tiers(scores: Mapping[tuple[str, int], float]) -> dict[tuple[str, int], int]
     for path in {p for p, _ in scores}:
         tier, top = -1, math.inf
         for key in sorted((k for k in scores if k[0] == path), key=lambda k: -scores[k]):
-            if scores[key] < top - TIE_MARGIN:
+            if scores[key] < top - margin:
                 tier, top = tier + 1, scores[key]
             out[key] = tier
     return out
