@@ -279,28 +279,59 @@ EV_CSV = (
 )
 
 
+SWAP_CSV = "Item,Truck,Land\nOriginal cost,57000,18000\nCurrent fair value,27000,21000\n"
+SWAP_QUESTION = "A company swaps its truck for a parcel of land. What gain does it report on the exchange?"
+CSV_CHAINS = {
+    "the-formula": (
+        EV_CSV,
+        "What is the EV/EBITDA multiple?",
+        "ev = (t0.iloc[0, 1] + t0.iloc[1, 1] - t0.iloc[2, 1]) / t0.iloc[3, 1]",
+        "3.5",
+        ("operation", "EV/EBITDA"),
+    ),
+    "cash-added-instead": (
+        EV_CSV,
+        "What is the EV/EBITDA multiple?",
+        "ev = (t0.iloc[0, 1] + t0.iloc[1, 1] + t0.iloc[2, 1]) / t0.iloc[3, 1]",
+        "3.8333",
+        ("operation", "EV/EBITDA"),
+    ),
+    "both-columns": (
+        SWAP_CSV,
+        SWAP_QUESTION,
+        "gain = t0.iloc[1, 1] - t0.iloc[0, 2]",
+        "9000",
+        ("grounding", "what the question names"),
+    ),
+    "land-for-truck": (
+        SWAP_CSV,
+        SWAP_QUESTION,
+        "gain = t0.iloc[1, 2] - t0.iloc[0, 2]",
+        "3000",
+        ("grounding", "names Truck of table t0, and the calculation uses none of its cells"),
+    ),
+}
+"""Chains over a CSV of their own. A question that names a metric, not a line item: the formula
+re-computed from its cells decides, and a chain that computes something else fails naming it. A
+question that names both columns of an entity table: every cell the swapped chain reads is one
+it names, and the column it leaves unused is what makes it UNVERIFIED."""
+
+
 @pytest.mark.parametrize(
-    ("code", "answer", "verified"),
-    [
-        ("ev = (t0.iloc[0, 1] + t0.iloc[1, 1] - t0.iloc[2, 1]) / t0.iloc[3, 1]", "3.5", True),
-        ("ev = (t0.iloc[0, 1] + t0.iloc[1, 1] + t0.iloc[2, 1]) / t0.iloc[3, 1]", "3.8333", False),
-    ],
-    ids=["the-formula", "cash-added-instead"],
+    ("name", "verified"),
+    [("the-formula", True), ("cash-added-instead", False), ("both-columns", True), ("land-for-truck", False)],
 )
-def test_a_named_formula_through_the_cli(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, code: str, answer: str, verified: bool
+def test_a_chain_over_its_own_csv_through_the_cli(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, verified: bool
 ) -> None:
-    """A question that names a metric, not a line item: the formula re-computed from its cells
-    decides, and a scripted chain that computes something else is UNVERIFIED naming the formula."""
-    data = tmp_path / "ev.csv"
-    data.write_text(EV_CSV)
-    reply = f"EV is market cap plus debt less cash.\n```python\n{code}\n```\nAnswer: {answer}"
-    exit_code, out = _scripted_analyze(
-        monkeypatch, reply, data=data, question="What is the EV/EBITDA multiple?"
-    )
-    assert out["verified"] is verified and exit_code == (0 if verified else 1), out["reason"]
-    operation = next(r for r in out["rules"] if r["rule"] == "operation")
-    assert "EV/EBITDA" in operation["detail"]
+    csv, question, code, answer, (rule_name, detail) = CSV_CHAINS[name]
+    data = tmp_path / "table.csv"
+    data.write_text(csv)
+    reply = f"The table has what it needs.\n```python\n{code}\n```\nAnswer: {answer}"
+    exit_code, out = _scripted_analyze(monkeypatch, reply, data=data, question=question)
+    assert out["verified"] is verified and exit_code == (0 if verified else 1), out["rules"]
+    verdict = next(r for r in out["rules"] if r["rule"] == rule_name)
+    assert verdict["status"] == ("pass" if verified else "fail") and detail in verdict["detail"], verdict
 
 
 SHOP = "A shop had revenue of $12,000 and costs of $10,000 last month. What was its profit?"
@@ -361,32 +392,3 @@ def test_a_word_problem_through_the_cli_is_judged_by_its_operation(
     if code.startswith("profit = 2000"):
         provenance = next(r for r in out["rules"] if r["rule"] == "provenance")
         assert "2000 = 12000 − 10000" in provenance["detail"]
-
-
-SWAP_CSV = "Item,Truck,Land\nOriginal cost,57000,18000\nCurrent fair value,27000,21000\n"
-
-
-@pytest.mark.parametrize(
-    ("code", "answer", "verified"),
-    [
-        ("gain = t0.iloc[1, 1] - t0.iloc[0, 2]", "9000", True),
-        ("gain = t0.iloc[1, 2] - t0.iloc[0, 2]", "3000", False),
-    ],
-    ids=["both-columns", "land-for-truck"],
-)
-def test_a_column_swapped_through_the_cli(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, code: str, answer: str, verified: bool
-) -> None:
-    """The question names both columns, so every cell the swapped chain reads is one it names;
-    the truck's column left unused is what makes it UNVERIFIED."""
-    data = tmp_path / "swap.csv"
-    data.write_text(SWAP_CSV)
-    reply = f"The exchange compares the two assets.\n```python\n{code}\n```\nAnswer: {answer}"
-    question = "A company swaps its truck for a parcel of land. What gain does it report on the exchange?"
-    exit_code, out = _scripted_analyze(monkeypatch, reply, data=data, question=question)
-    assert out["verified"] is verified, out["rules"]
-    assert exit_code == (0 if verified else 1)
-    grounding = next(r for r in out["rules"] if r["rule"] == "grounding")
-    assert grounding["status"] == ("pass" if verified else "fail")
-    if not verified:
-        assert "names Truck of table t0, and the calculation uses none of its cells" in grounding["detail"]
