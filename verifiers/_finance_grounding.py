@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ponder.verifiers._calc_expr import Operand
 from ponder.verifiers._finance_question import Question, words_in, years_in
 from ponder.verifiers._numbers import parse_cell
 
@@ -279,3 +280,51 @@ def asked_for(g: Grounding, question: Question) -> str:
         periods = [str(y) for y in sorted(question.years)]
     what = ", ".join(dict.fromkeys(items)) or "no line item of the table"
     return f"{what} {', '.join(periods)}".strip()
+
+
+CellRef = tuple[int, int, int]
+
+
+def grounding_rule(
+    chosen: dict[Operand, CellRef], groundings: list[Grounding], q: Question, layouts: list[TableLayout]
+) -> dict[str, Any]:
+    """Rule 2's verdict over the cells each traced operand was read from (`chosen`)."""
+    if not chosen:
+        return {"rule": "grounding", "status": "n/a", "detail": "no table cell is used"}
+    for t, r, c in dict.fromkeys(chosen.values()):
+        g = groundings[t]
+        why = cell_verdict(g, q, r, c)
+        if why is None:
+            continue
+        if not g.names_anything:
+            detail = (
+                f"the question names no line item of table t{t}, so the cells it asks for cannot be checked "
+                f"(used {layouts[t].describe(r, c)})"
+            )
+        else:
+            detail = f"used {layouts[t].describe(r, c)} ({why}); the question asks for {asked_for(g, q)}"
+        return {"rule": "grounding", "status": "fail", "detail": detail}
+    unused = _unused_columns(chosen, groundings, layouts)
+    if unused:
+        return {"rule": "grounding", "status": "fail", "detail": unused}
+    named = ", ".join(dict.fromkeys(layouts[t].describe(r, c) for t, r, c in chosen.values()))
+    return {"rule": "grounding", "status": "pass", "detail": f"used {named}: what the question names"}
+
+
+def _unused_columns(
+    chosen: dict[Operand, CellRef], groundings: list[Grounding], layouts: list[TableLayout]
+) -> str:
+    """Where the question names several of a table's columns as its items ("the truck" and "the
+    land" of a Truck | Land table) and the calculation reads some of them but none of another's
+    cells: a column swapped for its neighbour (the land's cost standing for the truck's) passes
+    the per-cell check, since each cell is one the question names, and only the one left out
+    shows it. "" when every named column is used."""
+    for t, g in enumerate(groundings):
+        if g.rows or len(g.cols) < 2:
+            continue
+        used = {c for tt, _, c in chosen.values() if tt == t}
+        left = sorted(g.cols - used)
+        if used and left:
+            names = ", ".join(layouts[t].col_text.get(c) or f"column {c}" for c in left)
+            return f"the question names {names} of table t{t}, and the calculation uses none of its cells"
+    return ""

@@ -17,7 +17,7 @@ from ponder.verifiers._calc_expr import Expr, Op, Operand, evaluate, operands, u
 from ponder.verifiers._finance_constant_roles import misused_constants
 from ponder.verifiers._finance_derived import expand_derived
 from ponder.verifiers._finance_formulas import bind, formula_rules
-from ponder.verifiers._finance_grounding import asked_for, cell_verdict, ground, read_layout
+from ponder.verifiers._finance_grounding import CellRef, cell_verdict, ground, grounding_rule, read_layout
 from ponder.verifiers._finance_operation import Context, check_operation, check_sign
 from ponder.verifiers._finance_precision import rounding_loss
 from ponder.verifiers._finance_provenance import Sources, Trace, trace_all
@@ -34,8 +34,6 @@ RULE_REASONS = {
     "scale": "wrong scale",
 }
 """The verifier's `reason` when a rule fails (the detail goes in `feedback`)."""
-
-CellRef = tuple[int, int, int]
 
 
 def check_rules(
@@ -105,7 +103,7 @@ def check_rules(
     rules = [_provenance(traced + tests, _mixed_normalisation(traced, chosen, layouts, percent_cells))]
     if derived and rules[0]["status"] == "pass":
         rules[0]["detail"] += "; precomputed literals read as their operation: " + "; ".join(derived.values())
-    rules.append(_grounding(chosen, groundings, q, layouts))
+    rules.append(grounding_rule(chosen, groundings, q, layouts))
 
     kinds = {id(o): t for o, t in traced}
 
@@ -358,48 +356,6 @@ def _provenance(traced: list[tuple[Operand, Trace]], mixed: str | None = None) -
         "status": "pass",
         "detail": f"{len(traced)} operands traced ({', '.join(kinds)})",
     }
-
-
-def _grounding(
-    chosen: dict[Operand, CellRef], groundings: list[Any], q: Any, layouts: list[Any]
-) -> dict[str, Any]:
-    if not chosen:
-        return {"rule": "grounding", "status": "n/a", "detail": "no table cell is used"}
-    for t, r, c in dict.fromkeys(chosen.values()):
-        g = groundings[t]
-        why = cell_verdict(g, q, r, c)
-        if why is None:
-            continue
-        if not g.names_anything:
-            detail = (
-                f"the question names no line item of table t{t}, so the cells it asks for cannot be checked "
-                f"(used {layouts[t].describe(r, c)})"
-            )
-        else:
-            detail = f"used {layouts[t].describe(r, c)} ({why}); the question asks for {asked_for(g, q)}"
-        return {"rule": "grounding", "status": "fail", "detail": detail}
-    unused = _unused_columns(chosen, groundings, layouts)
-    if unused:
-        return {"rule": "grounding", "status": "fail", "detail": unused}
-    named = ", ".join(dict.fromkeys(layouts[t].describe(r, c) for t, r, c in chosen.values()))
-    return {"rule": "grounding", "status": "pass", "detail": f"used {named}: what the question names"}
-
-
-def _unused_columns(chosen: dict[Operand, CellRef], groundings: list[Any], layouts: list[Any]) -> str:
-    """Where the question names several of a table's columns as its items ("the truck" and "the
-    land" of a Truck | Land table) and the calculation reads some of them but none of another's
-    cells: a column swapped for its neighbour (the land's cost standing for the truck's) passes
-    the per-cell check, since each cell is one the question names, and only the one left out
-    shows it. "" when every named column is used."""
-    for t, g in enumerate(groundings):
-        if g.rows or len(g.cols) < 2:
-            continue
-        used = {c for tt, _, c in chosen.values() if tt == t}
-        left = sorted(g.cols - used)
-        if used and left:
-            names = ", ".join(layouts[t].col_text.get(c) or f"column {c}" for c in left)
-            return f"the question names {names} of table t{t}, and the calculation uses none of its cells"
-    return ""
 
 
 def _audit(operand: Operand, trace: Trace, cell: CellRef | None, layouts: list[Any]) -> dict[str, Any]:
