@@ -21,14 +21,14 @@ import argparse
 import asyncio
 import json
 from collections.abc import Callable, Sequence
-from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
+from ponder.plugin.repair.edit_tree import RANK_WINDOW, interleave
 from ponder.plugin.repair.mutations import TIE_MARGIN, tiers
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPANSIONS, CHILDREN, WINDOW, WAVE = 2, 12, 3, 4
+EXPANSIONS, CHILDREN, WINDOW, WAVE = 2, 12, RANK_WINDOW, 4
 """The beam's first round at `--mutants 24`: two expansions of the root, 12 children each, the
 ranker choosing among 3x that many (`edit_tree.RANK_WINDOW`), tested 4 at a time."""
 
@@ -93,9 +93,10 @@ def tested(case: Case, base: Sequence[int], ranked: bool) -> list[int]:
     for _ in range(EXPANSIONS):
         fresh = [i for i in base if i not in out][: CHILDREN * (WINDOW if ranked else 1)]
         if ranked:
-            by_model = sorted(fresh, key=lambda i: -mutants[i]["model"])
-            merged = dict.fromkeys(i for pair in zip_longest(by_model, fresh) for i in pair if i is not None)
-            fresh = list(merged)
+            rows = [mutants[i] for i in fresh]
+            index = {id(row): i for row, i in zip(rows, fresh, strict=True)}
+            by_model = sorted(rows, key=lambda row: -row["model"])
+            fresh = [index[id(row)] for row in interleave(by_model, rows)]
         out += fresh[:CHILDREN]
     return out
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import zip_longest
+from typing import TypeVar
 
 from ponder.backends.base import Usage
 from ponder.graph.expander import Expander, Proposal
@@ -29,6 +30,7 @@ from ponder.graph.tree import ROOT_ID, TreeView
 from ponder.plugin.repair.mutations import Mutant, mutants_across
 from ponder.plugin.repair.project import Project
 
+T = TypeVar("T")
 FILE_HEADER = "# ===== {path} =====\n"
 """Where each file starts in the answer of a node that changes several files."""
 
@@ -79,15 +81,15 @@ class TreeState:
     """(path, line) of the mutants on the path: a child mutates other lines first."""
 
 
-def interleave(ranked: Sequence[Mutant], operators: Sequence[Mutant]) -> list[Mutant]:
+def interleave(ranked: Sequence[T], operators: Sequence[T]) -> list[T]:
     """The model's first choice, then the operators' first, then the model's second...; each once.
 
     Neither order dominates on the repair set: the model's finds the right variable or the
     two-file bug the operators' order tests late, and misses a flipped comparison it tests
     early. Alternating keeps each order's k-th mutant within the first 2k, so neither loses its
-    fixes for the other's gains.
+    fixes for the other's gains. Items are told apart by identity (two mutants may be equal).
     """
-    merged: dict[int, Mutant] = {}
+    merged: dict[int, T] = {}
     for pair in zip_longest(ranked, operators):
         for mutant in pair:
             if mutant is not None:
@@ -114,8 +116,8 @@ class EditTree(Expander):
         baseline_passed: tests the project as it is passes; a root child must pass more to stay open.
         model: writes one child per expansion (None = mutations only).
         ranker: orders the next mutants, most natural first (`mutant_rank`); None = the
-            operators' order (distance to a suspect line, the line's suspiciousness, operator
-            rank).
+            operators' order (distance to a suspect line, the line's tier of suspiciousness,
+            operator rank).
     """
 
     project: Project
@@ -126,7 +128,7 @@ class EditTree(Expander):
     ranker: Ranker | None = None
     scores: dict[tuple[str, int], float] = field(default_factory=dict)
     """(path, line) -> the line's suspiciousness (`localize.rank`): mutants at one distance from
-    the focus go most suspicious line first."""
+    the focus go by their line's tier in its file (`mutations.tiers`)."""
     states: dict[str, TreeState] = field(default_factory=dict)
     passed: dict[str, int] = field(default_factory=dict)
     """Tests passed by each node's code, by its answer (filled in by the verifier)."""

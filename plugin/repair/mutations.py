@@ -173,8 +173,8 @@ def mutants_across(
 
     A bug in a helper module and the caller the test calls often score alike; mutating only the
     top file misses the helper. Here every suspect file gets its mutants and they are ranked
-    together by (distance to a suspect line, operator rank, the file's place in `focus`), so the
-    mutants on suspect lines of every file come before any mutant further away.
+    together by (distance to a suspect line, the line's tier, operator rank, the file's place in
+    `focus`), so the mutants on suspect lines of every file come before any mutant further away.
 
     `scores` (path, line) -> suspiciousness (`localize.rank`) orders the mutants at one distance
     by their line's tier in its file (`tiers`): the focus holds every line within FOCUS_SHARE of
@@ -212,10 +212,11 @@ def tiers(scores: Mapping[tuple[str, int], float], margin: float = TIE_MARGIN) -
     the caller would come before the helper's; ranked per file, the top lines of each go first,
     as the focus intends (`localize.focus`)."""
     out: dict[tuple[str, int], int] = {}
-    for path in {p for p, _ in scores}:
-        tier, top = -1, math.inf
-        for key in sorted((k for k in scores if k[0] == path), key=lambda k: -scores[k]):
-            if scores[key] < top - margin:
-                tier, top = tier + 1, scores[key]
-            out[key] = tier
+    path, tier, top = None, -1, math.inf
+    for key in sorted(scores, key=lambda k: (k[0], -scores[k])):
+        if key[0] != path:
+            path, tier, top = key[0], -1, math.inf
+        if scores[key] < top - margin:
+            tier, top = tier + 1, scores[key]
+        out[key] = tier
     return out
