@@ -3,16 +3,23 @@
 System A is llama-cpp-python's own OpenAI-compatible server (`python -m llama_cpp.server`) on the
 same GGUF: it has no `n`, so a user sends N sequential chat completions per task. System B is
 ponder's embedded engine, which decodes the N siblings as one batch over one shared prompt
-prefill. Both run one thread, on the same prompts, with the same sampling settings and token
-cap, in one process run, and the script prints wall time, generated tokens and tokens/s for both
-and the ratio (issue #15's target: ponder >= 2x faster at N = 8). The two systems run
+prefill. Both run one thread, on the same prompts, with the same sampling distribution and
+token cap, in one process run: temperature 0.8 and top-p 0.95 (the search's defaults), with
+llama-cpp-python's min-p (0.05 by default) and repeat penalty (1.1) turned off, since ponder has
+neither and they change what is sampled and how long the samples run. Its top-k stays at its
+default of 40: with top-k 0 its C sampler works over the whole 49k vocabulary each token (81
+against 106 tokens/s in two runs on one VM), and the 0.95 nucleus of this model's tokens almost
+always lies inside the top 40 (over 400 positions of a HumanEval prompt: median 1 token, 90th
+percentile 9, largest 194), so both draw from nearly the same distribution. The script prints
+wall time, generated tokens and tokens/s for both and the ratio (issue #15's target: ponder >= 2x
+faster at N = 8). The two systems run
 alternately per prompt, in swapped order on every other prompt, so that load from other jobs on
 the machine falls on both. CPU seconds are printed beside wall time (the server process's for
 llama-cpp-python, this process's for ponder): on a shared machine they show each system's own
 cost when the wall-clock ratio is blurred by what else runs.
 
 Run: .venv/bin/python benchmarks/bench_side_by_side.py [--prompts 4] [--n 8] [--max-tokens 96]
-     [--weights auto|gguf|bf16]
+     [--weights auto|gguf|bf16] [--top-p 0.95]
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ from ponder.backends.llama.model import default_model_path
 from ponder.backends.settings import BackendSettings
 
 LOOPBACK = "127.0.0.1"
+TOP_K = 40
+"""llama-cpp-python's default top-k, kept (see the module docstring)."""
 SYSTEM = "Complete the Python function. Answer with one ```python code block."
 
 
@@ -106,7 +115,15 @@ def humaneval_prompts(count: int) -> list[str]:
 
 
 def sequential(
-    client: httpx.Client, server_pid: int, url: str, prompt: str, *, n: int, max_tokens: int, seed: int
+    client: httpx.Client,
+    server_pid: int,
+    url: str,
+    prompt: str,
+    *,
+    n: int,
+    max_tokens: int,
+    seed: int,
+    top_p: float,
 ) -> Tally:
     """N chat completions one after another: what a client of a server without `n` must do."""
     tally = Tally()
@@ -118,6 +135,10 @@ def sequential(
             "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}],
             "max_tokens": max_tokens,
             "temperature": 0.8,
+            "top_p": top_p,
+            "top_k": TOP_K,
+            "min_p": 0.0,
+            "repeat_penalty": 1.0,
             "seed": seed + i,
         }
         reply = client.post(f"{url}/chat/completions", json=body, timeout=600)
@@ -128,10 +149,14 @@ def sequential(
     return tally
 
 
-async def batched(backend: EmbeddedBackend, prompt: str, *, n: int, max_tokens: int, seed: int) -> Tally:
+async def batched(
+    backend: EmbeddedBackend, prompt: str, *, n: int, max_tokens: int, seed: int, top_p: float
+) -> Tally:
     """One request with n = N: one prefill, N siblings decoded together."""
     messages = [ChatMessage(role="system", content=SYSTEM), ChatMessage(role="user", content=prompt)]
-    request = GenerationRequest(messages=messages, n=n, max_tokens=max_tokens, temperature=0.8, seed=seed)
+    request = GenerationRequest(
+        messages=messages, n=n, max_tokens=max_tokens, temperature=0.8, top_p=top_p, seed=seed
+    )
     cpu0 = time.process_time()
     t0 = time.perf_counter()
     [samples] = await backend.generate([request])
@@ -151,6 +176,7 @@ async def main() -> None:
         default="auto",
         help="ponder's weights (see weights.py)",
     )
+    parser.add_argument("--top-p", type=float, default=0.95, help="nucleus mass, both systems")
     args = parser.parse_args()
 
     model = default_model_path()
@@ -164,7 +190,12 @@ async def main() -> None:
             weights_file = backend.weights_path.name
             with httpx.Client(trust_env=False) as client:
                 for k, prompt in enumerate(prompts):
-                    sampling = {"n": args.n, "max_tokens": args.max_tokens, "seed": 100 * k}
+                    sampling = {
+                        "n": args.n,
+                        "max_tokens": args.max_tokens,
+                        "seed": 100 * k,
+                        "top_p": args.top_p,
+                    }
                     turns: dict[str, Tally] = {}
                     for system in ("llama-cpp-python", "ponder")[:: -1 if k % 2 else 1]:
                         if system == "ponder":
@@ -184,7 +215,8 @@ async def main() -> None:
         proc.wait(timeout=10)
     load = os.getloadavg()[0]
     print(f"HumanEval prompts: {len(prompts)}, N = {args.n}, max_tokens = {args.max_tokens}, ", end="")
-    print(f"threads = {args.threads}, ponder weights = {args.weights} ({weights_file})")
+    print(f"threads = {args.threads}, temperature 0.8, top_p = {args.top_p}, ", end="")
+    print(f"ponder weights = {args.weights} ({weights_file})")
     for name, t in (
         (f"llama-cpp-python server, {args.n} sequential calls", a),
         (f"ponder embedded, n={args.n}", b),

@@ -1,9 +1,10 @@
 """The embedded engine's numpy sampler picks the token the textbook procedure picks.
 
-`choose_token` takes shortcuts for speed (unnormalised weights, one cumulative sum, a partial
-sort for top-p); the reference below is the plain form it replaced: normalise, sort the whole
-vocabulary stably, draw with `Generator.choice`. Equal picks for equal seeds mean the shortcuts
-keep the seeded semantics search depends on (`seed + i` per sample, same seed same output).
+`choose_token` takes shortcuts for speed (unnormalised float32 weights, a two-level draw over
+blocks of the vocabulary, a sort of only the tokens heavy enough for top-p); the reference below
+is the plain form it replaced: normalise, sort the whole vocabulary stably, draw with
+`Generator.choice`. Equal picks for equal seeds mean the shortcuts keep the seeded semantics
+search depends on (`seed + i` per sample, same seed same output).
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ def _logits(rng: np.random.Generator, shape: str) -> np.ndarray:
     if shape == "peaked":
         logits[rng.integers(0, VOCAB, 5)] += 15.0
     elif shape == "tied top":
-        logits[:40] = logits.max()  # ties straddle the partial sort's first 64 candidates
+        logits[:40] = logits.max()  # forty tokens tie for the top
     elif shape == "flat":
-        logits = (rng.standard_normal(VOCAB) * 0.1).astype(np.float32)  # the nucleus needs widening
+        # the nucleus is nearly the whole vocabulary
+        logits = (rng.standard_normal(VOCAB) * 0.1).astype(np.float32)
     return logits
 
 
