@@ -22,7 +22,9 @@ VOCAB = 49152
 def reference_choice(logits: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> int:
     if temperature <= 0.0:
         return int(np.argmax(logits))
-    probs = np.exp(log_softmax(logits / temperature))
+    scaled = (logits / temperature).astype(np.float64)
+    probs = np.exp(scaled - scaled.max())
+    probs /= probs.sum()
     if top_p < 1.0:
         order = np.argsort(-probs, kind="stable")
         keep = int(np.searchsorted(np.cumsum(probs[order]), top_p)) + 1
@@ -83,3 +85,17 @@ def test_samples_follow_the_distribution() -> None:
     draws = [choose_token(logits, 1.0, 1.0, rng) for _ in range(4000)]
     assert set(draws) == {3, 4}
     assert 0.72 < draws.count(3) / len(draws) < 0.78
+
+
+def test_log_softmax_matches_float64_and_normalises() -> None:
+    """The normaliser's exp runs in float32; the logprobs the judge PRM reads stay within 1e-6 of
+    the all-float64 form."""
+    rng = np.random.default_rng(3)
+    for shape in ("normal", "peaked", "flat"):
+        logits = _logits(rng, shape)
+        exact = logits.astype(np.float64) - logits.max()
+        exact -= np.log(np.sum(np.exp(exact)))
+        got = log_softmax(logits)
+        assert got.dtype == np.float64
+        assert np.max(np.abs(got - exact)) < 1e-6
+        assert abs(np.log(np.sum(np.exp(got)))) < 1e-6

@@ -24,8 +24,11 @@ _BLOCK = 256
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits.astype(np.float64) - float(np.max(logits))
-    result: np.ndarray = shifted - np.log(np.sum(np.exp(shifted)))
+    """Log-probabilities in float64; the normaliser's exp runs in float32 (vectorised, see above)
+    and is summed in float64, which moves a logprob by about 1e-7."""
+    top = np.max(logits)
+    norm = np.log(np.sum(np.exp(logits.astype(np.float32, copy=False) - top), dtype=np.float64))
+    result: np.ndarray = logits.astype(np.float64) - float(top) - norm
     return result
 
 
