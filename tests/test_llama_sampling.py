@@ -99,3 +99,13 @@ def test_log_softmax_matches_float64_and_normalises() -> None:
         assert got.dtype == np.float64
         assert np.max(np.abs(got - exact)) < 1e-6
         assert abs(np.log(np.sum(np.exp(got)))) < 1e-6
+
+
+def test_a_vocabulary_that_is_no_multiple_of_the_draw_block_picks_the_reference_token() -> None:
+    rng = np.random.default_rng(11)
+    for size in (1000, 257, 3):
+        logits = (rng.standard_normal(size) * 2.0).astype(np.float32)
+        for seed in range(30):
+            got = choose_token(logits, 0.9, 1.0, np.random.default_rng(seed))
+            assert got == reference_choice(logits, 0.9, 1.0, np.random.default_rng(seed))
+            assert 0 <= got < size

@@ -48,8 +48,10 @@ def _draw(weights: np.ndarray, u: float) -> int:
     """The token whose share of the running sum holds `u * total`: the block first, then the token."""
     n = weights.shape[0]
     blocks = -(-n // _BLOCK)
-    padded = np.zeros(blocks * _BLOCK, dtype=weights.dtype)
-    padded[:n] = weights
+    padded = weights
+    if n % _BLOCK:  # a vocabulary that is no multiple of the block: pad with zero weights
+        padded = np.zeros(blocks * _BLOCK, dtype=weights.dtype)
+        padded[:n] = weights
     cdf = np.cumsum(padded.reshape(blocks, _BLOCK).sum(axis=1, dtype=np.float64))
     block = _first_above(cdf, u * cdf[-1])
     start = float(cdf[block - 1]) if block else 0.0
