@@ -26,7 +26,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 TARGET_LINE = re.compile(
-    r"\btarget\b|\bMISSED\b|BELOW TARGET|tokens/s|runs/s|recomputed|\bAUROC\b|\bp50\b", re.IGNORECASE
+    r"\btarget\b|\bMISSED\b|BELOW TARGET|tokens/s|runs/s|recomputed|\bAUROC\b|\bp50\b|us a token",
+    re.IGNORECASE,
 )
 """Lines worth repeating in the summary: the measured figures, and the targets printed with them."""
 

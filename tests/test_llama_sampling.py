@@ -15,22 +15,9 @@ import numpy as np
 import pytest
 
 from ponder.backends.llama.sampling import choose_token, log_softmax
+from tests._sampling_reference import reference_choice
 
 VOCAB = 49152
-
-
-def reference_choice(logits: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> int:
-    if temperature <= 0.0:
-        return int(np.argmax(logits))
-    scaled = (logits / temperature).astype(np.float64)
-    probs = np.exp(scaled - scaled.max())
-    probs /= probs.sum()
-    if top_p < 1.0:
-        order = np.argsort(-probs, kind="stable")
-        keep = int(np.searchsorted(np.cumsum(probs[order]), top_p)) + 1
-        kept = order[:keep]
-        return int(kept[rng.choice(keep, p=probs[kept] / probs[kept].sum())])
-    return int(rng.choice(probs.shape[0], p=probs / probs.sum()))
 
 
 def _logits(rng: np.random.Generator, shape: str) -> np.ndarray:

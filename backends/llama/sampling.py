@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+_FIRST_FLOOR = 1e-3
+"""The nucleus is looked for first among tokens whose weight is at least this share of the top one."""
 _BLOCK = 256
 """Weights per block of the two-level draw: 192 blocks over SmolLM2's 49,152 tokens."""
 
@@ -72,18 +74,27 @@ def _nucleus(scaled: np.ndarray, weights: np.ndarray, top_p: float) -> tuple[np.
     """Ids of the smallest most-likely prefix holding `top_p` of the mass, most likely first, and
     their float64 weights.
 
-    Only tokens at or above half of `(1 - top_p) * total / n` can be in it: all the lighter ones
-    together hold less than `1 - top_p` of the mass, so the heavier ones reach `top_p` first (the
-    factor of a half covers float32 rounding). Those few are sorted by descending scaled logit,
-    ties by id, which is the order of the textbook's float64 probabilities (float32 weights would
-    tie tokens that float64 keeps apart); a token tied with the last one kept is heavy too, so the
-    tie is broken as a sort of the whole vocabulary breaks it.
+    Only tokens at or above a floor are sorted: first those within `_FIRST_FLOOR` of the top
+    weight (a few, on a model's real distributions), and where they hold less than `top_p`, those
+    at or above half of `(1 - top_p) * total / n`, which must hold it: all the lighter ones
+    together hold less than `1 - top_p` of the mass (the half covers float32 rounding). The kept
+    tokens are sorted by descending scaled logit, ties by id, which is the order of the textbook's
+    float64 probabilities (float32 weights would tie tokens that float64 keeps apart); a token
+    tied with the last one kept has its weight, so it is above the floor too and the tie is
+    broken as a sort of the whole vocabulary breaks it.
     """
     total = float(weights.sum(dtype=np.float64))
-    heavy = np.flatnonzero(weights >= 0.5 * (1.0 - top_p) * total / weights.shape[0])
-    order = heavy[np.lexsort((heavy, -scaled[heavy]))]
-    sorted_weights = np.exp(scaled[order].astype(np.float64) - np.float64(scaled.max()))
-    keep = min(order.shape[0], int(np.searchsorted(np.cumsum(sorted_weights), top_p * total)) + 1)
+    target = top_p * total
+    top = np.float64(scaled.max())
+    last_floor = 0.5 * (1.0 - top_p) * total / weights.shape[0]
+    for floor in (max(_FIRST_FLOOR, last_floor), last_floor):
+        heavy = np.flatnonzero(weights >= floor)
+        order = heavy[np.lexsort((heavy, -scaled[heavy]))]
+        sorted_weights = np.exp(scaled[order].astype(np.float64) - top)
+        cumulative = np.cumsum(sorted_weights)
+        if cumulative[-1] >= target or floor == last_floor:
+            break
+    keep = min(order.shape[0], int(np.searchsorted(cumulative, target)) + 1)
     return order[:keep], sorted_weights[:keep]
 
 
