@@ -24,7 +24,8 @@ Where each row comes from (README "Results on the embedded default"):
   samples), but 0/10 selected; not shown to help on the 135M model.
 - unchecked, < 4096 tokens, greedy: GSM8K dev, first 20 items (benchmarks/results/gsm8k):
   self-consistency with 4 chains scored 0% at 512 tokens (15 of 20 items ran out of budget)
-  against greedy's 5%, and 5% at 2048, no better than greedy.
+  against greedy's 5%, and 5% at 2048, no better than greedy. On the first 200 items at 1024
+  tokens (benchmarks/results/gsm8k_200_20261207) it scored 1.5% against greedy's 2.5%.
 - unchecked, >= 4096 tokens, self-consistency up to 8: Snell et al. and Wang et al. 2023
   (majority voting needs enough finished chains). At 2048 GSM8K's pass@4 was 20% while voting
   picked 5%; this row is not measured on the 135M model.
