@@ -12,11 +12,11 @@ against 106 tokens/s in two runs on one VM), and the 0.95 nucleus of this model'
 always lies inside the top 40 (over 400 positions of a HumanEval prompt: median 1 token, 90th
 percentile 9, largest 194), so both draw from nearly the same distribution. The script prints
 wall time, generated tokens and tokens/s for both and the ratio (issue #15's target: ponder >= 2x
-faster at N = 8). The two systems run
-alternately per prompt, in swapped order on every other prompt, so that load from other jobs on
-the machine falls on both. CPU seconds are printed beside wall time (the server process's for
-llama-cpp-python, this process's for ponder): on a shared machine they show each system's own
-cost when the wall-clock ratio is blurred by what else runs.
+faster at N = 8). The two systems run alternately per prompt, in swapped order on every other
+prompt, so that load from other jobs on the machine falls on both. CPU seconds are printed
+beside wall time (the server process's for llama-cpp-python, this process's for ponder): on a
+shared machine they show each system's own cost when the wall-clock ratio is blurred by what
+else runs.
 
 Run: .venv/bin/python benchmarks/bench_side_by_side.py [--prompts 4] [--n 8] [--max-tokens 96]
      [--weights auto|gguf|bf16] [--top-p 0.95]

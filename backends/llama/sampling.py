@@ -39,9 +39,10 @@ def choose_token(logits: np.ndarray, temperature: float, top_p: float, rng: np.r
     if temperature <= 0.0:
         return int(np.argmax(logits))
     scaled = logits.astype(np.float32, copy=False) / np.float32(temperature)
-    weights = np.exp(scaled - scaled.max())  # unnormalised probabilities, the largest is 1
+    top = scaled.max()
+    weights = np.exp(scaled - top)  # unnormalised probabilities, the largest is 1
     if top_p < 1.0:
-        kept, kept_weights = _nucleus(scaled, weights, top_p)
+        kept, kept_weights = _nucleus(scaled, top, weights, top_p)
         return int(kept[rng.choice(kept.shape[0], p=kept_weights / kept_weights.sum())])
     return _draw(weights, rng.random())
 
@@ -55,10 +56,11 @@ def _draw(weights: np.ndarray, u: float) -> int:
         padded = np.zeros(blocks * _BLOCK, dtype=weights.dtype)
         padded[:n] = weights
     cdf = np.cumsum(padded.reshape(blocks, _BLOCK).sum(axis=1, dtype=np.float64))
-    block = _first_above(cdf, u * cdf[-1])
+    target = u * float(cdf[-1])
+    block = _first_above(cdf, target)
     start = float(cdf[block - 1]) if block else 0.0
     inner = np.cumsum(padded[block * _BLOCK : (block + 1) * _BLOCK], dtype=np.float64)
-    return block * _BLOCK + _first_above(inner, u * cdf[-1] - start)
+    return block * _BLOCK + _first_above(inner, target - start)
 
 
 def _first_above(cdf: np.ndarray, target: float) -> int:
@@ -70,9 +72,11 @@ def _first_above(cdf: np.ndarray, target: float) -> int:
     return index
 
 
-def _nucleus(scaled: np.ndarray, weights: np.ndarray, top_p: float) -> tuple[np.ndarray, np.ndarray]:
+def _nucleus(
+    scaled: np.ndarray, top: np.floating, weights: np.ndarray, top_p: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Ids of the smallest most-likely prefix holding `top_p` of the mass, most likely first, and
-    their float64 weights.
+    their float64 weights (`top` is the largest scaled logit, which `weights` are relative to).
 
     Only tokens at or above a floor are sorted: first those within `_FIRST_FLOOR` of the top
     weight (a few, on a model's real distributions), and where they hold less than `top_p`, those
@@ -85,12 +89,11 @@ def _nucleus(scaled: np.ndarray, weights: np.ndarray, top_p: float) -> tuple[np.
     """
     total = float(weights.sum(dtype=np.float64))
     target = top_p * total
-    top = np.float64(scaled.max())
     last_floor = 0.5 * (1.0 - top_p) * total / weights.shape[0]
     for floor in (max(_FIRST_FLOOR, last_floor), last_floor):
         heavy = np.flatnonzero(weights >= floor)
         order = heavy[np.lexsort((heavy, -scaled[heavy]))]
-        sorted_weights = np.exp(scaled[order].astype(np.float64) - top)
+        sorted_weights = np.exp(scaled[order].astype(np.float64) - np.float64(top))
         cumulative = np.cumsum(sorted_weights)
         if cumulative[-1] >= target or floor == last_floor:
             break
