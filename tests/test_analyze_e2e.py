@@ -337,6 +337,8 @@ def test_a_chain_over_its_own_csv_through_the_cli(
 SHOP = "A shop had revenue of $12,000 and costs of $10,000 last month. What was its profit?"
 ROSE = "Revenue rose from $12,000 in 2022 to $15,000 in 2023. What was the percentage change in revenue?"
 MORE = "Fund A returned $5,000 and fund B returned $3,000 last year. How much more did fund A return?"
+GROWN = "A deposit of $1,000 earns 5% a year. What is it worth after 2 years?"
+COMPOUNDED = "A deposit of $1,000 earns 6% a year compounded monthly. What is it worth after one year?"
 
 
 @pytest.mark.parametrize(
@@ -352,6 +354,10 @@ MORE = "Fund A returned $5,000 and fund B returned $3,000 last year. How much mo
         (ROSE, "pct = 12000 / 15000 * 100 - 100", "-20%", "operation"),
         (MORE, "more = 5000 - 3000", "2000", None),
         (MORE, "more = 5000 + 3000", "8000", "operation"),
+        (GROWN, "value = 1000 * (1 + 0.05) ** 2", "1102.5", None),
+        (GROWN, "value = 1000 * (1 + 0.05) ** 2 * 2", "2205", "provenance"),
+        (COMPOUNDED, "value = 1000 * (1 + 0.06 / 12) ** 12", "1061.68", None),
+        (COMPOUNDED, "value = 1000 * (1 + 0.06 / 12) ** 12 * 12", "12740.13", "provenance"),
     ],
     ids=[
         "precomputed-difference",
@@ -364,6 +370,10 @@ MORE = "Fund A returned $5,000 and fund B returned $3,000 last year. How much mo
         "percentage-change-as-an-inverted-ratio",
         "how-much-more",
         "how-much-more-as-a-sum",
+        "two-years-of-growth",
+        "the-stated-years-reused-on-the-result",
+        "monthly-compounding",
+        "the-months-converted-twice",
     ],
 )
 def test_a_word_problem_through_the_cli_is_judged_by_its_operation(

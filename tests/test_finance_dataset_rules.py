@@ -153,12 +153,14 @@ def test_financemath_gold_programs_trace_and_constructed_wrong_chains_do_not_ver
     assert rates["counts"]["reversed"] >= 50 and rates["counts"]["other_cell"] >= 30
 
 
-FINANCEMATH_FUDGES_REJECTED = 0.85
-"""Measured 2026-12-04: 370 of 429 fudged FinanceMath chains (the gold result + 1, x 2, / 2,
-x 12, rounded to tens) are UNVERIFIED. The 59 that verify nudge the result with a number the
-question itself states ("a dividend of $2", "Year 2", "m = 12" for monthly compounding), which
-provenance must accept as an input, or add 1 to a rate where the question names "1 +". A floor,
-not a target met: README "Verified financial analysis"."""
+FINANCEMATH_FUDGES_REJECTED = 0.95
+"""Measured 2026-12-08: 410 of 429 fudged FinanceMath chains (the gold result + 1, x 2, / 2,
+x 12, rounded to tens) are UNVERIFIED (370 on 2026-12-04, before a number the question states
+and a period constant were held to their roles when used again on the result). The 19 that
+verify nudge the result with a stated number the calculation uses nowhere else ("a dividend of
+$2"), which provenance must accept as an input, with a constant whose words the question holds
+("6 months" for / 2), or with a number a table cell states. A floor, not a target met: README
+"Verified financial analysis"."""
 FINANCEMATH_MISSES_BY_RULE = {"provenance": 15, "grounding": 6, "operation": 5, "scale": 2}
 """Measured 2026-12-04; README "Verified financial analysis" explains each group. (validation-52,
 `1 - norm.cdf(-z)`, now fails provenance first: a 1 beside a library call is no rate it can see.)"""

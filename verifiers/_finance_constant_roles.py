@@ -21,6 +21,17 @@ out VERIFIED with a number no analyst would sign. So a constant passes only wher
 - z-values stand where the inputs speak of confidence or value at risk, e where they compound
   continuously, pi where they speak of a normal distribution.
 
+A second use at the result's last step is held too. A constant applied to the result that the
+calculation already used inside (`r / 12` then `pv * 12`; a convexity's `0.5` then `/ 2`) is a
+second conversion of one period, refused; and a small number the question states (1, 2, 0.5, 4, 12,
+52: "Year 2", "a 1-day VaR") applied to the result is that input only where the calculation uses
+it nowhere else and does not add it: used once inside and again on the result, or added to it,
+it is held to the constant's roles above. A question's own numbers are accepted anywhere else,
+so this is what stops `price * 2` where "2 years" was the exponent. On FinanceMath dev it left
+the gold programs' coverage where it was and cut the traced fudges that verify from 59 of 429
+to 19 (2026-12-08). The cost is a true second use at the end: an annual figure summed from
+monthly ones computed with `r / 12` (`payment * 12`) is UNVERIFIED, not guessed at.
+
 A count of values (`len(xs)`, or an average's 2) divides, multiplies or is taken 1 from; added to
 an amount it is a constant in disguise (`+ len([1])`), and a result that is a sum over its count
 answers only a question that asks for an average. An average's count and a question's span were traced as
@@ -140,24 +151,30 @@ def misused_constants(
     inputs = _Inputs(traces, inputs_text, frozenset(percent_cells or ()), question)
     inputs = replace(inputs, has_rate=_has_rate(expr, inputs))
     out: dict[int, Trace] = {}
-    for place in _placed(expr, None, 0, False, unwrap(expr)):
+    places = list(_placed(expr, None, 0, False, unwrap(expr)))
+    for place in places:
         trace = traces.get(id(place.operand))
         value = place.operand.value
         if trace is None or value is None or place.parent is None:
             continue
         small = any(math.isclose(abs(value), c) for c in _SMALL)
+        again = place.at_root and _used_elsewhere(place, places)
         if trace.kind == "constant":
             if abs(value) >= 100 and any(math.isclose(abs(value), v, rel_tol=1e-9) for v in stated or ()):
                 continue  # "10,000 units": the stated number, read first as the constant it equals
             if trace.cells and not place.at_root:
                 continue  # a cell states it ("Price/FFO | 12x"); only the result's last step is held
-            why = _constant_misuse(abs(value), place, inputs)
+            why = _constant_misuse(abs(value), place, inputs) or (_reapplied(place) if again else None)
         elif trace.kind == "text" and small and trace.how == "as written":
             if _counted(abs(value), stated_text):
                 continue  # "2 years", "12 months": an input with its unit, not a bare 2
             why = _constant_misuse(abs(value), place, inputs)
         elif trace.kind == "count":
             why = _count_misuse(place, inputs)
+        elif (
+            trace.kind == "question" and small and place.at_root and (again or place.parent.op in ("+", "-"))
+        ):
+            why = _constant_misuse(abs(value), place, inputs)  # "Year 2" reused on the result
         else:
             continue
         if why:
@@ -175,6 +192,30 @@ def _placed(node: Expr, parent: Op | None, index: int, exponent: bool, root: Exp
     elif isinstance(node, Opaque):
         for part in node.parts:
             yield from _placed(part, None, 0, exponent, root)
+
+
+def _used_elsewhere(place: _Place, places: list[_Place]) -> bool:
+    """Whether another operand of the calculation has the same value."""
+    value = place.operand.value
+    return value is not None and any(
+        p.operand is not place.operand
+        and p.operand.value is not None
+        and math.isclose(p.operand.value, value)
+        for p in places
+    )
+
+
+def _reapplied(place: _Place) -> str | None:
+    """A period or half constant the calculation used inside, applied again to its result."""
+    assert place.parent is not None
+    value = abs(place.operand.value or 0.0)
+    if place.parent.op not in ("*", "/") or not any(math.isclose(value, c) for c in _REAPPLIED):
+        return None
+    return f"{value:g} is used inside the calculation and again on its result: a second conversion"
+
+
+_REAPPLIED = (2.0, 0.5, 4.0, 12.0, 52.0)
+"""Constants whose second use on the result converts one period twice (halves, quarters, months, weeks)."""
 
 
 def _siblings(place: _Place) -> list[Expr]:
