@@ -3,6 +3,10 @@ by executing a check (the extracted number against the computed or gold answer).
 
     python benchmarks/make_verifier_data.py --source gsm8k --items 24 --samples 4
     python benchmarks/make_verifier_data.py --source arith --items 48 --samples 4 --max-tokens 64
+    python benchmarks/make_verifier_data.py --skip 24 --items 200 --out benchmarks/data/eval_gsm8k.jsonl
+
+The third writes an evaluation set: GSM8K dev items after the 24 the shipped weights were trained
+on, for `bench_learned_prm.py --eval`, which refuses a file that shares an item with the training data.
 
 Two sources. `gsm8k`: GSM8K dev items, checked as ponder's bench checks them. `arith`: one- and
 two-step word problems built from a seeded generator, whose answers are computed; they exist
@@ -125,7 +129,9 @@ async def _run(args: argparse.Namespace) -> None:
     from ponder.backends import EmbeddedBackend
 
     items = (
-        load_items("gsm8k")[: args.items] if args.source == "gsm8k" else arith_items(args.items, args.seed)
+        load_items("gsm8k")[args.skip : args.skip + args.items]
+        if args.source == "gsm8k"
+        else arith_items(args.items, args.seed)
     )
     done = _done_items(args.out)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -136,7 +142,7 @@ async def _run(args: argparse.Namespace) -> None:
             wave = [it for it in items[first : first + WAVE_ITEMS] if f"{it.suite}/{it.item_id}" not in done]
             if not wave:
                 continue
-            rows = await _generate(backend, wave, args, first)
+            rows = await _generate(backend, wave, args, args.skip + first)
             with args.out.open("a", encoding="utf-8") as fh:
                 fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
             right = sum(r["label"] for r in rows)
@@ -154,6 +160,7 @@ async def _run(args: argparse.Namespace) -> None:
         "model": model_path.name,
         "model_sha256": sha256_file(model_path),
         "items": args.items,
+        "skip": args.skip,
         "samples": args.samples,
         "max_tokens": args.max_tokens,
         "temperature": args.temperature,
@@ -177,6 +184,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", choices=("gsm8k", "arith"), default="gsm8k")
     parser.add_argument("--items", type=int, default=48, help="first N GSM8K dev items, or N word problems")
+    parser.add_argument("--skip", type=int, default=0, help="GSM8K: start after the first K dev items")
     parser.add_argument("--samples", type=int, default=4, help="samples per item")
     parser.add_argument("--max-tokens", type=int, default=160)
     parser.add_argument("--temperature", type=float, default=0.8)

@@ -238,6 +238,7 @@ def test_cli_on_the_embedded_model_writes_results_and_resumes(tmp_path: Path, mo
     assert (out / "accuracy.png").read_bytes()[:8] == PNG_MAGIC
     info = json.loads((out / "run.json").read_text())
     assert info["suite"] == "gsm8k" and info["command"].startswith("ponder bench")
+    assert info["prm"] == "none"  # which PRM weighted best-of-N, so a weighted figure says so
 
     again = CliRunner().invoke(_app(), args)
     assert again.exit_code == 0, again.output

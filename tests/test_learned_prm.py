@@ -203,3 +203,23 @@ def test_embedding_features_train_and_rank(
 
     good, bad = asyncio.run(scores())
     assert good > bad
+
+
+def test_weighted_and_majority_picks_are_paired_item_by_item() -> None:
+    """Two wrong samples agree on 7 and one right sample says 9: majority voting picks 7, a PRM
+    that scores the right one high picks 9 by weight; the per-item picks carry both, so the
+    benchmark can test them paired (McNemar) rather than by totals."""
+    from ponder.verifiers._learned_features import Candidate
+    from ponder.verifiers._learned_train import Row, item_picks, selection
+
+    def row(item: str, answer: str, label: int) -> Row:
+        return Row(item, Candidate("q", f"Answer: {answer}", answer=answer), label, "gsm8k")
+
+    rows = [row("a", "7", 0), row("a", "7", 0), row("a", "9", 1), row("b", "4", 1), row("b", "5", 0)]
+    scores = [0.1, 0.1, 0.9, 0.8, 0.2]
+    picks = item_picks(rows, scores)
+    assert picks["majority"] == [False, True]
+    assert picks["weighted"] == [True, True]
+    assert picks["oracle"] == [True, True]
+    sel = selection(rows, scores)
+    assert (sel["majority"]["right"], sel["weighted"]["right"], sel["items"]) == (1, 2, 2)

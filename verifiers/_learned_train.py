@@ -249,29 +249,39 @@ def _choose_l2(
 
 def selection(rows: Sequence[Row], scores: Sequence[float]) -> dict[str, Any]:
     """Per-item accuracy of majority voting, PRM-weighted voting and best-of-N with these scores."""
+    picks = item_picks(rows, scores)
+    n = len(picks["oracle"])
+    return {
+        "items": n,
+        **{
+            k: {"right": sum(v), "accuracy": sum(v) / n if n else None, "ci95": wilson(sum(v), n)}
+            for k, v in picks.items()
+        },
+    }
+
+
+def item_picks(rows: Sequence[Row], scores: Sequence[float]) -> dict[str, list[bool]]:
+    """Whether each rule picks a right answer, item by item (sorted by item id), so that two rules
+    on the same samples can be compared paired (McNemar) rather than by their totals alone."""
     groups: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(rows):
         groups[r.item].append(i)
-    hits = {"majority": 0, "weighted": 0, "best_of_n": 0, "oracle": 0}
-    for idx in groups.values():
+    hits: dict[str, list[bool]] = {"majority": [], "weighted": [], "best_of_n": [], "oracle": []}
+    for item in sorted(groups):
+        idx = groups[item]
         answers = [_key(rows[i].candidate) for i in idx]
         right = {answers[k] for k, i in enumerate(idx) if rows[i].label and answers[k] is not None}
         votes: dict[str, list[float]] = defaultdict(list)
         for answer, i in zip(answers, idx, strict=True):
             if answer is not None:
                 votes[answer].append(scores[i])
-        if votes:
-            order = list(votes)  # first-seen order breaks ties the same way for every rule
-            hits["majority"] += max(order, key=lambda a: len(votes[a])) in right
-            hits["weighted"] += max(order, key=lambda a: sum(votes[a])) in right
+        order = list(votes)  # first-seen order breaks ties the same way for every rule
+        hits["majority"].append(bool(order) and max(order, key=lambda a: len(votes[a])) in right)
+        hits["weighted"].append(bool(order) and max(order, key=lambda a: sum(votes[a])) in right)
         best = max(range(len(idx)), key=lambda k: scores[idx[k]])
-        hits["best_of_n"] += bool(rows[idx[best]].label)
-        hits["oracle"] += bool(right)
-    n = len(groups)
-    return {
-        "items": n,
-        **{k: {"right": v, "accuracy": v / n if n else None, "ci95": wilson(v, n)} for k, v in hits.items()},
-    }
+        hits["best_of_n"].append(bool(rows[idx[best]].label))
+        hits["oracle"].append(bool(right))
+    return hits
 
 
 def _key(candidate: Candidate) -> str | None:

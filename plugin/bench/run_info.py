@@ -38,6 +38,7 @@ def write_run_info(out: Path, plan: BenchPlan, rt: Runtime, command: str) -> Pat
         "mutants": plan.mutants,
         "data": str(plan.data) if plan.data else None,
         "backend": backend_name(rt),
+        "prm": rt.settings.prm.kind,
         "machine": f"{_cpu_model() or platform.machine()}, {_cpus()} cores, {platform.system()}",
         "python": platform.python_version(),
         "command": command,
