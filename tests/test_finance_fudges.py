@@ -39,7 +39,7 @@ GROWTH = "A deposit of $1,000 earns 5% a year. What is it worth after two years?
 TWO_YEARS = "A deposit of $1,000 earns 5% a year. What is it worth after 2 years?"
 BIKES = "A shop sells 2 bikes at $300 each. What is its revenue?"
 ONE_DAY = "A $1,000,000 portfolio has a 1-day volatility of 2%. What is its 1-day value at risk (95%)?"
-MONTHLY_COMPOUND = "A deposit of $1,000 earns 6% a year compounded monthly. What is it worth after one year?"
+MONTHLY_C = "A deposit of $1,000 earns 6% a year compounded monthly. What is it worth after one year?"
 
 
 @pytest.mark.parametrize(
@@ -129,11 +129,7 @@ async def test_a_traced_fudge_on_the_table_is_unverified(
         ),
         pytest.param(TWO_YEARS, "c = 1000 * (1 + 0.05) ** 2", "1102.5", None, id="stated-years-as-exponent"),
         pytest.param(
-            TWO_YEARS,
-            "c = 1000 * (1 + 0.05) ** 2 * 2",
-            "2205",
-            "provenance",
-            id="stated-years-reused-on-result",
+            TWO_YEARS, "c = 1000 * 1.05 ** 2 * 2", "2205", "provenance", id="years-reused-on-result"
         ),
         pytest.param(BIKES, "c = 300 * 2", "600", None, id="stated-count-used-once"),
         pytest.param(ONE_DAY, "c = 1000000 * 0.02 * 1.645", "32900", None, id="one-day-var"),
@@ -141,14 +137,10 @@ async def test_a_traced_fudge_on_the_table_is_unverified(
             ONE_DAY, "c = 1000000 * 0.02 * 1.645 + 1", "32901", "provenance", id="stated-one-added-to-result"
         ),
         pytest.param(
-            MONTHLY_COMPOUND, "c = 1000 * (1 + 0.06 / 12) ** 12", "1061.68", None, id="monthly-compounding"
+            MONTHLY_C, "c = 1000 * (1 + 0.06 / 12) ** 12", "1061.68", None, id="monthly-compounding"
         ),
         pytest.param(
-            MONTHLY_COMPOUND,
-            "c = 1000 * (1 + 0.06 / 12) ** 12 * 12",
-            "12740.13",
-            "provenance",
-            id="months-converted-twice",
+            MONTHLY_C, "c = 1000 * (1 + 0.06 / 12) ** 12 * 12", "12740.13", "provenance", id="twice"
         ),
         pytest.param(SHOP, "c = 12000 - 10000", "2000", None, id="profit"),
         pytest.param(SHOP, "c = 12000 / 10000", "1.2", "operation", id="profit-as-a-ratio"),
