@@ -371,7 +371,9 @@ def _sensitive_path(path: str) -> bool:
 class Snapshot:
     """Identity of every value in the namespaces a test verdict depends on."""
 
-    PREFIXES = ("pytest", "_pytest", "pluggy")
+    PREFIXES = ("pytest", "_pytest", "pluggy", "unittest")
+    """unittest too: a TestCase test passes or fails by its assert methods and `run`, which code
+    under test could otherwise replace (`unittest.TestCase.assertEqual = lambda *a: None`)."""
 
     def __init__(self, extra: Iterable[Any] = ()) -> None:
         self.spaces: dict[str, tuple[Any, dict[str, Any]]] = {}
@@ -397,11 +399,17 @@ class Snapshot:
             now = vars(space)
             ignored = SNAPSHOT_IGNORED.get(label, SNAPSHOT_IGNORED_ANYWHERE)
             for key in before.keys() | now.keys():
-                if key in ignored:
+                if key in ignored or (key not in before and _imported_submodule(label, key, now[key])):
                     continue
                 if key not in now or key not in before or now[key] is not before[key]:
                     out.append(f"{label}.{key}")
         return sorted(out)
+
+
+def _imported_submodule(package: str, key: str, value: Any) -> bool:
+    """A package gains an attribute when one of its submodules is first imported (a test's
+    `from unittest import mock`): that is the import system at work, not a patch."""
+    return isinstance(value, types.ModuleType) and _modules.get(f"{package}.{key}") is value
 
 
 HEAPTYPE = 1 << 9
@@ -506,10 +514,21 @@ class IntegrityPlugin:
 
     # -- before any test module is imported ----------------------------------------------------
 
+    def pytest_addoption(self, parser: Any) -> None:
+        """The two options pytest's debugging plugin would define. The harness turns that plugin
+        off (its pytestPDB class keeps the config in a global a test could reach), but pytest's
+        unittest support reads `usepdb` and `trace` for every TestCase test: without them each
+        one failed with "no option named 'trace'"."""
+        group = parser.getgroup("ponder")
+        group.addoption("--ponder-usepdb", dest="usepdb", action="store_true", default=False, help="unused")
+        group.addoption("--ponder-trace", dest="trace", action="store_true", default=False, help="unused")
+
     def pytest_configure(self, config: Any) -> None:
         self.config = config
 
     def pytest_sessionstart(self, session: Any) -> None:
+        import unittest  # noqa: F401  (loaded now, so the snapshot holds it before any test module)
+
         self.session = session
         # ast: the assertion-rewrite pass runs on test modules imported after code under test.
         ours = (type(self), Guard, Channel, Snapshot, PlainCompare)
@@ -529,6 +548,8 @@ class IntegrityPlugin:
         for item in items:
             kind = "function" if type(item).__name__ == "Function" else "other"
             self.channel.send({"t": "item", "key": junit_key(item.nodeid), "kind": kind})
+            if kind == "other":  # a unittest TestCase test: pytest_pyfunc_call never sees it
+                item.runtest = self._limited(item.nodeid, item.runtest)
         for canary in canary_plan(self.seed, self.guard.test_sources()):
             module = modules.get(canary.path)
             self.channel.send({"t": "canary", "key": canary.key, "placed": module is not None})
@@ -551,20 +572,29 @@ class IntegrityPlugin:
 
     def pytest_pyfunc_call(self, pyfuncitem: Any) -> bool:
         key = junit_key(pyfuncitem.nodeid)
-        lines: dict[str, set[int]] = {}
         try:
-            with _time_limit(self.test_timeout_s), _covered(self.guard, lines, self.coverage):
-                self.call_test(pyfuncitem)
+            self._limited(pyfuncitem.nodeid, lambda: self.call_test(pyfuncitem))()
         except BaseException as exc:
             self.channel.send({"t": "call", "key": key, "result": "raised", "error": type(exc).__name__})
             raise
         else:
             self.channel.send({"t": "call", "key": key, "result": "returned"})
-        finally:
-            if self.coverage:
-                files = {path: sorted(numbers) for path, numbers in lines.items()}
-                self.channel.send({"t": "lines", "key": key, "files": files})
         return True
+
+    def _limited(self, nodeid: str, run: Callable[[], object]) -> Callable[[], None]:
+        """`run` under the per-test time limit, its lines of the code under test recorded."""
+
+        def limited() -> None:
+            lines: dict[str, set[int]] = {}
+            try:
+                with _time_limit(self.test_timeout_s), _covered(self.guard, lines, self.coverage):
+                    run()
+            finally:
+                if self.coverage:
+                    files = {path: sorted(numbers) for path, numbers in lines.items()}
+                    self.channel.send({"t": "lines", "key": junit_key(nodeid), "files": files})
+
+        return limited
 
     def pytest_runtest_logreport(self, report: Any) -> None:
         if report.failed and self.canaries.get(report.nodeid) and self.session is not None:

@@ -30,12 +30,16 @@ class BaseSandbox(abc.ABC):
         *,
         trusted: Files | None = None,
         coverage: bool = False,
+        pythonpath: Sequence[str] = (),
     ) -> TestReport:
         """Run the test files against the sources; outcomes come from a report the code cannot forge.
 
         `trusted` is the original code (before a candidate's change): comparison methods it already
         defines may decide the tests' comparisons; ones a candidate adds make the run tampered.
         `coverage` records the lines each test runs in `TestReport.coverage` (fault localisation).
+        `pythonpath`: folders of the work dir imports also resolve from, after the work dir itself
+        (a src layout's `src`). The project's own pytest config is not read in the sandbox (code
+        could change it), so the caller passes what it read from the project as it was.
         """
 
     async def aclose(self) -> None:

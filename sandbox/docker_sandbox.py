@@ -26,6 +26,7 @@ import math
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
@@ -238,6 +239,7 @@ class DockerSandbox(ThreadedSandbox):
         limits: Limits,
         tests: dict[str, bytes] | None,
         checks: TestChecks | None = None,
+        pythonpath: Sequence[str] = (),
     ) -> tuple[ExecResult, HarnessReport]:
         warm = self._acquire(limits)
         started = time.monotonic()
@@ -253,6 +255,7 @@ class DockerSandbox(ThreadedSandbox):
                 junit=tests is not None,
                 hash_paths=sorted(tests or {}),
                 checks=checks.spec(test_timeout(limits)) if checks is not None else None,
+                pythonpath=pythonpath,
             )
             # Tests go to the root unpacker: root-owned, 0444, in sticky 1777 dirs the code can add
             # files to but not replace or remove them.

@@ -20,21 +20,32 @@ def normalize_files(files: Files, *, what: str = "files") -> dict[str, bytes]:
     Raises:
         SandboxConfigError: an absolute path, a ``..`` component, an empty or NUL-containing name.
     """
-    clean: dict[str, bytes] = {}
-    for raw, content in files.items():
-        path = posixpath.normpath(raw.replace("\\", "/"))
-        if (
-            not raw
-            or "\x00" in raw
-            or path.startswith(("/", "../"))
-            or path in (".", "..")
-            or ".." in path.split("/")
-        ):
-            raise SandboxConfigError(
-                f"{what}: path {raw!r} escapes the work dir; use a relative path inside it"
-            )
-        clean[path] = content.encode("utf-8") if isinstance(content, str) else bytes(content)
-    return clean
+    return {
+        _inside(raw, what): content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        for raw, content in files.items()
+    }
+
+
+def normalize_import_roots(roots: Iterable[str]) -> list[str]:
+    """The folders a run puts on sys.path, each relative and inside the work dir.
+
+    Raises:
+        SandboxConfigError: as `normalize_files` for a path that escapes the work dir.
+    """
+    return list(dict.fromkeys(_inside(raw, "pythonpath") for raw in roots))
+
+
+def _inside(raw: str, what: str) -> str:
+    path = posixpath.normpath(raw.replace("\\", "/"))
+    if (
+        not raw
+        or "\x00" in raw
+        or path.startswith(("/", "../"))
+        or path in (".", "..")
+        or ".." in path.split("/")
+    ):
+        raise SandboxConfigError(f"{what}: path {raw!r} escapes the work dir; use a relative path inside it")
+    return path
 
 
 def split_tests(sources: Files, tests: Files) -> tuple[dict[str, bytes], dict[str, bytes]]:

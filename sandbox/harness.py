@@ -221,6 +221,8 @@ def _fork_pytest(
             os.environ.clear()
             os.environ.update(spec["env"])
             sys.path.insert(0, spec["cwd"])
+            for i, root in enumerate(spec.get("pythonpath", [])):
+                sys.path.insert(1 + i, os.path.join(spec["cwd"], root))
             args = spec["cmd"][spec["cmd"].index("pytest") + 1 :]
             if junit is not None:
                 args.append(f"--junitxml=/dev/fd/{JUNIT_FD}")

@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 from ponder.sandbox.harness import PYTEST_INI
@@ -81,6 +82,7 @@ class LocalSandbox(ThreadedSandbox):
         limits: Limits,
         tests: dict[str, bytes] | None,
         checks: TestChecks | None = None,
+        pythonpath: Sequence[str] = (),
     ) -> tuple[ExecResult, HarnessReport]:
         root = Path(tempfile.mkdtemp(prefix="ponder-sandbox-", dir=self.temp_root))
         try:
@@ -102,6 +104,7 @@ class LocalSandbox(ThreadedSandbox):
                 hash_paths=sorted(tests or {}),
                 extra_rlimits={"DATA": limits.memory_mb * MiB, "NOFILE": 1024},
                 checks=checks.spec(test_timeout(limits)) if checks is not None else None,
+                pythonpath=pythonpath,
             )
             return self._spawn([self.python, "-I", "-B", str(harness), spec, INTEGRITY_SOURCE], limits)
         finally:

@@ -31,14 +31,15 @@ def pytest_command(python: str, ini_path: str, targets: Sequence[str]) -> list[s
     return [python, "-B", "-m", "pytest", "-c", ini_path, *PYTEST_ARGS, *targets]
 
 
-def base_env(workdir: str) -> dict[str, str]:
-    """The command's whole environment: nothing from the host leaks in (no tokens, no proxies)."""
+def base_env(workdir: str, pythonpath: Sequence[str] = ()) -> dict[str, str]:
+    """The command's whole environment: nothing from the host leaks in (no tokens, no proxies).
+    `pythonpath` (folders under the work dir) follows the work dir, for subprocesses the tests start."""
     return {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "HOME": "/tmp",
         "TMPDIR": "/tmp",
         "LANG": "C.UTF-8",
-        "PYTHONPATH": workdir,
+        "PYTHONPATH": ":".join([workdir, *(f"{workdir}/{p}" for p in pythonpath)]),
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
         "OPENBLAS_NUM_THREADS": "1",
@@ -56,19 +57,22 @@ def harness_spec(
     hash_paths: Sequence[str] = (),
     extra_rlimits: Mapping[str, int] | None = None,
     checks: IntegritySpec | None = None,
+    pythonpath: Sequence[str] = (),
 ) -> str:
-    """The JSON spec for harness.py: command, timeout, caps and per-process rlimits."""
+    """The JSON spec for harness.py: command, timeout, caps and per-process rlimits; `pythonpath`
+    (checked by `files.normalize_import_roots`) goes on sys.path after the work dir."""
     rlimits = {"CPU": math.ceil(limits.timeout_s) + 1, "FSIZE": limits.file_size_mb * MiB, "CORE": 0}
     rlimits.update(extra_rlimits or {})
     spec: HarnessSpec = {
         "cmd": list(command),
         "cwd": cwd,
-        "env": base_env(cwd),
+        "env": base_env(cwd, pythonpath),
         "timeout": limits.timeout_s,
         "cap": limits.output_bytes,
         "rlimits": rlimits,
         "junit": junit,
         "hash": list(hash_paths),
+        "pythonpath": list(pythonpath),
     }
     if checks is not None:
         spec.update(checks)  # canary_seed, allowed: see ponder.sandbox.integrity

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ponder.sandbox.base import BaseSandbox
 from ponder.sandbox.errors import SandboxConfigError, SandboxError
-from ponder.sandbox.files import digests, normalize_files, pytest_targets, split_tests
+from ponder.sandbox.files import digests, normalize_files, normalize_import_roots, pytest_targets, split_tests
 from ponder.sandbox.integrity import TestChecks
 from ponder.sandbox.junit import build_report
 from ponder.sandbox.types import ExecResult, Files, HarnessReport, Limits, TestReport
@@ -93,6 +93,7 @@ class ThreadedSandbox(BaseSandbox):
         *,
         trusted: Files | None = None,
         coverage: bool = False,
+        pythonpath: Sequence[str] = (),
     ) -> TestReport:
         if runner != "pytest":
             raise SandboxConfigError(f"run_tests: runner {runner!r} is not supported; use runner='pytest'")
@@ -103,7 +104,10 @@ class ThreadedSandbox(BaseSandbox):
                 "run_tests: no .py test files among `tests` (conftest.py alone runs nothing)"
             )
         checks = TestChecks.new(tst, trusted, coverage=coverage)
-        raw, harness = await self._submit(src, targets, limits or self.limits, tests=tst, checks=checks)
+        roots = normalize_import_roots(pythonpath)
+        raw, harness = await self._submit(
+            src, targets, limits or self.limits, tests=tst, checks=checks, pythonpath=roots
+        )
         return build_report(harness, raw, digests(tst), checks)
 
     async def _submit(
@@ -113,12 +117,13 @@ class ThreadedSandbox(BaseSandbox):
         limits: Limits,
         tests: dict[str, bytes] | None = None,
         checks: TestChecks | None = None,
+        pythonpath: Sequence[str] = (),
     ) -> tuple[ExecResult, HarnessReport]:
         if self._state is State.CLOSED:
             raise SandboxError(f"this {type(self).__name__} is closed; create a new one")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._executor, self._blocking, files, command, limits, tests, checks
+            self._executor, self._blocking, files, command, limits, tests, checks, pythonpath
         )
 
     def _blocking(
@@ -128,9 +133,10 @@ class ThreadedSandbox(BaseSandbox):
         limits: Limits,
         tests: dict[str, bytes] | None,
         checks: TestChecks | None,
+        pythonpath: Sequence[str],
     ) -> tuple[ExecResult, HarnessReport]:
         self.open()
-        return self._execute(files, command, limits, tests, checks)
+        return self._execute(files, command, limits, tests, checks, pythonpath)
 
     @abc.abstractmethod
     def _execute(
@@ -140,6 +146,7 @@ class ThreadedSandbox(BaseSandbox):
         limits: Limits,
         tests: dict[str, bytes] | None,
         checks: TestChecks | None = None,
+        pythonpath: Sequence[str] = (),
     ) -> tuple[ExecResult, HarnessReport]:
         """Run in a fresh work dir; with `tests`, `command` is the pytest targets and tests are read-only.
 

@@ -162,6 +162,8 @@ class HarnessSpec(TypedDict, total=False):
     """Collect pytest's JUnit XML on a private descriptor."""
     hash: list[str]
     """Test files to hash after the run, so the host sees any change."""
+    pythonpath: list[str]
+    """Folders under `cwd` the test process puts on sys.path after `cwd` (a src layout's `src`)."""
     canary_seed: str
     allowed: list[str]
     coverage: bool

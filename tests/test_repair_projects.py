@@ -117,6 +117,63 @@ def test_a_candidate_that_rewrites_the_expected_data_is_not_verified(
     assert _digest(root) == before
 
 
+@pytest.mark.docker
+@pytest.mark.parametrize(
+    "config",
+    [None, ("pyproject.toml", '[tool.pytest.ini_options]\npythonpath = ["src"]\n')],
+    ids=["plain-src-layout", "pythonpath-in-pyproject"],
+)
+def test_a_src_layout_project_is_repaired(
+    tmp_path: Path, use_docker: None, monkeypatch: pytest.MonkeyPatch, config: tuple[str, str] | None
+) -> None:
+    """The tests import `scaling` from `src/`: the sandbox never reads the project's pytest config,
+    so the folder comes from the project as loaded (before, collection failed and repair gave up
+    with "cannot tell which file")."""
+    (tmp_path / "src" / "scaling").mkdir(parents=True)
+    (tmp_path / "src" / "scaling" / "__init__.py").write_text("")
+    (tmp_path / "src" / "scaling" / "core.py").write_text(SCALE_BUG)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_core.py").write_text(
+        "from scaling.core import scale\n\n\ndef test_scale():\n    assert scale([1, 2], 3) == [3, 6]\n\n\n"
+        "def test_empty():\n    assert scale([], 3) == []\n"
+    )
+    if config is not None:
+        (tmp_path / config[0]).write_text(config[1])
+    assert load_project(tmp_path).pythonpath == ("src",)
+    code, out = _repair(tmp_path, SCALE_FIX, monkeypatch)
+    assert code == 0, out
+    assert "verified fix for src/scaling/core.py from model" in out and "1/2 passed → 2/2 passed" in out
+
+
+def test_a_missing_dependency_is_told_apart_from_a_module_the_project_holds(tmp_path: Path) -> None:
+    from ponder.plugin.repair.missing_modules import missing_dependency
+
+    (tmp_path / "src" / "scaling").mkdir(parents=True)
+    (tmp_path / "src" / "scaling" / "__init__.py").write_text("")
+    (tmp_path / "test_s.py").write_text("def test_s():\n    pass\n")
+    project = load_project(tmp_path)
+
+    def report(module: str) -> TestReport:
+        message = f"collection failure: ModuleNotFoundError: No module named '{module}'"
+        return TestReport(tests=[TestOutcome(name="test_s", outcome="error", message=message)])
+
+    assert missing_dependency(report("requests.adapters"), project) == ("requests.adapters", "test_s")
+    assert missing_dependency(report("scaling.core"), project) is None  # the project's own: repair's job
+
+
+@pytest.mark.docker
+def test_tests_that_import_what_the_sandbox_lacks_end_in_one_line_naming_it(
+    tmp_path: Path, use_docker: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _data_project(tmp_path)
+    test = root / "tests" / "test_scaler.py"
+    test.write_text("import ponder_no_such_dependency\n" + test.read_text())
+    code, out = _repair(root, SCALE_FIX, monkeypatch)
+    assert code != 0
+    line = next(ln for ln in out.splitlines() if "cannot import" in ln)
+    assert "'ponder_no_such_dependency'" in line and "PONDER_SANDBOX_IMAGE" in line, out
+
+
 DATACLASS_BUG = (
     "from dataclasses import dataclass\n\n\n@dataclass\nclass Point:\n    x: int\n    y: int\n\n\n"
     "def shift(p, dx):\n    return Point(p.x - dx, p.y)\n"

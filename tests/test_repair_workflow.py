@@ -259,6 +259,21 @@ def test_file_mode_and_skipped_folders(tmp_path: Path) -> None:
     assert list(folder.tests) == ["tests/test_lib.py"]
 
 
+def test_a_library_frame_is_not_read_as_a_project_file_of_the_same_name() -> None:
+    """pytest's own `_pytest/config/__init__.py:1540` once made a 2-line `inventory/__init__.py`
+    the top suspect, at line 1540."""
+    stdout = (
+        "/usr/lib/python3/dist-packages/_pytest/config/__init__.py:1540: in getoption\n"
+        "    val = getattr(self.option, name)\n/work/inventory/store.py:11: in remove\n"
+    )
+    report = TestReport(
+        tests=[TestOutcome(name="tests.test_s::test_remove", outcome="failed", message="ValueError")],
+        raw=ExecResult(exit_code=1, stdout=stdout, stderr="", duration_s=0.1),
+    )
+    sources = {"inventory/__init__.py": "X = 1\n", "inventory/store.py": "Y = 2\n"}
+    assert traceback_lines(report, sources) == {"inventory/store.py": {11}}
+
+
 def test_target_and_lines_come_from_the_traceback() -> None:
     project = Project(
         root=Path("."),

@@ -118,3 +118,73 @@ def test_attack_through_repair_ends_with_no_fix(
     assert code == 1, out
     assert "no verified fix for m.py within the budget: " in out and "verified fix for m.py from" not in out
     assert _digest(project) == before, "files untouched"
+
+
+UNITTEST_TESTS = {
+    "test_m.py": (
+        "import unittest\n\nfrom m import add\n\n\nclass AddTest(unittest.TestCase):\n"
+        "    def test_add(self):\n        self.assertEqual(add(2, 2), 4)\n\n"
+        "    def test_zero(self):\n        self.assertTrue(add(0, 0) == 0)\n\n"
+        "    def test_negative(self):\n        self.assertEqual(add(-1, 1), 0)\n"
+    )
+}
+UNITTEST_ATTACKS = {
+    "assert-methods-replaced": (
+        "import unittest\n\nunittest.TestCase.assertEqual = lambda self, a, b, msg=None: None\n\n" + BUGGY
+    ),
+    "run-replaced": (
+        "import unittest\n\n\ndef run(self, result=None):\n    if result is not None:\n"
+        "        result.addSuccess(self)\n\n\nunittest.TestCase.run = run\n\n" + BUGGY
+    ),
+    "failure-exception-swapped": (
+        "import unittest\n\n\nclass Quiet(Exception):\n    pass\n\n\n"
+        "unittest.TestCase.failureException = Quiet\n\n" + BUGGY
+    ),
+}
+
+
+async def test_a_unittest_suite_verifies_the_fix_and_not_the_bug(sandbox: DockerSandbox) -> None:
+    fixed = await sandbox.run_tests({"m.py": FIXED}, UNITTEST_TESTS, trusted=ORIGINAL)
+    assert fixed.all_passed and fixed.total == 3 and not fixed.tampered, fixed.to_dict()
+    buggy = await sandbox.run_tests({"m.py": BUGGY}, UNITTEST_TESTS, trusted=ORIGINAL)
+    assert (buggy.passed, buggy.failed, buggy.tampered) == (1, 2, False), buggy.to_dict()
+
+
+@pytest.mark.parametrize("source", list(UNITTEST_ATTACKS.values()), ids=list(UNITTEST_ATTACKS))
+async def test_patching_unittest_itself_is_tampering(sandbox: DockerSandbox, source: str) -> None:
+    """A TestCase passes by unittest's assert methods and `run`: since unittest suites run in the
+    sandbox, unittest's namespaces are in the integrity snapshot like pytest's."""
+    report = await sandbox.run_tests({"m.py": source}, UNITTEST_TESTS, trusted=ORIGINAL)
+    assert not report.all_passed and report.tampered, report.to_dict()
+    assert "unittest.case.TestCase." in report.reason, report.reason
+
+
+def test_a_unittest_attack_through_repair_ends_with_no_fix(
+    tmp_path: Path, use_docker: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "m.py").write_text(BUGGY)
+    (tmp_path / "test_m.py").write_text(UNITTEST_TESTS["test_m.py"])
+    code, out, requests = _repair(tmp_path, UNITTEST_ATTACKS["assert-methods-replaced"], monkeypatch)
+    assert requests >= 1 and code == 1, out
+    assert "verified fix for m.py from" not in out
+    code, out, _ = _repair(tmp_path, FIXED, monkeypatch)
+    assert code == 0 and "verified fix for m.py from model" in out, out
+
+
+MOCKING_TESTS = {
+    "test_m.py": (
+        "import unittest\nfrom unittest import mock\n\nimport m\n\n\nclass AddTest(unittest.TestCase):\n"
+        "    def test_patched(self):\n        with mock.patch('m.add', return_value=7):\n"
+        "            self.assertEqual(m.add(1, 1), 7)\n\n"
+        "    def test_cases(self):\n        for a in range(3):\n            with self.subTest(a=a):\n"
+        "                self.assertEqual(m.add(a, 1), a + 1)\n\n"
+        "    def test_type(self):\n        with self.assertRaises(TypeError):\n            m.add(None, 1)\n"
+    )
+}
+
+
+async def test_an_honest_suite_that_imports_unittest_mock_is_not_tampering(sandbox: DockerSandbox) -> None:
+    """Importing `unittest.mock` adds `mock` to unittest's namespace: the import system's doing,
+    which the snapshot does not count as a patch."""
+    report = await sandbox.run_tests({"m.py": FIXED}, MOCKING_TESTS, trusted=ORIGINAL)
+    assert report.all_passed and report.total == 3 and not report.tampered, report.to_dict()

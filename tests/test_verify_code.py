@@ -70,12 +70,16 @@ class CountingSandbox(BaseSandbox):
         runner: str = "pytest",
         *,
         trusted: Files | None = None,
+        coverage: bool = False,
+        pythonpath: Sequence[str] = (),
     ) -> TestReport:
         self.calls += 1
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            return await self.inner.run_tests(sources, tests, limits, runner, trusted=trusted)
+            return await self.inner.run_tests(
+                sources, tests, limits, runner, trusted=trusted, coverage=coverage, pythonpath=pythonpath
+            )
         finally:
             self.in_flight -= 1
 
@@ -214,6 +218,8 @@ class UnavailableSandbox(BaseSandbox):
         runner: str = "pytest",
         *,
         trusted: Files | None = None,
+        coverage: bool = False,
+        pythonpath: Sequence[str] = (),
     ) -> TestReport:
         raise SandboxUnavailableError("Docker engine at unix:///var/run/docker.sock did not answer")
 

@@ -95,6 +95,7 @@ class CodeVerifier(BaseVerifier):
 
     async def score(self, task: VerifyTask, chains: Sequence[Chain]) -> list[StepScore]:
         source_path, files, tests = _code_inputs(task)
+        roots = _import_roots(task)
         original = _trusted(task) or {**files, **_original(task, source_path)}
         results: list[StepScore | None] = [None] * len(chains)
         pending: dict[str, list[int]] = {}
@@ -114,7 +115,7 @@ class CodeVerifier(BaseVerifier):
             if syntax is not None:
                 results[i] = _fail("syntax error", syntax)
                 continue
-            key = _cache_key(source_path, files, tests, chain.answer)
+            key = _cache_key(source_path, files, tests, chain.answer, roots)
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
@@ -125,7 +126,7 @@ class CodeVerifier(BaseVerifier):
 
         keys = list(pending)
         reports = await asyncio.gather(
-            *(self._run(source_path, files, tests, sources[key], original) for key in keys),
+            *(self._run(source_path, files, tests, sources[key], original, roots) for key in keys),
             return_exceptions=True,
         )
         for key, report in zip(keys, reports, strict=True):
@@ -142,12 +143,18 @@ class CodeVerifier(BaseVerifier):
         return [r for r in results if r is not None]
 
     async def _run(
-        self, source_path: str, files: Files, tests: Files, source: str, original: Files
+        self,
+        source_path: str,
+        files: Files,
+        tests: Files,
+        source: str,
+        original: Files,
+        pythonpath: tuple[str, ...],
     ) -> TestReport:
         self.runs += 1
         # `original` is the project as it was: comparison methods it already has are trusted.
         return await self.sandbox.run_tests(
-            {**files, source_path: source}, tests, self.limits, trusted=original
+            {**files, source_path: source}, tests, self.limits, trusted=original, pythonpath=pythonpath
         )
 
     def _remember(self, key: str, verdict: StepScore) -> None:
@@ -185,6 +192,17 @@ def _code_inputs(task: VerifyTask) -> tuple[str, Files, Files]:
     return source_path, files, checked
 
 
+def _import_roots(task: VerifyTask) -> tuple[str, ...]:
+    """`inputs["pythonpath"]`: the project's folders imports resolve from besides its root (a src
+    layout's `src`), as the repair workflow read them from the project's config; () when absent."""
+    roots = task.inputs.get("pythonpath") or ()
+    if isinstance(roots, str) or not all(isinstance(r, str) for r in roots):
+        raise VerifierError(
+            'code verifier: task.inputs["pythonpath"] must be a list of folder paths, e.g. ["src"]'
+        )
+    return tuple(roots)
+
+
 def _original(task: VerifyTask, source_path: str) -> dict[str, str]:
     """The file being repaired as it was, when the task carries it (the repair workflow does)."""
     before = (task.inputs.get("files") or {}).get(source_path)
@@ -212,7 +230,9 @@ def _syntax_error(source: str, path: str) -> str | None:
     return None
 
 
-def _cache_key(source_path: str, files: Files, tests: Files, source: str) -> str:
+def _cache_key(
+    source_path: str, files: Files, tests: Files, source: str, pythonpath: tuple[str, ...] = ()
+) -> str:
     def text(value: str | bytes) -> str:
         return value if isinstance(value, str) else value.hex()
 
@@ -221,6 +241,7 @@ def _cache_key(source_path: str, files: Files, tests: Files, source: str) -> str
             source_path,
             sorted((k, text(v)) for k, v in files.items()),
             sorted((k, text(v)) for k, v in tests.items()),
+            list(pythonpath),
         ],
         separators=(",", ":"),
     )

@@ -224,7 +224,11 @@ async def check_fix(item: BenchItem, patched: dict[str, str] | None, sandbox: Ba
         return False  # a repair only rewrites code under test; anything else is not this case's fix
     tests = {**project.checked_files(), **case.hidden_tests()}
     report = await sandbox.run_tests(
-        {**project.sources, **patched}, tests, JUDGE_LIMITS, trusted=dict(project.sources)
+        {**project.sources, **patched},
+        tests,
+        JUDGE_LIMITS,
+        trusted=dict(project.sources),
+        pythonpath=project.pythonpath,
     )
     return report.all_passed and not report.tampered
 

@@ -83,6 +83,8 @@ def _match_source(reported: str, sources: Collection[str]) -> str | None:
     hits = [s for s in sources if reported.endswith("/" + s) or s.endswith("/" + reported)]
     if len(hits) == 1:
         return hits[0]
+    if reported.startswith("/"):
+        return None  # a library's frame (/usr/lib/python3/dist-packages/_pytest/config/__init__.py)
     base = reported.rsplit("/", 1)[-1]
     hits = [s for s in sources if s.rsplit("/", 1)[-1] == base]
     return hits[0] if len(hits) == 1 else None

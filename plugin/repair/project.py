@@ -13,22 +13,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ponder.errors import PonderError
+from ponder.plugin.repair.errors import RepairInputError
+from ponder.plugin.repair.import_roots import import_roots
 from ponder.plugin.repair.patching import is_test_path
 
 SKIP_DIRS = {".git", ".hg", ".venv", "venv", "env", "__pycache__", "node_modules", "build", "dist", ".tox"}
 CONFIG_FILES = ("pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini")
 """Carried with the sources because code may read them; the sandbox runs pytest with its own
-config, so they cannot change how (or whether) tests run. Imports resolve from the project root."""
+config, so they cannot change how (or whether) tests run. Imports resolve from the project root
+and from the folders `import_roots` reads from them (`Project.pythonpath`)."""
 MAX_FILES = 5000
 MAX_BYTES = 20_000_000
 """Everything carried into the sandbox for one run (it travels in every request)."""
 MAX_FILE_BYTES = 5_000_000
 """One data file; larger ones are left out (and listed in `Project.skipped`)."""
-
-
-class RepairInputError(PonderError, ValueError):
-    """The project cannot be repaired as given (no tests, no sources, unreadable files)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +43,10 @@ class Project:
     read-only with the tests, hashed like them, never a repair target."""
     skipped: tuple[str, ...] = ()
     """Files left out for their size (over MAX_FILE_BYTES)."""
+    pythonpath: tuple[str, ...] = ()
+    """Folders imports resolve from besides the root (`import_roots`: the project's pytest
+    `pythonpath`, or a src layout's `src`), read from the project as loaded; every sandbox run of
+    it gets the same ones."""
 
     def checked_files(self) -> dict[str, str | bytes]:
         """What the sandbox runs as tests: the test files and the data they read, read-only."""
@@ -107,7 +109,14 @@ def load_project(
         raise RepairInputError(f"no tests found in {path}: add test_*.py or pass --tests")
     if not any(p.endswith(".py") for p in sources):
         raise RepairInputError(f"no source files found in {path}: nothing to repair besides tests")
-    return Project(root=path, sources=sources, tests=test_files, data=data, skipped=tuple(skipped))
+    return Project(
+        root=path,
+        sources=sources,
+        tests=test_files,
+        data=data,
+        skipped=tuple(skipped),
+        pythonpath=import_roots(sources),
+    )
 
 
 def _project_files(root: Path) -> list[str]:

@@ -30,6 +30,7 @@ from ponder.plugin.repair.excerpts import describe_failures, failed_tests, suspe
 from ponder.plugin.repair.guarded import GuardedVerifier
 from ponder.plugin.repair.hunks import EditError
 from ponder.plugin.repair.localize import choose_target, traceback_lines
+from ponder.plugin.repair.missing_modules import missing_dependency
 from ponder.plugin.repair.outcome import RepairOutcome, TestCounts
 from ponder.plugin.repair.patching import unified_diff
 from ponder.plugin.repair.project import Project, RepairInputError
@@ -83,6 +84,7 @@ def build_task(project: Project, target: str, messages: list[ChatMessage]) -> Se
                 "files": dict(project.sources),
                 "tests": dict(project.tests),
                 "data": {p: base64.b64encode(b).decode() for p, b in project.data.items()},
+                "pythonpath": list(project.pythonpath),
             },
         ),
         answer_format="code",
@@ -101,9 +103,14 @@ async def run_tests(
 ) -> TestReport:
     """The project's suite in the sandbox; `trusted` (default: `project`) is the code as it was;
     `coverage` records each test's lines for fault localisation."""
-    original = dict((trusted or project).sources)
+    trusted = trusted or project
     return await sandbox.run_tests(
-        dict(project.sources), project.checked_files(), limits, trusted=original, coverage=coverage
+        dict(project.sources),
+        project.checked_files(),
+        limits,
+        trusted=dict(trusted.sources),
+        coverage=coverage,
+        pythonpath=trusted.pythonpath,
     )
 
 
@@ -168,6 +175,13 @@ async def repair_project(
         )
     if baseline.tampered:
         raise RepairInputError(f"the baseline test run in {project.root} is untrustworthy: {baseline.reason}")
+    if (missing := missing_dependency(baseline, project)) is not None:
+        module, where = missing
+        raise RepairInputError(
+            f"the tests cannot import {module!r} in the sandbox ({where}); the sandbox image holds "
+            "python3, pytest, numpy and pandas: build an image with the project's dependencies "
+            f"(FROM {rt.settings.sandbox.image}) and set PONDER_SANDBOX_IMAGE to it"
+        )
     target, lines = choose_target(project, baseline)
     py_sources = {p: t for p, t in project.sources.items() if p.endswith(".py")}
     ranked = localize.rank(baseline, py_sources, traceback_lines(baseline, py_sources))

@@ -101,6 +101,25 @@ async def test_a_collection_error_is_an_error_outcome(sandbox_subject: SandboxSu
     assert "SyntaxError" in report.tests[0].message or "invalid syntax" in report.tests[0].message
 
 
+async def test_pythonpath_folders_are_importable_in_the_tests_and_their_subprocesses(
+    sandbox_subject: SandboxSubject,
+) -> None:
+    """A src layout: the tests import `m` from `src/`, in process and from a child python."""
+    sb = sandbox_subject.sandbox
+    tests = {
+        "tests/test_m.py": "import subprocess, sys\nfrom m import add\n\n"
+        "def test_add():\n    assert add(2, 2) == 4\n\n"
+        "def test_child():\n    out = subprocess.run([sys.executable, '-c', 'import m; print(m.add(1, 2))'],"
+        " capture_output=True, text=True)\n    assert out.stdout == '3\\n', out.stderr\n",
+    }
+    found = await sb.run_tests({"src/m.py": SOURCE_OK}, tests, pythonpath=["src"])
+    assert found.all_passed and found.total == 2, found.to_dict()
+    missing = await sb.run_tests({"src/m.py": SOURCE_OK}, tests)
+    assert missing.errors == 1 and "No module named 'm'" in missing.tests[0].message
+    with pytest.raises(SandboxConfigError, match="escapes the work dir"):
+        await sb.run_tests({"src/m.py": SOURCE_OK}, tests, pythonpath=["../src"])
+
+
 async def test_a_hanging_test_costs_that_test_only(sandbox_subject: SandboxSubject) -> None:
     # A busy loop and a long sleep each fail on the per-test limit; the tests around them report.
     tests = {
@@ -126,6 +145,32 @@ async def test_a_hanging_test_costs_that_test_only(sandbox_subject: SandboxSubje
     assert "longer than its 1 s limit" in outcomes["test_spin"].message
     assert "longer than its 1 s limit" in outcomes["test_sleep"].message
     assert "assert 1 == 0" in outcomes["test_zero"].message and not report.tampered
+
+
+async def test_unittest_testcases_run_with_the_per_test_limit_and_coverage(
+    sandbox_subject: SandboxSubject,
+) -> None:
+    """pytest runs `unittest.TestCase` tests through its unittest support, not pytest_pyfunc_call:
+    they once all failed with "no option named 'trace'" under the integrity checks."""
+    tests = {
+        "test_m.py": "import unittest\nfrom m import add, spin\n\n\nclass T(unittest.TestCase):\n"
+        "    def test_add(self):\n        self.assertEqual(add(2, 2), 4)\n\n"
+        "    def test_zero(self):\n        self.assertEqual(add(0, 1), 0)\n\n"
+        "    def test_spin(self):\n        spin()\n",
+    }
+    source = SOURCE_OK + "\ndef spin():\n    while True:\n        pass\n"
+    report = await sandbox_subject.sandbox.run_tests(
+        {"m.py": source}, tests, Limits(timeout_s=8, test_timeout_s=1.0), coverage=True
+    )
+    outcomes = {t.name.split("::")[1]: t for t in report.tests}
+    assert {n: o.outcome for n, o in outcomes.items()} == {
+        "test_add": "passed",
+        "test_zero": "failed",
+        "test_spin": "failed",
+    }, report.to_dict()
+    assert "1 != 0" in outcomes["test_zero"].message and not report.tampered
+    assert "longer than its 1 s limit" in outcomes["test_spin"].message
+    assert 2 in report.coverage["test_m.T::test_add"]["m.py"]
 
 
 async def test_fake_passed_output_and_an_early_exit_are_not_passes(sandbox_subject: SandboxSubject) -> None:

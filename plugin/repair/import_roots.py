@@ -1,0 +1,101 @@
+"""Where a project's imports resolve from, besides its root: the folders its pytest config puts on
+sys.path (`pythonpath`), or `src` in a src layout without one.
+
+The sandbox runs pytest under its own config, because a config among the sources could change
+how or whether tests run. So a src-layout project whose tests `import statkit` from
+`src/statkit/` failed to collect, and repair had no evidence to localise with. The folders are
+read here, on the host, from the project as it was loaded, and every run is given the same ones:
+a candidate's edit cannot move them.
+"""
+
+from __future__ import annotations
+
+import configparser
+import posixpath
+import tomllib
+from collections.abc import Mapping
+
+from ponder.plugin.repair.errors import RepairInputError
+
+INI_SECTIONS = (("pytest.ini", "pytest"), ("tox.ini", "pytest"), ("setup.cfg", "tool:pytest"))
+"""The ini-style files pytest reads its config from, with the section it looks for."""
+SRC = "src"
+
+
+def import_roots(sources: Mapping[str, str]) -> tuple[str, ...]:
+    """The project's import folders, relative to its root, in sys.path order.
+
+        Read as pytest picks its config (pytest.ini, then pyproject.toml's [tool.pytest.ini_options],
+        then tox.ini, setup.cfg): the first file with a pytest section decides, and its `pythonpath`
+        is used. Without one, a `src` folder holding Python code is the src layout's root (after the
+    project root, so a module at the root still wins).
+
+        Raises:
+            RepairInputError: a config file pytest would read cannot be parsed, or a `pythonpath` entry
+                leads outside the project (it cannot be carried into the sandbox).
+    """
+    found = _configured(sources)
+    if found is not None:
+        name, entries = found
+        return tuple(dict.fromkeys(r for r in (_inside(e, name) for e in entries) if r))
+    if any(_in_src(path) for path in sources):
+        return (SRC,)
+    return ()
+
+
+def _configured(sources: Mapping[str, str]) -> tuple[str, list[str]] | None:
+    """(file, pythonpath entries) of the config file pytest would use; None when there is none."""
+    for name, section in (INI_SECTIONS[0], ("pyproject.toml", ""), *INI_SECTIONS[1:]):
+        text = sources.get(name)
+        if text is None:
+            continue
+        entries = _pyproject(text) if name == "pyproject.toml" else _ini(text, name, section)
+        if entries is not None:
+            return name, entries
+    return None
+
+
+def _pyproject(text: str) -> list[str] | None:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RepairInputError(
+            f"pyproject.toml is not valid TOML ({exc}); fix it or repair with --file"
+        ) from exc
+    options = data.get("tool", {}).get("pytest", {}).get("ini_options")
+    if not isinstance(options, dict):
+        return None
+    value = options.get("pythonpath", [])
+    return value.split() if isinstance(value, str) else [str(v) for v in value]
+
+
+def _ini(text: str, name: str, section: str) -> list[str] | None:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(text, source=name)
+    except configparser.Error as exc:
+        first = str(exc).splitlines()[0]
+        raise RepairInputError(f"{name} cannot be read ({first}); fix it or repair with --file") from exc
+    if not parser.has_section(section):
+        return None
+    return parser.get(section, "pythonpath", fallback="").split()
+
+
+def _inside(entry: str, name: str) -> str:
+    """The entry as a folder relative to the root; "" for the root itself (already on the path)."""
+    path = posixpath.normpath(entry.replace("\\", "/"))
+    if path.startswith("/") or path == ".." or path.startswith("../"):
+        raise RepairInputError(
+            f"{name}: pythonpath entry {entry!r} is outside the project, so the sandbox cannot carry it; "
+            "repair the folder that holds it"
+        )
+    return "" if path == "." else path
+
+
+def _in_src(path: str) -> bool:
+    """Python code under src/: a package, a namespace package's module or a plain module."""
+    parts = path.split("/")
+    return len(parts) >= 2 and parts[0] == SRC and path.endswith(".py")
+
+
+__all__ = ["import_roots"]
