@@ -259,6 +259,14 @@ def test_file_mode_and_skipped_folders(tmp_path: Path) -> None:
     assert list(folder.tests) == ["tests/test_lib.py"]
 
 
+def _failed(name: str, message: str, stdout: str) -> TestReport:
+    """One failed test with pytest's output: what traceback localisation reads."""
+    return TestReport(
+        tests=[TestOutcome(name=name, outcome="failed", message=message)],
+        raw=ExecResult(exit_code=1, stdout=stdout, stderr="", duration_s=0.1),
+    )
+
+
 def test_a_library_frame_is_not_read_as_a_project_file_of_the_same_name() -> None:
     """pytest's own `_pytest/config/__init__.py:1540` once made a 2-line `inventory/__init__.py`
     the top suspect, at line 1540."""
@@ -266,10 +274,7 @@ def test_a_library_frame_is_not_read_as_a_project_file_of_the_same_name() -> Non
         "/usr/lib/python3/dist-packages/_pytest/config/__init__.py:1540: in getoption\n"
         "    val = getattr(self.option, name)\n/work/inventory/store.py:11: in remove\n"
     )
-    report = TestReport(
-        tests=[TestOutcome(name="tests.test_s::test_remove", outcome="failed", message="ValueError")],
-        raw=ExecResult(exit_code=1, stdout=stdout, stderr="", duration_s=0.1),
-    )
+    report = _failed("tests.test_s::test_remove", "ValueError", stdout)
     sources = {"inventory/__init__.py": "X = 1\n", "inventory/store.py": "Y = 2\n"}
     assert traceback_lines(report, sources) == {"inventory/store.py": {11}}
 
@@ -284,10 +289,7 @@ def test_target_and_lines_come_from_the_traceback() -> None:
         "tests/test_b.py:4: in test_g\n    assert g(0)\npkg/b.py:2: in g\n    return 1 / x\n"
         "E   ZeroDivisionError: division by zero\n"
     )
-    report = TestReport(
-        tests=[TestOutcome(name="tests.test_b.test_g", outcome="failed", message="ZeroDivisionError")],
-        raw=ExecResult(exit_code=1, stdout=stdout, stderr="", duration_s=0.1),
-    )
+    report = _failed("tests.test_b.test_g", "ZeroDivisionError", stdout)
     assert traceback_lines(report, project.sources) == {"pkg/b.py": {2}}
     target, lines = choose_target(project, report)
     assert target == "pkg/b.py" and 2 in lines
