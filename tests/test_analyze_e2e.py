@@ -174,7 +174,7 @@ def _scripted_analyze(
     monkeypatch: pytest.MonkeyPatch,
     reply: str,
     *extra: str,
-    data: Path = TENK,
+    data: Path | None = TENK,
     question: str = README_QUESTION,
 ) -> tuple[int, dict[str, Any]]:
     monkeypatch.setenv("PONDER_SANDBOX_KIND", "docker")
@@ -182,7 +182,7 @@ def _scripted_analyze(
     with scripted_model(reply) as (url, calls):
         for key, value in openai_env(url).items():
             monkeypatch.setenv(key, value)
-        args = ["analyze", "--data", str(data), "--question", question, "--json", "-q"]
+        args = ["analyze", "--question", question, "--json", "-q", *(["--data", str(data)] if data else [])]
         args += ["--strategy", "greedy", "--max-expansions", "2", *extra]
         result = CliRunner().invoke(command_app(cli_analyze), args)
     assert calls, "the scripted model was asked"
@@ -402,3 +402,23 @@ def test_a_word_problem_through_the_cli_is_judged_by_its_operation(
     if code.startswith("profit = 2000"):
         provenance = next(r for r in out["rules"] if r["rule"] == "provenance")
         assert "2000 = 12000 − 10000" in provenance["detail"]
+
+
+@pytest.mark.parametrize(
+    ("code", "answer", "verified"),
+    [
+        ("value = 1000 * (1 + 0.05) ** 2", "1102.5", True),
+        ("value = 1000 * (1 + 0.05) ** 2 * 2", "2205", False),
+    ],
+    ids=["right", "stated-years-reused"],
+)
+def test_a_word_problem_needs_no_table(
+    monkeypatch: pytest.MonkeyPatch, code: str, answer: str, verified: bool
+) -> None:
+    """`--data` left out: the numbers are the question's (FinanceMath's setting), and the same
+    rules judge the calculation."""
+    reply = f"From the question's numbers.\n```python\n{code}\n```\nAnswer: {answer}"
+    exit_code, out = _scripted_analyze(monkeypatch, reply, data=None, question=GROWN)
+    assert out["verified"] is verified and exit_code == (0 if verified else 1), out["rules"]
+    provenance = next(r for r in out["rules"] if r["rule"] == "provenance")
+    assert provenance["status"] == ("pass" if verified else "fail"), out["rules"]

@@ -1,4 +1,5 @@
-"""`ponder analyze`: answer a question over a table with executed, verified calculations.
+"""`ponder analyze`: answer a question over a table, or a word problem, with executed, verified
+calculations.
 
 Exit codes: 0 the answer is verified; 1 an answer was found but is unverified (or none was
 found); 2 bad input or a failure of ponder's own parts.
@@ -20,8 +21,15 @@ from ponder.plugin.search_options import SearchOptions
 
 @shared.search_command
 def analyze(
-    data: Annotated[Path, typer.Option("--data", "-d", help="Table file: CSV, TSV, JSON or Excel.")],
-    question: Annotated[str, typer.Option("--question", "-q", help="The question to answer from the data.")],
+    question: Annotated[str, typer.Option("--question", "-q", help="The question to answer.")],
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            "-d",
+            help="Table file: CSV, TSV, JSON or Excel (none for a word problem that states its numbers).",
+        ),
+    ] = None,
     text: Annotated[
         Path | None, typer.Option("--text", help="Text paragraphs (blank-line separated, or a JSON list).")
     ] = None,
@@ -60,7 +68,7 @@ def analyze(
         overrides = search.overrides(settings, default_strategy="refine")
         request = AnalyzeRequest(
             question=question,
-            tables=load_tables(data),
+            tables=load_tables(data) if data is not None else [],
             paragraphs=load_paragraphs(text) if text else [],
             scale=scale,
             reference=reference,
