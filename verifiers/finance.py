@@ -182,7 +182,7 @@ class FinanceVerifier(BaseVerifier):
                 evidence,
                 "untraced number",
                 f"the answer {answer_text} matches no executed calculation or table cell; compute it in a "
-                "```python block from the table values",
+                "```python block from the table values or the question's numbers",
                 0.1,
             )
         calc = analyse(codes, tables, run.steps if run is not None else [])
