@@ -48,24 +48,36 @@ def test_a_pyproject_without_pytest_section_falls_through_to_the_src_layout() ->
         "pyproject.toml": '[project]\nname = "shop"\n',
         "setup.cfg": "[metadata]\nname = shop\n",
     }
-    assert import_roots(sources) == ("src",)
+    assert import_roots(sources, {"tests/test_cart.py": "from shop import cart\n"}) == ("src",)
 
 
 @pytest.mark.parametrize(
-    ("files", "expected"),
+    ("files", "test", "expected"),
     [
-        (PKG, ("src",)),
-        ({"src/tool.py": "X = 1\n"}, ("src",)),
-        ({"src/ns/tool.py": "X = 1\n"}, ("src",)),
-        ({"shop/__init__.py": "", "shop/src/notes.py": ""}, ()),
-        ({"app.py": "X = 1\n"}, ()),
+        (PKG, "from shop.cart import X\n", ("src",)),
+        (PKG, "import shop\n", ("src",)),
+        ({"src/tool.py": "X = 1\n"}, "import tool\n", ("src",)),
+        ({"src/ns/tool.py": "X = 1\n"}, "from ns.tool import X\n", ("src",)),
+        (PKG, "import json\n", ()),
+        ({**PKG, "src/random.py": "X = 1\n"}, "import random\nimport json\n", ()),
+        ({**PKG, "shop/__init__.py": ""}, "import shop\n", ()),
+        ({"shop/__init__.py": "", "shop/src/notes.py": ""}, "import shop\n", ()),
     ],
-    ids=["package-under-src", "module-under-src", "namespace-package", "src-deeper-down", "flat"],
+    ids=[
+        "package-under-src",
+        "package-imported-bare",
+        "module-under-src",
+        "namespace-package",
+        "src-not-imported",
+        "stray-stdlib-name-under-src",
+        "same-name-at-root-wins",
+        "src-deeper-down",
+    ],
 )
-def test_a_src_layout_without_config_imports_from_src(
-    files: dict[str, str], expected: tuple[str, ...]
+def test_a_src_layout_without_config_imports_from_src_when_the_tests_import_from_it(
+    files: dict[str, str], test: str, expected: tuple[str, ...]
 ) -> None:
-    assert import_roots(files) == expected
+    assert import_roots(files, {"tests/test_x.py": test}) == expected
 
 
 @pytest.mark.parametrize(

@@ -150,7 +150,7 @@ def test_a_missing_dependency_is_told_apart_from_a_module_the_project_holds(tmp_
 
     (tmp_path / "src" / "scaling").mkdir(parents=True)
     (tmp_path / "src" / "scaling" / "__init__.py").write_text("")
-    (tmp_path / "test_s.py").write_text("def test_s():\n    pass\n")
+    (tmp_path / "test_s.py").write_text("import scaling\n\n\ndef test_s():\n    pass\n")
     project = load_project(tmp_path)
 
     def report(module: str) -> TestReport:

@@ -10,10 +10,12 @@ a candidate's edit cannot move them.
 
 from __future__ import annotations
 
+import ast
 import configparser
 import posixpath
+import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from ponder.plugin.repair.errors import RepairInputError
 
@@ -22,23 +24,28 @@ INI_SECTIONS = (("pytest.ini", "pytest"), ("tox.ini", "pytest"), ("setup.cfg", "
 SRC = "src"
 
 
-def import_roots(sources: Mapping[str, str]) -> tuple[str, ...]:
+def import_roots(sources: Mapping[str, str], tests: Mapping[str, str] | None = None) -> tuple[str, ...]:
     """The project's import folders, relative to its root, in sys.path order.
 
-        Read as pytest picks its config (pytest.ini, then pyproject.toml's [tool.pytest.ini_options],
-        then tox.ini, setup.cfg): the first file with a pytest section decides, and its `pythonpath`
-        is used. Without one, a `src` folder holding Python code is the src layout's root (after the
-    project root, so a module at the root still wins).
+    Read as pytest picks its config (pytest.ini, then pyproject.toml's [tool.pytest.ini_options],
+    then tox.ini, setup.cfg): the first file with a pytest section decides, and its `pythonpath`
+    is used. Without one, `src` is the src layout's root when the tests import a module or
+    package that lives directly under it, not at the root and not in the standard library: only
+    then, so that a stray `src/random.py` cannot shadow `import random` for a project that never
+    meant it.
 
-        Raises:
-            RepairInputError: a config file pytest would read cannot be parsed, or a `pythonpath` entry
-                leads outside the project (it cannot be carried into the sandbox).
+    Raises:
+        RepairInputError: a config file pytest would read cannot be parsed, or a `pythonpath` entry
+            leads outside the project (it cannot be carried into the sandbox).
     """
     found = _configured(sources)
     if found is not None:
         name, entries = found
         return tuple(dict.fromkeys(r for r in (_inside(e, name) for e in entries) if r))
-    if any(_in_src(path) for path in sources):
+    tests = tests or {}
+    under_src = {_top_name(p) for p in sources if p.startswith(f"{SRC}/") and p.endswith(".py")}
+    at_root = {p.split("/")[0].removesuffix(".py") for p in (*sources, *tests)}
+    if (under_src - at_root - sys.stdlib_module_names) & _imported(tests.values()):
         return (SRC,)
     return ()
 
@@ -92,10 +99,25 @@ def _inside(entry: str, name: str) -> str:
     return "" if path == "." else path
 
 
-def _in_src(path: str) -> bool:
-    """Python code under src/: a package, a namespace package's module or a plain module."""
-    parts = path.split("/")
-    return len(parts) >= 2 and parts[0] == SRC and path.endswith(".py")
+def _top_name(path: str) -> str:
+    """The import name a path under src/ belongs to: src/shop/cart.py -> shop, src/tool.py -> tool."""
+    return path.split("/")[1].removesuffix(".py")
+
+
+def _imported(texts: Iterable[str]) -> set[str]:
+    """Top-level names the test files import (`import shop.cart`, `from shop import cart`)."""
+    names: set[str] = set()
+    for text in texts:
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module.split(".")[0])
+    return names
 
 
 __all__ = ["import_roots"]

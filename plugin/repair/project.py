@@ -115,7 +115,7 @@ def load_project(
         tests=test_files,
         data=data,
         skipped=tuple(skipped),
-        pythonpath=import_roots(sources),
+        pythonpath=import_roots(sources, test_files),
     )
 
 
