@@ -28,7 +28,8 @@ from typing import Any
 
 from ponder.plugin.bench.stats import mcnemar
 from ponder.verifiers import Chain, ConfidencePRM, JudgePRM, VerifyTask
-from ponder.verifiers._learned_train import Row, auroc, item_picks, read_rows, selection, split_items
+from ponder.verifiers._learned_eval import auroc, item_picks, selection
+from ponder.verifiers._learned_train import Row, read_rows, split_items
 from ponder.verifiers.base import BaseVerifier
 from ponder.verifiers.learned import LearnedPRM, load_weights
 

@@ -209,8 +209,9 @@ def test_weighted_and_majority_picks_are_paired_item_by_item() -> None:
     """Two wrong samples agree on 7 and one right sample says 9: majority voting picks 7, a PRM
     that scores the right one high picks 9 by weight; the per-item picks carry both, so the
     benchmark can test them paired (McNemar) rather than by totals."""
+    from ponder.verifiers._learned_eval import item_picks, selection
     from ponder.verifiers._learned_features import Candidate
-    from ponder.verifiers._learned_train import Row, item_picks, selection
+    from ponder.verifiers._learned_train import Row
 
     def row(item: str, answer: str, label: int) -> Row:
         return Row(item, Candidate("q", f"Answer: {answer}", answer=answer), label, "gsm8k")
