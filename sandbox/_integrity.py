@@ -122,8 +122,11 @@ SNAPSHOT_IGNORED = {
     "_pytest.assertion.util": {"_reprcompare", "_assertion_pass", "_config"},
 }
 """Module globals pytest itself sets and resets around each test."""
-SNAPSHOT_IGNORED_ANYWHERE = frozenset({"_pytest_diamond_inheritance_warning_shown"})
-"""Class attributes pytest sets on its own node classes the first time it builds one."""
+SNAPSHOT_IGNORED_ANYWHERE = frozenset({"_pytest_diamond_inheritance_warning_shown", "__warningregistry__"})
+"""Class attributes pytest sets on its own node classes the first time it builds one, and the
+registry `warnings` adds to a module the first time a warning is raised from it (pytest's own
+"cannot collect test class" or "async def functions are not natively supported"): it decides
+which warnings are shown again, never an outcome."""
 MAX_PLAIN_ITEMS = 10000
 
 

@@ -111,14 +111,28 @@ class TestReport:
     @property
     def all_passed(self) -> bool:
         """The only verdict a verifier may call "verified": tests ran, none failed, nothing tampered."""
+        return self.passes_except({})
+
+    def passes_except(self, skips: Mapping[str, str]) -> bool:
+        """`all_passed`, where a test in `skips` may instead be skipped for the very reason it
+        was skipped in the baseline run of the original code (the project's own `skipif`, a
+        fixture's skip). A candidate cannot turn a test that ran into a skip this way, and a skip
+        it did not cause does not count against it."""
         return (
             not self.tampered
-            and self.total > 0
-            and self.passed == self.total
+            and self.passed > 0
+            and all(
+                t.outcome == "passed" or (t.outcome == "skipped" and skips.get(t.name) == t.message)
+                for t in self.tests
+            )
             and self.raw is not None
             and self.raw.exit_code == 0
             and not self.raw.timed_out
         )
+
+    def skips(self) -> dict[str, str]:
+        """Each skipped test with its reason: what `passes_except` allows again on a later run."""
+        return {t.name: t.message for t in self.tests if t.outcome == "skipped"}
 
     def first_failure(self) -> TestOutcome | None:
         return next((t for t in self.tests if t.outcome in ("failed", "error")), None)

@@ -174,6 +174,33 @@ def test_tests_that_import_what_the_sandbox_lacks_end_in_one_line_naming_it(
     assert "'ponder_no_such_dependency'" in line and "PONDER_SANDBOX_IMAGE" in line, out
 
 
+SKIPPING_TESTS = (
+    "import sys\n\nimport pytest\n\nfrom scaler import scale\n\n\n"
+    "def test_scale():\n    assert scale([1, 2], 3) == [3, 6]\n\n\n"
+    "def test_empty():\n    assert scale([], 3) == []\n\n\n"
+    "@pytest.mark.skipif(sys.platform != 'win32', reason='windows paths')\n"
+    "def test_windows():\n    assert False\n"
+)
+
+
+@pytest.mark.docker
+def test_a_suite_with_its_own_skips_is_repaired_and_a_new_skip_is_not_a_pass(
+    tmp_path: Path, use_docker: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The project skips a test on this platform: the fix keeps that skip and is verified. A
+    candidate that makes a failing test skip itself (`pytest.skip` from the code) is not."""
+    (tmp_path / "scaler.py").write_text(SCALE_BUG)
+    (tmp_path / "test_scaler.py").write_text(SKIPPING_TESTS)
+    code, out = _repair(tmp_path, SCALE_FIX, monkeypatch)
+    assert code == 0 and "verified fix for scaler.py from model" in out, out
+    assert "2/3 passed (1 skipped)" in out
+    # unittest's SkipTest, which pytest honours too, gets past the patch guard's pytest-import rule.
+    dodge = "import unittest\n\n\ndef scale(values, factor):\n    raise unittest.SkipTest('not today')\n"
+    code, out = _repair(tmp_path, dodge, monkeypatch)
+    assert code == 1 and "no verified fix for scaler.py" in out, out
+    assert "0/3 passed (3 skipped)" in out or "1/3 passed (1 skipped)" in out, out
+
+
 DATACLASS_BUG = (
     "from dataclasses import dataclass\n\n\n@dataclass\nclass Point:\n    x: int\n    y: int\n\n\n"
     "def shift(p, dx):\n    return Point(p.x - dx, p.y)\n"

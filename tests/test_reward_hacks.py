@@ -188,3 +188,25 @@ async def test_an_honest_suite_that_imports_unittest_mock_is_not_tampering(sandb
     which the snapshot does not count as a patch."""
     report = await sandbox.run_tests({"m.py": FIXED}, MOCKING_TESTS, trusted=ORIGINAL)
     assert report.all_passed and report.total == 3 and not report.tampered, report.to_dict()
+
+
+WARNED_TESTS = {
+    "test_m.py": (
+        "from m import TestResult, add\n\n\n"
+        "def test_add():\n    assert add(2, 2) == 4\n\n\n"
+        "async def test_async():\n    assert add(1, 1) == 2\n"
+    )
+}
+
+
+async def test_warnings_pytest_raises_about_the_suite_are_not_tampering(sandbox: DockerSandbox) -> None:
+    """ "cannot collect test class 'TestResult'" and "async def functions are not natively
+    supported" are pytest's warnings; the registry `warnings` adds to _pytest.python for them
+    once read as a patch of pytest (the async test is skipped: no plugin runs it)."""
+    source = FIXED + "\n\nclass TestResult:\n    def __init__(self, value):\n        self.value = value\n"
+    report = await sandbox.run_tests({"m.py": source}, WARNED_TESTS, trusted=ORIGINAL)
+    assert not report.tampered, report.reason
+    assert {t.name.split("::")[1]: t.outcome for t in report.tests} == {
+        "test_add": "passed",
+        "test_async": "skipped",
+    }

@@ -213,3 +213,21 @@ def test_a_forked_child_does_not_inherit_the_report_key() -> None:
     _, status = os.waitpid(pid, 0)
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == 11, "the key was readable in the child"
     assert sealer.seal(b"{}").startswith(b"PONDER1")
+
+
+def test_a_skip_passes_only_where_the_baseline_skipped_that_test_for_that_reason() -> None:
+    from ponder.sandbox.types import TestOutcome, TestReport
+
+    def report(*outcomes: tuple[str, str, str]) -> TestReport:
+        tests = [TestOutcome(name=n, outcome=o, message=m) for n, o, m in outcomes]  # type: ignore[arg-type]
+        return TestReport(tests=tests, raw=ExecResult(exit_code=0, stdout="", stderr="", duration_s=0.1))
+
+    baseline_skips = {"t::win": "windows only"}
+    kept = report(("t::a", "passed", ""), ("t::win", "skipped", "windows only"))
+    assert kept.passes_except(baseline_skips) and not kept.all_passed
+    assert kept.skips() == baseline_skips
+    new_skip = report(("t::a", "skipped", "windows only"), ("t::win", "skipped", "windows only"))
+    assert not new_skip.passes_except(baseline_skips)  # t::a ran before; nothing passed now either
+    other_reason = report(("t::a", "passed", ""), ("t::win", "skipped", "skipped by the fix"))
+    assert not other_reason.passes_except(baseline_skips)
+    assert report(("t::a", "passed", "")).passes_except({}) and report(("t::a", "passed", "")).all_passed

@@ -96,6 +96,7 @@ class CodeVerifier(BaseVerifier):
     async def score(self, task: VerifyTask, chains: Sequence[Chain]) -> list[StepScore]:
         source_path, files, tests = _code_inputs(task)
         roots = _import_roots(task)
+        skips = _allowed_skips(task)
         original = _trusted(task) or {**files, **_original(task, source_path)}
         results: list[StepScore | None] = [None] * len(chains)
         pending: dict[str, list[int]] = {}
@@ -115,7 +116,7 @@ class CodeVerifier(BaseVerifier):
             if syntax is not None:
                 results[i] = _fail("syntax error", syntax)
                 continue
-            key = _cache_key(source_path, files, tests, chain.answer, roots)
+            key = _cache_key(source_path, files, tests, chain.answer, (*roots, *sorted(skips.items())))
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
@@ -136,7 +137,7 @@ class CodeVerifier(BaseVerifier):
                 ) from report
             if isinstance(report, BaseException):
                 raise report
-            verdict = _verdict(report)
+            verdict = _verdict(report, skips)
             self._remember(key, verdict)
             for n, i in enumerate(pending[key]):
                 results[i] = _copy(verdict, cached=n > 0)  # callers may annotate; the cache stays intact
@@ -203,6 +204,17 @@ def _import_roots(task: VerifyTask) -> tuple[str, ...]:
     return tuple(roots)
 
 
+def _allowed_skips(task: VerifyTask) -> dict[str, str]:
+    """`inputs["skipped"]`: test id -> reason of the tests the original code's run skipped (the
+    project's own skipif marks); the same skip, for the same reason, does not fail a candidate."""
+    skips = task.inputs.get("skipped") or {}
+    if not isinstance(skips, Mapping) or not all(isinstance(v, str) for v in skips.values()):
+        raise VerifierError(
+            'code verifier: task.inputs["skipped"] must map test ids to skip reasons, e.g. {"t::x": "slow"}'
+        )
+    return {str(k): v for k, v in skips.items()}
+
+
 def _original(task: VerifyTask, source_path: str) -> dict[str, str]:
     """The file being repaired as it was, when the task carries it (the repair workflow does)."""
     before = (task.inputs.get("files") or {}).get(source_path)
@@ -231,8 +243,10 @@ def _syntax_error(source: str, path: str) -> str | None:
 
 
 def _cache_key(
-    source_path: str, files: Files, tests: Files, source: str, pythonpath: tuple[str, ...] = ()
+    source_path: str, files: Files, tests: Files, source: str, run: tuple[object, ...] = ()
 ) -> str:
+    """`run`: what else decides the verdict (the import folders, the skips the baseline allows)."""
+
     def text(value: str | bytes) -> str:
         return value if isinstance(value, str) else value.hex()
 
@@ -241,14 +255,14 @@ def _cache_key(
             source_path,
             sorted((k, text(v)) for k, v in files.items()),
             sorted((k, text(v)) for k, v in tests.items()),
-            list(pythonpath),
+            list(run),
         ],
         separators=(",", ":"),
     )
     return hashlib.sha256(payload.encode() + b"\0" + source.encode()).hexdigest()
 
 
-def _verdict(report: TestReport) -> StepScore:
+def _verdict(report: TestReport, skips: Mapping[str, str]) -> StepScore:
     evidence: CodeEvidence = {
         "tests": [{"name": t.name, "outcome": t.outcome, "message": _clip(t.message)} for t in report.tests],
         "passed": report.passed,
@@ -262,15 +276,16 @@ def _verdict(report: TestReport) -> StepScore:
         "cached": False,
         "integrity": report.integrity,
     }
-    if report.all_passed:
+    if report.passes_except(skips):
         return StepScore(score=1.0, gate="pass", evidence=evidence)
     score = 0.0 if report.tampered or report.total == 0 else report.passed / report.total
-    evidence["feedback"] = _feedback(report)
+    evidence["feedback"] = _feedback(report, skips)
     return StepScore(score=score, gate="fail", evidence=evidence)
 
 
-def _feedback(report: TestReport) -> str:
-    """The first thing a developer would look at: the first failing test, else why nothing ran."""
+def _feedback(report: TestReport, skips: Mapping[str, str]) -> str:
+    """The first thing a developer would look at: the first failing test, else a test the change
+    made skip, else why nothing ran."""
     if report.tampered:
         return _clip(
             f"the test run cannot be trusted: {report.reason or 'test files changed during the run'}"
@@ -284,6 +299,13 @@ def _feedback(report: TestReport) -> str:
             # one-line message; the traceback in the output says where.
             text += "\n" + _error_lines(raw.stdout + "\n" + raw.stderr)
         return _clip(text)
+    skipped = (t for t in report.tests if t.outcome == "skipped" and skips.get(t.name) != t.message)
+    new_skip = next(skipped, None)
+    if new_skip is not None:
+        return _clip(
+            f"{new_skip.name} skipped: {new_skip.message}; it did not skip before the change, "
+            "and a fix may not skip a test"
+        )
     tail = ""
     if raw is not None:
         if raw.timed_out:

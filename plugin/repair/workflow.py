@@ -71,7 +71,9 @@ def repair_config(base: SearchConfig, code_tokens: int, file_tokens: int) -> Sea
     return base.model_copy(update={"single_step": True, "max_step_tokens": max(base.max_step_tokens, room)})
 
 
-def build_task(project: Project, target: str, messages: list[ChatMessage]) -> SearchTask:
+def build_task(
+    project: Project, target: str, messages: list[ChatMessage], skipped: Mapping[str, str] | None = None
+) -> SearchTask:
     """The search task: the model's prompt and the full test suite as check (the mutants come
     from the edit tree's expander, `ponder.plugin.repair.edit_tree`)."""
     return SearchTask(
@@ -85,6 +87,7 @@ def build_task(project: Project, target: str, messages: list[ChatMessage]) -> Se
                 "tests": dict(project.tests),
                 "data": {p: base64.b64encode(b).decode() for p, b in project.data.items()},
                 "pythonpath": list(project.pythonpath),
+                "skipped": dict(skipped or {}),
             },
         ),
         answer_format="code",
@@ -164,13 +167,15 @@ async def repair_project(
     sandbox = rt.require_sandbox()
     baseline = await run_tests(sandbox, project, limits, coverage=True)
     before = TestCounts.of(baseline)
-    if baseline.all_passed:
+    skips = baseline.skips()  # the project's own skips: a fix may keep them, never add one
+    if baseline.passes_except(skips):
+        skipped = f" ({len(skips)} more skipped)" if skips else ""
         return RepairOutcome(
             status="nothing_to_fix",
             target=None,
             before=before,
             after=before,
-            reason=f"all {baseline.total} tests already pass",
+            reason=f"all {baseline.total - len(skips)} tests already pass{skipped}",
             seconds=time.monotonic() - started,
         )
     if baseline.tampered:
@@ -212,7 +217,7 @@ async def repair_project(
         wave=wave,
         tree=tree,
     )
-    task = build_task(project, target, prompt.messages)
+    task = build_task(project, target, prompt.messages, skips)
     if tree is None:
         result = await rt.search(task, search_config, verifier=verifier, on_event=on_event)
     else:
@@ -246,7 +251,7 @@ async def repair_project(
         result=result,
     )
     if result.verified and result.answer is not None:
-        await _confirm(outcome, project, verifier, result, states, sandbox, limits)
+        await _confirm(outcome, project, verifier, result, states, sandbox, limits, skips)
     else:
         outcome.reason = result.reason or f"no candidate passed every test (stopped: {result.stop_reason})"
     if not outcome.verified:
@@ -263,6 +268,7 @@ async def _confirm(
     states: Mapping[str, TreeState],
     sandbox: BaseSandbox,
     limits: Limits | None,
+    skips: Mapping[str, str],
 ) -> None:
     """Belt and braces: the winner's edit is read again, guarded again and run once more; only
     then is it reported as verified."""
@@ -276,12 +282,12 @@ async def _confirm(
         outcome.reason = verdict.reason
         return
     confirm = await run_tests(sandbox, _with(project, edit.files), limits, trusted=project)
-    if not confirm.all_passed:
+    if not confirm.passes_except(skips):
         outcome.reason = f"the fix did not pass on a second run: {confirm.reason}"
         return
     primary = edit.primary(verifier.target)
     twins = boundary_twins(project.sources, edit.files)
-    passing_twins = await _passing(twins, project, sandbox, limits)
+    passing_twins = await _passing(twins, project, sandbox, limits, skips)
     outcome.status = "ambiguous" if passing_twins else "fixed"
     outcome.integrity = {"guard": "accepted", **confirm.integrity}
     if twins:
@@ -308,13 +314,17 @@ async def _confirm(
 
 
 async def _passing(
-    twins: Sequence[Twin], project: Project, sandbox: BaseSandbox, limits: Limits | None
+    twins: Sequence[Twin],
+    project: Project,
+    sandbox: BaseSandbox,
+    limits: Limits | None,
+    skips: Mapping[str, str],
 ) -> list[str]:
     """The boundary twins (`boundary`) that pass every test too, all run at once."""
     reports = await asyncio.gather(
         *(run_tests(sandbox, _with(project, t.files), limits, trusted=project) for t in twins)
     )
-    return [str(t) for t, r in zip(twins, reports, strict=True) if r.all_passed and not r.tampered]
+    return [str(t) for t, r in zip(twins, reports, strict=True) if r.passes_except(skips)]
 
 
 def chosen_steps(tree: Mapping[str, Any]) -> list[str]:
