@@ -374,9 +374,10 @@ def _sensitive_path(path: str) -> bool:
 class Snapshot:
     """Identity of every value in the namespaces a test verdict depends on."""
 
-    PREFIXES = ("pytest", "_pytest", "pluggy", "unittest")
+    PREFIXES = ("pytest", "_pytest", "pluggy", "unittest", "pytest_asyncio")
     """unittest too: a TestCase test passes or fails by its assert methods and `run`, which code
-    under test could otherwise replace (`unittest.TestCase.assertEqual = lambda *a: None`)."""
+    under test could otherwise replace (`unittest.TestCase.assertEqual = lambda *a: None`); and
+    pytest_asyncio, whose `wrap_in_sync` runs each `async def` test."""
 
     def __init__(self, extra: Iterable[Any] = ()) -> None:
         self.spaces: dict[str, tuple[Any, dict[str, Any]]] = {}
@@ -452,6 +453,10 @@ def plain_problem(value: Any, guard: Guard, allowed: frozenset[str], depth: int 
     return None
 
 
+ATTRS_GENERATED = "<attrs generated"
+"""How attrs names the code of the methods it writes for a class (`<attrs generated eq pkg.Cls>`)."""
+
+
 def _origin(method: Any, cls: type, guard: Guard) -> str | None:
     """Where `method` was written if that is the code under test (``path`` or ``?``), else None."""
     if method is None:  # ``__hash__ = None``, set by Python itself next to an ``__eq__``
@@ -460,10 +465,11 @@ def _origin(method: Any, cls: type, guard: Guard) -> str | None:
         method = method.__func__
     if isinstance(method, functools.partial):
         method = method.func
-    if isinstance(method, types.FunctionType):
-        filename = method.__code__.co_filename
+    filename = method.__code__.co_filename if isinstance(method, types.FunctionType) else ""
+    if filename and not filename.startswith(ATTRS_GENERATED):
         return guard.relative(filename) if guard.untrusted(filename) else None
-    # Not code of its own (``__hash__ = int.__hash__``): charged to the module the class is in.
+    # Not code of its own (``__hash__ = int.__hash__``), or generated for the class (attrs names
+    # its methods "<attrs generated eq pkg.Class>"): charged to the module the class is in.
     module = _modules.get(type.__dict__["__module__"].__get__(cls) or "")
     filename = (getattr(module, "__file__", None) or "") if module is not None else ""
     if filename and getattr(module, cls.__name__, None) is cls:
@@ -548,10 +554,15 @@ class IntegrityPlugin:
             module = item.getparent(pytest.Module)
             if module is not None:
                 modules.setdefault(self.guard.relative(str(module.path)), module)
+        from _pytest.unittest import TestCaseFunction
+
         for item in items:
-            kind = "function" if type(item).__name__ == "Function" else "other"
+            # Functions (pytest-asyncio's coroutine items too) are called through pytest_pyfunc_call,
+            # which records each call; a unittest TestCase test never is, so its runtest is limited here.
+            testcase = isinstance(item, TestCaseFunction)
+            kind = "function" if isinstance(item, pytest.Function) and not testcase else "other"
             self.channel.send({"t": "item", "key": junit_key(item.nodeid), "kind": kind})
-            if kind == "other":  # a unittest TestCase test: pytest_pyfunc_call never sees it
+            if testcase:
                 item.runtest = self._limited(item.nodeid, item.runtest)
         for canary in canary_plan(self.seed, self.guard.test_sources()):
             module = modules.get(canary.path)
@@ -783,7 +794,10 @@ def install(
         mod: ast.Module, source: bytes, module_path: str | None = None, config: Any = None
     ) -> None:
         original_rewrite(mod, source, module_path, config)
-        PlainCompare().visit(mod)
+        # Test modules only: pytest also rewrites the plugins it loads (`-p pytest_asyncio.plugin`),
+        # whose comparisons of pytest's own objects are no test's verdict.
+        if module_path is None or str(module_path) in guard.test_files:
+            PlainCompare().visit(mod)
 
     def plain(value: Any) -> Any:
         problem = plain_problem(value, guard, allowed_set)

@@ -76,7 +76,7 @@ class DockerSandbox(ThreadedSandbox):
             report.all_passed, report.first_failure()
 
     Args:
-        image: needs python3 with pytest, numpy, pandas (`ponder sandbox build-image`).
+        image: needs python3 with pytest, pytest-asyncio, numpy, pandas, scipy (`ponder sandbox build-image`).
         pool_size: containers kept started for runs with the default `limits`.
         runtime: e.g. "runsc" (gVisor), which must be registered with the engine; "auto" uses runsc
             when registered and the engine's default otherwise.

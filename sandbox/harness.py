@@ -187,6 +187,16 @@ def _spawn(spec: dict[str, Any], out: int, err: int, junit: int | None) -> Child
     return Child(proc.pid, wait)
 
 
+def _asyncio_args() -> list[str]:
+    """Run `async def` tests where the image has pytest-asyncio (plugins do not autoload here):
+    in auto mode, as a project that has them would configure it; without it they are skipped."""
+    import importlib.util
+
+    if importlib.util.find_spec("pytest_asyncio") is None:
+        return []
+    return ["-p", "pytest_asyncio.plugin", "-o", "asyncio_mode=auto"]
+
+
 def _fork_pytest(
     spec: dict[str, Any], out: int, err: int, junit: int | None, integrity: int | None = None
 ) -> Child:
@@ -224,6 +234,7 @@ def _fork_pytest(
             for i, root in enumerate(spec.get("pythonpath", [])):
                 sys.path.insert(1 + i, os.path.join(spec["cwd"], root))
             args = spec["cmd"][spec["cmd"].index("pytest") + 1 :]
+            args += _asyncio_args()
             if junit is not None:
                 args.append(f"--junitxml=/dev/fd/{JUNIT_FD}")
             plugins = []

@@ -1,6 +1,6 @@
 """Building the sandbox image, with or without a registry.
 
-Two recipes make the same environment (python3, pytest, numpy, pandas, scipy):
+Two recipes make the same environment (python3, pytest, pytest-asyncio, numpy, pandas, scipy):
 
 * ``debootstrap``: a minimal Debian bookworm from the mirror apt already uses, imported with
   ``docker import``. Needs no registry, only the Debian mirror; the rootfs tarball is cached under
@@ -38,7 +38,14 @@ Log = Callable[[str], None]
 DOCKERFILE = Path(__file__).with_name("Dockerfile")
 BASE_IMAGE = ("python", "3.12-slim")
 SUITE = "bookworm"
-PACKAGES = ("python3", "python3-pytest", "python3-numpy", "python3-pandas", "python3-scipy")
+PACKAGES = (
+    "python3",
+    "python3-pytest",
+    "python3-pytest-asyncio",
+    "python3-numpy",
+    "python3-pandas",
+    "python3-scipy",
+)
 CHANGES = ("ENV LANG=C.UTF-8", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 RECIPE_VERSION = 1
 """Bump when the rootfs treatment below changes, so cached images and tarballs are rebuilt."""

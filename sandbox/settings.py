@@ -18,7 +18,8 @@ class SandboxSettings(BaseModel):
 
     kind: SandboxKind = "auto"
     image: str = DEFAULT_IMAGE
-    """Docker image with python3, pytest, numpy, pandas (`ponder sandbox build-image` makes it)."""
+    """Docker image with python3, pytest, pytest-asyncio, numpy, pandas and scipy (`ponder sandbox
+    build-image` makes it)."""
     pool_size: int = Field(default=2, ge=0, le=64)
     """Pre-started containers kept warm (0 = start one per run)."""
     max_concurrency: int | None = Field(default=None, ge=1)

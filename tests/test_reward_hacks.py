@@ -200,13 +200,29 @@ WARNED_TESTS = {
 
 
 async def test_warnings_pytest_raises_about_the_suite_are_not_tampering(sandbox: DockerSandbox) -> None:
-    """ "cannot collect test class 'TestResult'" and "async def functions are not natively
-    supported" are pytest's warnings; the registry `warnings` adds to _pytest.python for them
-    once read as a patch of pytest (the async test is skipped: no plugin runs it)."""
+    """ "cannot collect test class 'TestResult'" is pytest's warning; the registry `warnings` adds
+    to _pytest.python for it was once read as a patch of pytest (so was "async def functions are
+    not natively supported", before pytest-asyncio ran them)."""
     source = FIXED + "\n\nclass TestResult:\n    def __init__(self, value):\n        self.value = value\n"
     report = await sandbox.run_tests({"m.py": source}, WARNED_TESTS, trusted=ORIGINAL)
     assert not report.tampered, report.reason
     assert {t.name.split("::")[1]: t.outcome for t in report.tests} == {
         "test_add": "passed",
-        "test_async": "skipped",
+        "test_async": "passed",
     }
+
+
+ASYNC_TESTS = {"test_m.py": "from m import add\n\n\nasync def test_add():\n    assert add(2, 2) == 4\n"}
+
+
+async def test_patching_pytest_asyncio_is_tampering(sandbox: DockerSandbox) -> None:
+    """pytest-asyncio's `wrap_in_sync` runs each async test: replaced by one that never awaits the
+    test, every async test would pass. Its namespace is in the snapshot like pytest's."""
+    attack = (
+        "import pytest_asyncio.plugin as _p\n\n_p.wrap_in_sync = lambda *a, **k: (lambda *x, **y: None)\n\n"
+        + BUGGY
+    )
+    honest = await sandbox.run_tests({"m.py": FIXED}, ASYNC_TESTS, trusted=ORIGINAL)
+    assert honest.all_passed and not honest.tampered, honest.to_dict()
+    report = await sandbox.run_tests({"m.py": attack}, ASYNC_TESTS, trusted=ORIGINAL)
+    assert not report.all_passed and report.tampered and "pytest_asyncio" in report.reason, report.to_dict()

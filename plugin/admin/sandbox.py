@@ -57,7 +57,7 @@ def build_image_cmd(
         float, typer.Option(help="Seconds to wait for the registry probe (auto).")
     ] = 20.0,
 ) -> None:
-    """Build (or reuse) the sandbox image: python3, pytest, numpy, pandas."""
+    """Build (or reuse) the sandbox image: python3, pytest, pytest-asyncio, numpy, pandas, scipy."""
     if source not in ("auto", "debootstrap", "dockerfile"):
         raise typer.BadParameter("use auto, debootstrap or dockerfile", param_hint="--from")
     from ponder.sandbox.docker_sandbox import connect

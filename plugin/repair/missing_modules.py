@@ -1,8 +1,9 @@
 """Tests that cannot import a module the project does not hold: the sandbox lacks a dependency.
 
-The sandbox image carries python3, pytest, numpy and pandas. A project whose tests import anything
-else fails to collect, and no edit of its code can change that, so repair stops with what is
-missing and how to provide it instead of searching (or saying it cannot tell which file to fix).
+The sandbox image carries python3, pytest, pytest-asyncio, numpy, pandas and scipy. A project
+whose tests import anything else fails to collect, and no edit of its code can change that, so
+repair stops with what is missing and how to provide it instead of searching (or saying it
+cannot tell which file to fix).
 A module the project holds itself (a misnamed package, an import the bug broke) is left to repair.
 """
 

@@ -184,8 +184,8 @@ async def repair_project(
         module, where = missing
         raise RepairInputError(
             f"the tests cannot import {module!r} in the sandbox ({where}); the sandbox image holds "
-            "python3, pytest, numpy and pandas: build an image with the project's dependencies "
-            f"(FROM {rt.settings.sandbox.image}) and set PONDER_SANDBOX_IMAGE to it"
+            "python3, pytest, pytest-asyncio, numpy, pandas and scipy: build an image with the "
+            f"project's dependencies (FROM {rt.settings.sandbox.image}) and set PONDER_SANDBOX_IMAGE to it"
         )
     target, lines = choose_target(project, baseline)
     py_sources = {p: t for p, t in project.sources.items() if p.endswith(".py")}

@@ -173,6 +173,18 @@ async def test_unittest_testcases_run_with_the_per_test_limit_and_coverage(
     assert 2 in report.coverage["test_m.T::test_add"]["m.py"]
 
 
+async def test_async_tests_run_under_pytest_asyncio(sandbox_subject: SandboxSubject) -> None:
+    """`async def` tests run (pytest-asyncio in auto mode) and are judged like any other."""
+    tests = {
+        "test_m.py": "import asyncio\nfrom m import add\n\n"
+        "async def test_add():\n    await asyncio.sleep(0)\n    assert add(2, 2) == 4\n",
+    }
+    good = await sandbox_subject.sandbox.run_tests({"m.py": SOURCE_OK}, tests)
+    assert good.all_passed and good.total == 1, good.to_dict()
+    bad = await sandbox_subject.sandbox.run_tests({"m.py": SOURCE_BAD}, tests)
+    assert bad.failed == 1 and "assert 0 == 4" in bad.tests[0].message and not bad.tampered, bad.to_dict()
+
+
 async def test_fake_passed_output_and_an_early_exit_are_not_passes(sandbox_subject: SandboxSubject) -> None:
     sb = sandbox_subject.sandbox
     tests = {"test_m.py": TESTS["tests/test_m.py"]}
