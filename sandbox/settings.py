@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 SandboxKind = Literal["auto", "docker", "local"]
 
 DEFAULT_IMAGE = "ponder-sandbox:latest"
+IMAGE_CONTENTS = "python3, pytest, pytest-asyncio, numpy, pandas and scipy"
+"""What both image recipes (`ponder.sandbox.image`) install, for messages that name it."""
 
 
 class SandboxSettings(BaseModel):
@@ -18,8 +20,7 @@ class SandboxSettings(BaseModel):
 
     kind: SandboxKind = "auto"
     image: str = DEFAULT_IMAGE
-    """Docker image with python3, pytest, pytest-asyncio, numpy, pandas and scipy (`ponder sandbox
-    build-image` makes it)."""
+    """Docker image with IMAGE_CONTENTS (`ponder sandbox build-image` makes it)."""
     pool_size: int = Field(default=2, ge=0, le=64)
     """Pre-started containers kept warm (0 = start one per run)."""
     max_concurrency: int | None = Field(default=None, ge=1)

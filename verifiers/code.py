@@ -97,6 +97,7 @@ class CodeVerifier(BaseVerifier):
         source_path, files, tests = _code_inputs(task)
         roots = _import_roots(task)
         skips = _allowed_skips(task)
+        run_inputs = (*roots, *sorted(skips.items()))  # the run's other inputs, for the cache key
         original = _trusted(task) or {**files, **_original(task, source_path)}
         results: list[StepScore | None] = [None] * len(chains)
         pending: dict[str, list[int]] = {}
@@ -116,7 +117,7 @@ class CodeVerifier(BaseVerifier):
             if syntax is not None:
                 results[i] = _fail("syntax error", syntax)
                 continue
-            key = _cache_key(source_path, files, tests, chain.answer, (*roots, *sorted(skips.items())))
+            key = _cache_key(source_path, files, tests, chain.answer, run_inputs)
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)

@@ -43,8 +43,8 @@ def import_roots(sources: Mapping[str, str], tests: Mapping[str, str] | None = N
         name, entries = found
         return tuple(dict.fromkeys(r for r in (_inside(e, name) for e in entries) if r))
     tests = tests or {}
-    under_src = {_top_name(p) for p in sources if p.startswith(f"{SRC}/") and p.endswith(".py")}
-    at_root = {p.split("/")[0].removesuffix(".py") for p in (*sources, *tests)}
+    under_src = top_level_names(sources, SRC)
+    at_root = top_level_names([*sources, *tests])
     if (under_src - at_root - sys.stdlib_module_names) & _imported(tests.values()):
         return (SRC,)
     return ()
@@ -99,9 +99,11 @@ def _inside(entry: str, name: str) -> str:
     return "" if path == "." else path
 
 
-def _top_name(path: str) -> str:
-    """The import name a path under src/ belongs to: src/shop/cart.py -> shop, src/tool.py -> tool."""
-    return path.split("/")[1].removesuffix(".py")
+def top_level_names(paths: Iterable[str], root: str = "") -> set[str]:
+    """Import names of the modules and packages directly under `root` ("" for the project root):
+    src/shop/cart.py -> shop and src/tool.py -> tool under "src"; tool.py -> tool at the root."""
+    prefix = f"{root}/" if root else ""
+    return {p[len(prefix) :].split("/", 1)[0].removesuffix(".py") for p in paths if p.startswith(prefix)}
 
 
 def _imported(texts: Iterable[str]) -> set[str]:
@@ -120,4 +122,4 @@ def _imported(texts: Iterable[str]) -> set[str]:
     return names
 
 
-__all__ = ["import_roots"]
+__all__ = ["import_roots", "top_level_names"]

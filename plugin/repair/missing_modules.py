@@ -10,8 +10,8 @@ A module the project holds itself (a misnamed package, an import the bug broke) 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
+from ponder.plugin.repair.import_roots import top_level_names
 from ponder.plugin.repair.project import Project
 from ponder.sandbox.types import TestReport
 
@@ -31,15 +31,8 @@ def missing_dependency(report: TestReport, project: Project) -> tuple[str, str] 
 
 def _holds(project: Project, top: str) -> bool:
     """Whether the project has a module or package named `top` at its root or an import root."""
-    paths: Iterable[str] = [*project.sources, *project.tests, *project.data]
-    for path in paths:
-        for root in ("", *(f"{r}/" for r in project.pythonpath)):
-            if not path.startswith(root):
-                continue
-            first = path[len(root) :].split("/", 1)[0]
-            if first in (top, f"{top}.py"):
-                return True
-    return False
+    paths = [*project.sources, *project.tests, *project.data]
+    return any(top in top_level_names(paths, root) for root in ("", *project.pythonpath))
 
 
 __all__ = ["missing_dependency"]

@@ -45,6 +45,7 @@ from ponder.plugin.repair.prompts import (
 from ponder.plugin.repair.tree_search import best_candidate, edit_tree, tree_config
 from ponder.plugin.runtime import Runtime
 from ponder.sandbox.base import BaseSandbox
+from ponder.sandbox.settings import IMAGE_CONTENTS
 from ponder.sandbox.types import Limits, TestReport
 from ponder.verifiers.types import VerifyTask
 
@@ -184,8 +185,8 @@ async def repair_project(
         module, where = missing
         raise RepairInputError(
             f"the tests cannot import {module!r} in the sandbox ({where}); the sandbox image holds "
-            "python3, pytest, pytest-asyncio, numpy, pandas and scipy: build an image with the "
-            f"project's dependencies (FROM {rt.settings.sandbox.image}) and set PONDER_SANDBOX_IMAGE to it"
+            f"{IMAGE_CONTENTS}: build an image with the project's dependencies "
+            f"(FROM {rt.settings.sandbox.image}) and set PONDER_SANDBOX_IMAGE to it"
         )
     target, lines = choose_target(project, baseline)
     py_sources = {p: t for p, t in project.sources.items() if p.endswith(".py")}
